@@ -1,0 +1,40 @@
+# Two commands for a newcomer: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export TIERING_HOME ?= $(CURDIR)/data
+DEMO_CLIENTS ?= 2000
+DEMO_MONTHS ?= 24
+DEMO_START ?= 2024-11
+DEMO_SEED ?= 20261128
+
+.PHONY: run test setup demo-data refresh serve clean test-spark bench
+
+$(BIN)/tiering: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	@touch $@
+
+setup: $(BIN)/tiering
+
+# A demo landing zone, simulated once; delete $(TIERING_HOME) to start again.
+demo-data: setup
+	@if [ ! -d "$${TIERING_LANDING_DIR:-$(TIERING_HOME)/landing}" ]; then \
+		$(BIN)/tiering simulate --out "$${TIERING_LANDING_DIR:-$(TIERING_HOME)/landing}" \
+			--truth "$(TIERING_HOME)/truth" --clients $(DEMO_CLIENTS) --months $(DEMO_MONTHS) \
+			--start $(DEMO_START) --seed $(DEMO_SEED); \
+	fi
+
+run: demo-data
+	$(BIN)/tiering refresh
+
+test: setup
+	$(BIN)/pytest -q tests
+
+serve: demo-data
+	$(BIN)/tiering serve
+
+clean:
+	rm -rf $(VENV) data target logs reports

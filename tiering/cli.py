@@ -1,0 +1,95 @@
+"""The `tiering` command line. Each subcommand delegates to one module; imports are lazy so that
+`tiering --help` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+
+def _month(text: str) -> str:
+    try:
+        year, month = text.split("-")
+        if not (1 <= int(month) <= 12 and len(year) == 4):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from None
+    return text
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiering", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write simulated department deliveries and ground truth")
+    sim.add_argument("--out", type=Path, required=True, help="landing zone to write")
+    sim.add_argument("--truth", type=Path, required=True, help="folder for the ground truth")
+    sim.add_argument("--clients", type=int, default=2000)
+    sim.add_argument("--months", type=int, default=24)
+    sim.add_argument("--start", type=_month, default="2024-11", help="first month, YYYY-MM")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--rates", type=Path, help="JSON file overriding the mess rates")
+
+    ing = sub.add_parser("ingest", help="load complete deliveries into the raw layer")
+    ing.add_argument("--as-of", type=_date, help="only deliveries cut on or before this date")
+
+    ref = sub.add_parser("refresh", help="ingest, build, check, publish and report")
+    ref.add_argument("--as-of", type=_date, help="default: latest complete period")
+
+    back = sub.add_parser("backfill", help="build tier history month by month")
+    back.add_argument("--from", dest="start", type=_month, required=True)
+    back.add_argument("--to", dest="end", type=_month, required=True)
+
+    rep = sub.add_parser("report", help="regenerate the refresh report")
+    rep.add_argument("--as-of", type=_date, help="default: the latest published period")
+
+    sub.add_parser("serve", help="start the Dagster UI on this project")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "simulate":
+            from tiering.simulate import main as simulate_main
+
+            return simulate_main(args)
+        if args.command == "ingest":
+            from tiering.config import get_paths
+            from tiering.ingest import ingest
+
+            summary = ingest(get_paths(), as_of=args.as_of)
+            print(summary.describe())
+            return 0
+        if args.command == "refresh":
+            from tiering.pipeline import refresh
+
+            return refresh(as_of=args.as_of)
+        if args.command == "backfill":
+            from tiering.pipeline import backfill
+
+            return backfill(start=args.start, end=args.end)
+        if args.command == "report":
+            from tiering.report import main as report_main
+
+            return report_main(as_of=args.as_of)
+        if args.command == "serve":
+            from tiering.pipeline import serve
+
+            return serve()
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Paths and settings, all from environment variables (no branching on environments).
+
+TIERING_HOME         root of everything the pipeline writes (default ./data)
+TIERING_LANDING_DIR  where departments deliver (default $TIERING_HOME/landing)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+DEPARTMENTS: tuple[str, ...] = ("crm", "finance", "risk", "projects", "service", "external")
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def landing(self) -> Path:
+        env = os.environ.get("TIERING_LANDING_DIR")
+        return Path(env) if env else self.home / "landing"
+
+    @property
+    def raw(self) -> Path:
+        """Engine-neutral raw layer: Parquet per department/entity/delivery."""
+        return self.home / "raw"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.raw / "_quarantine"
+
+    @property
+    def ingestion_log(self) -> Path:
+        return self.raw / "_ingestion_log"
+
+    @property
+    def warehouse(self) -> Path:
+        """The build database: the pipeline's alone."""
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def serving(self) -> Path:
+        """The published copy BI reads (read-only, atomically replaced)."""
+        return self.home / "serving.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def state(self) -> Path:
+        return self.home / "state"
+
+
+def get_paths() -> Paths:
+    home = Path(os.environ.get("TIERING_HOME", PROJECT_DIR / "data")).resolve()
+    return Paths(home=home)
