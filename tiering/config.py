@@ -12,7 +12,6 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-DEPARTMENTS: tuple[str, ...] = ("crm", "finance", "risk", "projects", "service", "external")
 
 
 @dataclass(frozen=True)
