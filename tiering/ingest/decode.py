@@ -1,0 +1,76 @@
+"""Bytes to UTF-8, losing nothing: lines that cannot be decoded are set aside, not guessed at.
+
+The fast path decodes (or, for UTF-8, lets the parser validate) the whole file at once. Only when
+that fails does `decode_lines` find the offending lines: it decodes with an error handler that
+records byte offsets, maps offsets to line numbers with numpy, and replaces each bad line by a
+sentinel the parsers reject (so later line numbers do not move). The bad line's raw text is kept
+with backslash escapes for the undecodable bytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BOM = codecs.BOM_UTF8
+# One field, no newline: a wrong column count for every CSV entity, invalid JSON for JSONL.
+SENTINEL = b"\x00undecodable line\x00"
+_ERROR_HANDLER = "tiering-ingest-record"
+_local = threading.local()
+
+
+def _record(error: UnicodeDecodeError) -> tuple[str, int]:
+    _local.offsets.append(error.start)
+    return "\ufffd", error.end
+
+
+codecs.register_error(_ERROR_HANDLER, _record)
+
+
+def codec_of(encoding: str) -> str:
+    """Contract encodings (utf-8, utf-8-sig, gbk) to Python codecs; a BOM is stripped separately."""
+    name = encoding.lower().replace("_", "-")
+    return "utf-8" if name in {"utf-8-sig", "utf8-sig", "utf8"} else name
+
+
+def strip_bom(data: bytes) -> bytes:
+    return data[len(BOM):] if data.startswith(BOM) else data
+
+
+@dataclass
+class Decoded:
+    utf8: bytes
+    # physical line number (1-based, the header of a CSV is line 1) -> raw text of the bad line
+    bad_lines: dict[int, str] = field(default_factory=dict)
+
+
+def decode_lines(data: bytes, codec: str) -> Decoded:
+    """Decode `data`; lines holding undecodable bytes become SENTINEL, the rest UTF-8."""
+    _local.offsets = []
+    try:
+        text = data.decode(codec, errors=_ERROR_HANDLER)
+        offsets = _local.offsets
+    finally:
+        _local.offsets = []
+    if not offsets:
+        return Decoded(text.encode("utf-8") if codec != "utf-8" else data)
+    del text
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+    bad_index = np.unique(np.searchsorted(newlines, np.asarray(offsets), side="left"))
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(data)]))
+    pieces: list[bytes] = []
+    bad_lines: dict[int, str] = {}
+    cursor = 0
+    for index in bad_index.tolist():  # one iteration per bad line, not per row
+        start, end = int(starts[index]), int(ends[index])
+        line = data[start:end].rstrip(b"\r")
+        bad_lines[index + 1] = line.decode(codec, errors="backslashreplace")
+        pieces += [data[cursor:start], SENTINEL]
+        cursor = end
+    pieces.append(data[cursor:])
+    clean = b"".join(pieces)
+    return Decoded(clean.decode(codec).encode("utf-8") if codec != "utf-8" else clean, bad_lines)
