@@ -1,0 +1,148 @@
+{#- Company names.
+    clean: width folding (full-width ASCII and ideographic space), every bracket form to (),
+    traditional to simplified, ASCII upper case, all whitespace removed; NULL when blank.
+    split_company_name: branch, legal form and region split off the clean name (see
+    docs/standardisation.md); uses the seeds `regions` and `legal_forms` through equality joins
+    on fixed-length prefixes / suffixes, so it stays a hash join on a tiny table at any scale. -#}
+
+{#- Lengths (in characters) tried for a leading/bracketed region and a legal-form suffix. The
+    seeds' own tests (seeds/cleaning/_seeds.yml) keep every entry inside these ranges. -#}
+{% macro _region_lengths() %}{{ return([8, 7, 6, 5, 4, 3, 2]) }}{% endmacro %}
+{% macro _legal_form_lengths() %}{{ return([7, 6, 5, 4, 3, 2]) }}{% endmacro %}
+
+{#- Suffix that marks a branch: the parent's name ends in a legal form (or 集团/银行), then comes
+    the branch's own name ending in one of these words. -#}
+{% macro _branch_pattern() -%}
+^(.+(公司|企业|集团|银行|[)]))(.{2,}(分公司|分行|支行|办事处|分厂|营业部|分部|分所|分店))$
+{%- endmacro %}
+
+{% macro clean_text(expr) -%}
+    nullif(trim({{ expr }}), '')
+{%- endmacro %}
+
+{#- translate() rebuilds its map on every row (cost grows with the map's length), so each map
+    is guarded by a regex character class (compiled once, cheap) and the traditional map is
+    tiered by frequency: a row pays only for the smallest map that covers its characters
+    (see tiering/tools/gen_char_maps.py). `expr` is repeated: pass a column or a small
+    expression. -#}
+{% macro fold_width(expr) -%}
+    case
+        when {{ regex_matches(expr, '[' ~ char_map_width_class() ~ ']') }}
+            then {{ translate_chars(expr, char_map_width_from(), char_map_width_to()) }}
+        else {{ expr }}
+    end
+{%- endmacro %}
+
+{% macro to_simplified(expr) -%}
+    case
+        when {{ regex_matches(expr, '[' ~ char_map_t2s_3_new() ~ ']') }}
+            then {{ translate_chars(expr, char_map_t2s_3_from(), char_map_t2s_3_to()) }}
+        when {{ regex_matches(expr, '[' ~ char_map_t2s_2_new() ~ ']') }}
+            then {{ translate_chars(expr, char_map_t2s_2_from(), char_map_t2s_2_to()) }}
+        when {{ regex_matches(expr, '[' ~ char_map_t2s_1_new() ~ ']') }}
+            then {{ translate_chars(expr, char_map_t2s_1_from(), char_map_t2s_1_to()) }}
+        else {{ expr }}
+    end
+{%- endmacro %}
+
+{% macro clean_company_name(expr) -%}
+    nullif({{ regex_replace_all('upper(' ~ to_simplified(fold_width(expr)) ~ ')', '\s+', '') }}, '')
+{%- endmacro %}
+
+{#- A person's name or other free text: width folding, traditional to simplified, trimmed. -#}
+{% macro clean_free_text(expr) -%}
+    nullif(trim({{ to_simplified(fold_width(expr)) }}), '')
+{%- endmacro %}
+
+{#- select <relation>.*, <prefix>_branch, _legal_form, _region, _core (plus helper columns
+    starting with __ that the calling model leaves out of its final column list).
+    Needs the column <prefix>_clean in relation. -#}
+{% macro split_company_name(relation, prefix) -%}
+    {%- set clean = prefix ~ '_clean' -%}
+    {%- set rest = '__' ~ prefix ~ '_rest' -%}
+    {%- set bracket = '__' ~ prefix ~ '_bracket' -%}
+    {%- set legal_form -%}
+        coalesce(
+            {%- for n in _legal_form_lengths() %}
+            {{ prefix }}_lf{{ n }}.legal_form{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        )
+    {%- endset -%}
+    {%- set leading_name -%}
+        coalesce(
+            {%- for n in _region_lengths() %}
+            {{ prefix }}_lr{{ n }}.region_name{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        )
+    {%- endset -%}
+    {%- set leading_region -%}
+        coalesce(
+            {%- for n in _region_lengths() %}
+            {{ prefix }}_lr{{ n }}.region{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        )
+    {%- endset -%}
+    {%- set without_legal_form -%}
+        case
+            when {{ legal_form }} is null then named.{{ rest }}
+            else left(named.{{ rest }},
+                      {{ char_length('named.' ~ rest) }} - {{ char_length(legal_form) }})
+        end
+    {%- endset -%}
+    {%- set without_leading_region -%}
+        case
+            when {{ leading_name }} is null then {{ without_legal_form }}
+            else substr({{ without_legal_form }}, {{ char_length(leading_name) }} + 1)
+        end
+    {%- endset -%}
+    {%- set without_regions -%}
+        case
+            when {{ prefix }}_br.region_name is null then {{ without_leading_region }}
+            else replace({{ without_leading_region }},
+                         {{ dbt.concat(["'('", prefix ~ '_br.region_name', "')'"]) }}, '')
+        end
+    {%- endset -%}
+    select
+        named.*,
+        named.__{{ prefix }}_branch as {{ prefix }}_branch,
+        {{ legal_form }} as {{ prefix }}_legal_form,
+        coalesce({{ leading_region }}, {{ prefix }}_br.region) as {{ prefix }}_region,
+        nullif(replace({{ without_regions }}, '()', ''), '') as {{ prefix }}_core
+    from (
+        select
+            {{ relation }}.*,
+            {{ regex_extract(clean, _branch_pattern(), 3) }} as __{{ prefix }}_branch,
+            coalesce({{ regex_extract(clean, _branch_pattern(), 1) }}, {{ clean }}) as {{ rest }},
+            {{ regex_extract(clean, '[(]([^()]+)[)]', 1) }} as {{ bracket }}
+        from {{ relation }}
+    ) as named
+    {%- for n in _legal_form_lengths() %}
+    left join (
+        select legal_form from {{ ref('legal_forms') }}
+        where {{ char_length('legal_form') }} = {{ n }}
+    ) as {{ prefix }}_lf{{ n }}
+        on {{ prefix }}_lf{{ n }}.legal_form = right(named.{{ rest }}, {{ n }})
+    {%- endfor %}
+    {%- for n in _region_lengths() %}
+    left join (
+        select region_name, region from {{ ref('regions') }}
+        where {{ char_length('region_name') }} = {{ n }} and not is_bracket_only
+    ) as {{ prefix }}_lr{{ n }}
+        on {{ prefix }}_lr{{ n }}.region_name = left(named.{{ clean }}, {{ n }})
+    {%- endfor %}
+    left join (
+        select region_name, region from {{ ref('regions') }}
+    ) as {{ prefix }}_br
+        on {{ prefix }}_br.region_name = named.{{ bracket }}
+{%- endmacro %}
+
+{#- Province / city as delivered (北京 or 北京市, 广西壮族自治区) to the short form (北京, 广西). -#}
+{% macro clean_region(expr) -%}
+    nullif({{ regex_replace_all(regex_replace_all(to_simplified(fold_width(expr)), '\s+', ''),
+        '(壮族自治区|回族自治区|维吾尔自治区|特别行政区|自治区|省|市)$', '') }}, '')
+{%- endmacro %}
+
+{#- Coded value as delivered: folded, trimmed, NULL when blank. -#}
+{% macro clean_code(expr) -%}
+    nullif(trim({{ fold_width(expr) }}), '')
+{%- endmacro %}

@@ -1,0 +1,41 @@
+{#- Phone numbers to one canonical form:
+    mobile   13812345678 (11 digits starting 1[3-9]);
+    landline 010-87654321: area code (010 and 02x: 3 digits; other 0xxx: 4 digits), a dash and
+             the 7-8 digit number. Country code (+86 / 0086 / 86) and an extension (转 / ext / #,
+             or a trailing dash group after a full landline) are dropped. NULL when the digits
+             fit neither form (e.g. a landline without area code).
+    Two steps so the compiled SQL stays small: phone_digits(raw) in one CTE (digits only, the
+    country code and extension removed), canonical_phone(<that column>) in a later one. -#}
+
+{% macro phone_digits(expr) -%}
+    {%- set folded = fold_width(expr) -%}
+    {%- set no_marker = regex_replace_all(folded, '(转|ext|EXT|分机|#).*$', '') -%}
+    {%- set no_extension = 'coalesce(' ~ regex_extract(no_marker,
+        '^(.*[0-9]{3,4}[- ][0-9]{7,8})-[0-9]{1,6}$', 1) ~ ', ' ~ no_marker ~ ')' -%}
+    {%- set digits = regex_replace_all(no_extension, '[^0-9]', '') -%}
+    nullif({{ digits }}, '')
+{%- endmacro %}
+
+{#- From the column phone_digits produced: country code stripped (0086..., or 86 followed by a
+    mobile or an area code without its 0), then the canonical mobile / landline form. -#}
+{% macro canonical_phone(digits) -%}
+    {%- set d -%}
+        (case
+            when {{ digits }} like '0086%' then substr({{ digits }}, 5)
+            when {{ digits }} like '86%' and {{ char_length(digits) }} in (12, 13)
+                then substr({{ digits }}, 3)
+            else {{ digits }}
+        end)
+    {%- endset -%}
+    {%- set national = "(case when " ~ d ~ " like '1%' and " ~ char_length(d) ~ " <> 11 then "
+        ~ dbt.concat(["'0'", d]) ~ " else " ~ d ~ " end)" -%}
+    case
+        when {{ regex_matches(national, '^1[3-9][0-9]{9}$') }} then {{ national }}
+        when {{ regex_matches(national, '^0[12][0-9][0-9]{7,8}$') }}
+            then {{ dbt.concat(['substr(' ~ national ~ ', 1, 3)', "'-'",
+                                'substr(' ~ national ~ ', 4)']) }}
+        when {{ regex_matches(national, '^0[3-9][0-9]{2}[0-9]{7,8}$') }}
+            then {{ dbt.concat(['substr(' ~ national ~ ', 1, 4)', "'-'",
+                                'substr(' ~ national ~ ', 5)']) }}
+    end
+{%- endmacro %}

@@ -1,0 +1,88 @@
+with
+
+registry as (
+    {{ snapshot_deliveries(source('external', 'registry'), ['uscc']) }}
+),
+
+cleaned as (
+    select
+        uscc as uscc_raw,
+        {{ clean_uscc('uscc') }} as uscc,
+        registered_name as registered_name_raw,
+        {{ clean_company_name('registered_name') }} as registered_name_clean,
+        former_names as former_names_json,
+        {{ clean_free_text('legal_representative') }} as legal_representative,
+        {{ clean_code('registration_status') }} as registration_status,
+        upper({{ clean_code('industry_code') }}) as industry_code,
+        {{ clean_region('province') }} as province,
+        {{ clean_region('city') }} as city,
+        {{ clean_code('listed_board') }} as listed_board,
+        association_memberships as association_memberships_json,
+        {{ json_array_length('association_memberships') }} as association_count,
+        {{ json_array_length('former_names') }} as former_name_count,
+        {{ parse_amount('registered_capital', "'万元'") }} as registered_capital_amount,
+        {{ parse_integer('litigation_count_12m') }} as litigation_count_12m,
+        {{ parse_integer('penalty_count_12m') }} as penalty_count_12m,
+        {{ parse_integer('bureau_score') }} as bureau_score,
+        {{ parse_date('established_date') }} as established_date,
+        extract_date,
+        is_latest_delivery,
+        is_latest_version,
+        source_file,
+        source_row_number,
+        loaded_at
+    from registry
+),
+
+names_split as (
+    {{ split_company_name('cleaned', 'registered_name') }}
+),
+
+codes_checked as (
+    select
+        names_split.*,
+        {{ uscc_status('uscc') }} as uscc_status
+    from names_split
+),
+
+final as (
+    select
+        uscc_raw,
+        uscc,
+        uscc_status,
+        {{ uscc_org_code('uscc', 'uscc_status') }} as uscc_org_code,
+        registered_name_raw,
+        registered_name_clean,
+        registered_name_core,
+        registered_name_region,
+        registered_name_legal_form,
+        registered_name_branch,
+        former_names_json,
+        legal_representative,
+        registration_status,
+        industry_code,
+        left(industry_code, 1) as industry_section,
+        province,
+        city,
+        listed_board,
+        association_memberships_json,
+        association_count,
+        former_name_count,
+        registered_capital_amount,
+        litigation_count_12m,
+        penalty_count_12m,
+        bureau_score,
+        listed_board is not null as is_listed,
+        registration_status in ('存续', '在业') as is_active,
+        coalesce(established_date > extract_date, false) as is_future_date,
+        established_date,
+        extract_date,
+        is_latest_delivery,
+        is_latest_version,
+        source_file,
+        source_row_number,
+        loaded_at
+    from codes_checked
+)
+
+select * from final

@@ -1,0 +1,56 @@
+with
+
+customers as (
+    {{ snapshot_deliveries(source('finance', 'customers'), ['customer_code']) }}
+),
+
+cleaned as (
+    select
+        customer_code,
+        customer_name as customer_name_raw,
+        {{ clean_company_name('customer_name') }} as customer_name_clean,
+        tax_id as uscc_raw,
+        {{ clean_uscc('tax_id') }} as uscc,
+        extract_date,
+        is_latest_delivery,
+        is_latest_version,
+        source_file,
+        source_row_number,
+        loaded_at
+    from customers
+),
+
+names_split as (
+    {{ split_company_name('cleaned', 'customer_name') }}
+),
+
+codes_checked as (
+    select
+        names_split.*,
+        {{ uscc_status('uscc') }} as uscc_status
+    from names_split
+),
+
+final as (
+    select
+        customer_code,
+        customer_name_raw,
+        customer_name_clean,
+        customer_name_core,
+        customer_name_region,
+        customer_name_legal_form,
+        customer_name_branch,
+        uscc_raw,
+        uscc,
+        uscc_status,
+        {{ uscc_org_code('uscc', 'uscc_status') }} as uscc_org_code,
+        extract_date,
+        is_latest_delivery,
+        is_latest_version,
+        source_file,
+        source_row_number,
+        loaded_at
+    from codes_checked
+)
+
+select * from final
