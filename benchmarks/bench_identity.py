@@ -1,0 +1,231 @@
+"""Score identity resolution (client_source_xref) against the simulator's ground truth.
+
+    # score an existing build
+    .venv/bin/python benchmarks/bench_identity.py --home $TIERING_HOME --truth $TIERING_HOME/truth
+    # simulate, ingest, build and score in a scratch home (timings included)
+    .venv/bin/python benchmarks/bench_identity.py --home /tmp/idr/bench --simulate 2000 --months 12
+
+Pairwise precision / recall over identity-bearing records except tickets (a pair = two records
+in the same client; true pair = two records of the same company), per department and per `mess`
+code (a record's pairs counted from its side); ticket attribution accuracy (a ticket is right
+when its client is the client holding most of its company's records); the worst false merges
+and misses. All set-based in DuckDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+SCORING_SQL = """
+create or replace temp table scored as
+select
+    t.department, t.entity, t.record_id, t.company_id, coalesce(t.mess, 'clean') as mess,
+    x.client_key, x.match_rule
+from truth t
+inner join xref x using (department, entity, record_id);
+
+create or replace temp table non_ticket as select * from scored where entity <> 'tickets';
+
+create or replace temp table per_record as
+with
+client_sizes as (select client_key, count(*) as n from non_ticket group by 1),
+company_sizes as (select company_id, count(*) as n from non_ticket group by 1),
+both_sizes as (select client_key, company_id, count(*) as n from non_ticket group by 1, 2)
+select
+    r.*,
+    cs.n - 1 as predicted_pairs,
+    ts.n - 1 as true_pairs,
+    bs.n - 1 as correct_pairs
+from non_ticket r
+join client_sizes cs using (client_key)
+join company_sizes ts using (company_id)
+join both_sizes bs using (client_key, company_id);
+"""
+
+
+def _ratio(num: float, den: float) -> float:
+    return 1.0 if den == 0 else num / den
+
+
+def score(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict:
+    con.execute(SCORING_SQL)
+    overall = con.execute(
+        "select sum(correct_pairs), sum(predicted_pairs), sum(true_pairs), count(*) from per_record"
+    ).fetchone()
+    tp, pred, true, n = (float(v or 0) for v in overall)
+    result: dict = {
+        "records": int(n),
+        "precision": _ratio(tp, pred),
+        "recall": _ratio(tp, true),
+    }
+    # A record's mess code may combine several kinds (`former+short`): count it under each.
+    groups = {"department": "department",
+              "mess": "unnest(string_split(mess, '+'))"}
+    for group, expression in groups.items():
+        rows = con.execute(
+            f"""select grp, count(*), sum(correct_pairs), sum(predicted_pairs), sum(true_pairs)
+                from (select *, {expression} as grp from per_record) group by 1 order by 1"""
+        ).fetchall()
+        result[f"by_{group}"] = {
+            key: {"records": cnt, "precision": _ratio(c, p), "recall": _ratio(c, t)}
+            for key, cnt, c, p, t in rows
+        }
+    # Tickets: right when the ticket's client is its company's main client (most records).
+    con.execute(
+        """
+        create or replace temp table company_main_client as
+        with counts as (
+            select company_id, client_key, count(*) as n,
+                   sum(case when entity <> 'tickets' then 1 else 0 end) as n_identity
+            from scored group by 1, 2
+        ),
+        ranked as (
+            select *, row_number() over (
+                partition by company_id order by n_identity desc, n desc, client_key) as rk
+            from counts
+        )
+        select company_id, client_key from ranked where rk = 1
+        """
+    )
+    tickets = con.execute(
+        """
+        select s.match_rule, count(*) as n,
+               avg(case when s.client_key = m.client_key then 1.0 else 0.0 end) as accuracy
+        from scored s join company_main_client m using (company_id)
+        where s.entity = 'tickets' group by rollup (s.match_rule) order by 1 nulls first
+        """
+    ).fetchall()
+    result["tickets"] = {
+        (rule or "all"): {"tickets": n, "accuracy": acc} for rule, n, acc in tickets
+    }
+    # Per mess code. `no_name+other_phone` (no company mentioned, called from the caller's own
+    # mobile) carries nothing that identifies the company: "attributable" leaves those out.
+    rows = con.execute(
+        """
+        select grp, count(*), avg(case when s.client_key = m.client_key then 1.0 else 0.0 end)
+        from (select *, unnest(string_split(mess, '+')) as grp from scored
+              where entity = 'tickets') s
+        join company_main_client m using (company_id) group by 1 order by 1
+        """
+    ).fetchall()
+    result["tickets_by_mess"] = {k: {"tickets": n, "accuracy": a} for k, n, a in rows}
+    n, acc = con.execute(
+        """
+        select count(*), avg(case when s.client_key = m.client_key then 1.0 else 0.0 end)
+        from scored s join company_main_client m using (company_id)
+        where s.entity = 'tickets'
+          and not (s.mess like '%no_name%' and s.mess like '%other_phone%')
+        """
+    ).fetchone()
+    result["tickets"]["attributable"] = {"tickets": n, "accuracy": acc}
+    result["worst_false_merges"] = [
+        dict(zip(("client_key", "companies", "records", "rules", "names"), row))
+        for row in con.execute(
+            f"""
+            select client_key, count(distinct company_id) as companies, count(*) as records,
+                   string_agg(distinct match_rule, ',') as rules,
+                   string_agg(distinct t.department || ':' || t.company_id || ':' ||
+                              coalesce(t.mess, ''), ' ; ') as names
+            from non_ticket t group by client_key having count(distinct company_id) > 1
+            order by companies desc, records desc limit {top}
+            """
+        ).fetchall()
+    ]
+    result["worst_misses"] = [
+        dict(zip(("company_id", "clients", "records", "detail"), row))
+        for row in con.execute(
+            f"""
+            select company_id, count(distinct client_key) as clients, count(*) as records,
+                   string_agg(department || ':' || record_id || ':' || mess || ':' || match_rule,
+                              ' ; ') as detail
+            from non_ticket group by company_id having count(distinct client_key) > 1
+            order by clients desc, records desc limit {top}
+            """
+        ).fetchall()
+    ]
+    return result
+
+
+def load(home: Path, truth: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"attach '{home / 'warehouse.duckdb'}' as wh (read_only)")
+    con.execute("create temp table xref as select * from wh.marts.client_source_xref")
+    con.execute(
+        f"create temp table truth as select * from read_parquet('{truth / 'source_records.parquet'}')"
+    )
+    return con
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=PROJECT_DIR, env=env, check=True,
+                   stdout=subprocess.DEVNULL if "--quiet" in sys.argv else None)
+    return time.perf_counter() - start
+
+
+def build(home: Path, clients: int, months: int, seed: int) -> dict[str, float]:
+    """Simulate, ingest and dbt build into `home`; returns wall times in seconds."""
+    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
+               DBT_LOG_PATH=str(home / "logs"))
+    env.pop("TIERING_LANDING_DIR", None)
+    bin_dir = PROJECT_DIR / ".venv" / "bin"
+    times = {}
+    times["simulate"] = _run([str(bin_dir / "tiering"), "simulate", "--out", str(home / "landing"),
+                              "--truth", str(home / "truth"), "--clients", str(clients),
+                              "--months", str(months), "--seed", str(seed)], env)
+    times["ingest"] = _run([str(bin_dir / "tiering"), "ingest"], env)
+    dbt = [str(bin_dir / "dbt"), "--quiet"]
+    raw_vars = ["--vars", f"{{raw_root: '{home / 'raw'}'}}"]
+    times["dbt_seed"] = _run(dbt + ["seed", "--profiles-dir", "."], env)
+    # Staging is views: building it alone costs nothing; its cleaning runs inside the first
+    # identity model. So time (a) everything up to the records model, (b) identity after it.
+    times["dbt_staging_to_records"] = _run(
+        dbt + ["run", "--profiles-dir", ".", "--select", "path:models/staging",
+               "int_identity_records_unioned", *raw_vars], env)
+    times["dbt_identity_after_records"] = _run(
+        dbt + ["run", "--profiles-dir", ".", "--select",
+               "int_identity_records_unioned+,path:models/intermediate/identity",
+               "int_identity_records_unioned+,path:models/marts/clients",
+               "--exclude", "int_identity_records_unioned", *raw_vars], env)
+    return times
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True, help="TIERING_HOME of the build")
+    parser.add_argument("--truth", type=Path, help="truth folder (default <home>/truth)")
+    parser.add_argument("--simulate", type=int, metavar="CLIENTS",
+                        help="simulate this many clients, ingest and build first")
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--top", type=int, default=10, help="worst merges / misses to list")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    times = {}
+    if args.simulate:
+        times = build(args.home, args.simulate, args.months, args.seed)
+    con = load(args.home, args.truth or args.home / "truth")
+    result = score(con, args.top)
+    result["seconds"] = times
+    text = json.dumps(result, ensure_ascii=False, indent=2, default=float)
+    print(text)
+    if args.json:
+        args.json.write_text(text, encoding="utf-8")
+    ok = result["precision"] >= 0.995 and result["recall"] >= 0.99 and \
+        result["tickets"].get("attributable", {}).get("accuracy") or 1.0 >= 0.98
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

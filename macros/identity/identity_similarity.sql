@@ -1,0 +1,58 @@
+{#- String similarity for identity resolution, dispatched per engine.
+
+    identity_edit_distance(a, b): Levenshtein distance in characters (both DuckDB and Spark
+    call it `levenshtein`; other engines add an implementation named <adapter>__identity_edit_distance).
+    identity_name_similarity(a, b): 1 - distance / longer length, in [0, 1]; NULL when either is NULL.
+-#}
+{% macro identity_edit_distance(a, b) -%}
+    {{ return(adapter.dispatch('identity_edit_distance', 'tiering')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__identity_edit_distance(a, b) -%}
+    levenshtein({{ a }}, {{ b }})
+{%- endmacro %}
+
+{% macro duckdb__identity_edit_distance(a, b) -%}
+    levenshtein({{ a }}, {{ b }})
+{%- endmacro %}
+
+{% macro spark__identity_edit_distance(a, b) -%}
+    levenshtein({{ a }}, {{ b }})
+{%- endmacro %}
+
+{% macro identity_name_similarity(a, b) -%}
+    (1.0 - 1.0 * {{ identity_edit_distance(a, b) }}
+        / greatest(length({{ a }}), length({{ b }}), 1))
+{%- endmacro %}
+
+{#- True when one string starts with the other (short names). Portable: substring + length. -#}
+{% macro identity_is_prefix(short, long) -%}
+    (substring({{ long }}, 1, length({{ short }})) = {{ short }})
+{%- endmacro %}
+
+{#- The stable client key of a cluster: 'C' + the first 12 hex digits of the hash of its anchor. -#}
+{% macro identity_client_key(anchor_expression) -%}
+    {{ dbt.concat(["'C'", "substring(" ~ dbt.hash(anchor_expression) ~ ", 1, 12)"]) }}
+{%- endmacro %}
+
+{#- Family of a legal form. Departments type 有限公司 / 有限责任公司 interchangeably and drop
+    股份 / 集团 (…股份有限公司 entered as …有限公司), so these are one family: a legal form never
+    tells two such companies apart. Other forms (合伙企业, 分公司 ...) keep their own family. -#}
+{% macro identity_legal_family(legal_form) -%}
+    case
+        when {{ legal_form }} in ('有限公司', '有限责任公司', '股份有限公司', '集团有限公司',
+                                  '集团股份有限公司', '责任有限公司')
+            then '有限公司'
+        else {{ legal_form }}
+    end
+{%- endmacro %}
+
+{#- The core as matching uses it. 集团 belongs to the legal form as people type it
+    (…物流集团有限公司 is also entered as …物流有限公司), so a trailing 集团 is dropped. -#}
+{% macro identity_core_key(core) -%}
+    case
+        when {{ core }} like '%集团' and length({{ core }}) > 4
+            then substring({{ core }}, 1, length({{ core }}) - 2)
+        else {{ core }}
+    end
+{%- endmacro %}

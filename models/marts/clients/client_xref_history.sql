@@ -1,0 +1,26 @@
+{#- One row per run as-of date per identity-bearing record: the client_key the record had in
+    the run for that as-of date. Incremental (the one exception to the folder's table
+    materialization): a re-run for the same as-of date replaces that date's rows. Feeds
+    client_key_changes. -#}
+{{ config(
+    materialized='incremental',
+    unique_key=['as_of_date', 'department', 'entity', 'record_id'],
+) }}
+with
+
+xref as (select * from {{ ref('client_source_xref') }}),
+
+xref_as_of as (
+    select
+        cast('{{ var("as_of_date") }}' as date) as as_of_date,
+        department,
+        entity,
+        record_id,
+        client_key,
+        match_rule,
+        match_score,
+        {{ dbt.current_timestamp() }} as recorded_at
+    from xref
+)
+
+select * from xref_as_of
