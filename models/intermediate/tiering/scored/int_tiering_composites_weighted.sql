@@ -1,0 +1,79 @@
+{#- One row per client per period per weight profile: weighted contributions, composite score,
+    the tier its band gives, the guardrail that applies and the tier after guardrails.
+    Guardrails (seed tiering_parameters): registry 吊销/注销 → D; a live default (违约 within
+    live_default_months) → D; credit score below credit_floor_score or PD at or above
+    pd_ceiling → at best C. guardrail_code names the guardrail that applies ('none' if none). -#}
+{{ config(materialized='view') }}
+
+{%- set dimensions = ['value', 'credit', 'risk_tolerance', 'influence', 'potential', 'loyalty'] %}
+
+with
+
+dimension_scores as (select * from {{ ref('int_tiering_dimensions_scored') }}),
+
+profiles as (select * from {{ ref('tiering_weight_profiles') }}),
+
+policy as (select * from {{ ref('tiering_tier_policy') }}),
+
+weighted as (
+    select
+        dimension_scores.*,
+        profiles.profile_code,
+        {%- for dimension in dimensions %}
+        profiles.{{ dimension }}_weight,
+        round(profiles.{{ dimension }}_weight * dimension_scores.{{ dimension }}_score, 4)
+            as {{ dimension }}_contribution,
+        {%- endfor %}
+        round(
+            {%- for dimension in dimensions %}
+            profiles.{{ dimension }}_weight * dimension_scores.{{ dimension }}_score
+            {{- ' +' if not loop.last }}
+            {%- endfor %}
+        , 2) as composite_score
+    from dimension_scores
+    cross join profiles
+),
+
+banded as (
+    select
+        weighted.*,
+        policy.tier_rank as band_tier_rank,
+        case
+            when weighted.is_registry_revoked then 'registry_revoked'
+            when weighted.has_live_default then 'live_default'
+            when weighted.credit_score < {{ tiering_parameter('credit_floor_score') }}
+                or weighted.pd_12m >= {{ tiering_parameter('pd_ceiling') }}
+                then 'credit_floor'
+            else 'none'
+        end as guardrail_code
+    from weighted
+    inner join policy
+        on weighted.composite_score >= policy.min_score
+        and weighted.composite_score < policy.max_score
+),
+
+guarded as (
+    select
+        banded.*,
+        case
+            when guardrail_code in ('registry_revoked', 'live_default')
+                then (select max(tier_rank) from policy)
+            when guardrail_code = 'credit_floor'
+                then greatest(band_tier_rank, (select tier_rank from policy where tier_code = 'C'))
+            else band_tier_rank
+        end as tier_rank
+    from banded
+),
+
+tiered as (
+    select
+        guarded.*,
+        policy.tier_code,
+        policy.tier_name,
+        guarded.tier_rank <> guarded.band_tier_rank as is_guardrail_binding
+    from guarded
+    inner join policy
+        on guarded.tier_rank = policy.tier_rank
+)
+
+select * from tiered

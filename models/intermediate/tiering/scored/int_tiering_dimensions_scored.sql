@@ -1,0 +1,155 @@
+{#- One row per client per period: the six dimension scores (0-100, higher is better for the
+    firm), their coverage (share of the dimension's inputs present, 0-1), the risk model's PD and
+    the guardrail inputs. Formulas: docs/tiering.md. Each component is in [0, 1]; a missing
+    component counts as the neutral 0.5 (macro tiering_dimension_score). The firm's own ledgers
+    (receipts, tickets, project participations) are complete, so "none" there is a known zero;
+    descriptive snapshots (statements, credit profiles, registry) cover only some clients, so
+    their absence is missing, never a silent zero. Incremental by period. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='period_date',
+    on_schema_change='append_new_columns',
+) }}
+
+with
+
+features as (
+    select * from {{ ref('int_tiering_client_features_built') }}
+    where {{ tiering_is_period_to_build(ref('int_tiering_client_features_built')) }}
+),
+
+pd_scores as (select * from {{ source('ml', 'client_pd_scores') }}),
+
+features_with_pd as (
+    select
+        features.*,
+        coalesce(
+            pd_scores.pd_12m,
+            features.rating_pd_prior,
+            {{ tiering_parameter('unrated_pd_prior') }}
+        ) as pd_12m,
+        pd_scores.model_version,
+        {{ tiering_ratio('features.total_liabilities_amount', 'features.total_assets_amount') }}
+            as leverage_ratio,
+        {{ tiering_ratio('features.current_assets_amount', 'features.current_liabilities_amount') }}
+            as current_ratio,
+        {{ tiering_ratio('features.net_profit_amount + features.interest_expense_amount',
+            'features.interest_expense_amount') }} as interest_coverage_ratio,
+        {{ tiering_ratio('features.operating_cash_flow_amount',
+            'features.total_liabilities_amount') }} as cash_flow_to_debt_ratio,
+        {{ tiering_ratio('features.net_profit_amount', 'features.revenue_amount') }}
+            as net_margin_ratio,
+        {{ tiering_ratio('features.income_6m_amount - features.income_prior_6m_amount',
+            'abs(features.income_6m_amount) + abs(features.income_prior_6m_amount)') }}
+            as income_trend_ratio,
+        {{ tiering_ratio('features.income_12m_amount - features.income_prior_12m_amount',
+            'abs(features.income_12m_amount) + abs(features.income_prior_12m_amount)') }}
+            as income_growth_ratio,
+        {{ tiering_ratio('features.revenue_amount - features.revenue_prior_year_amount',
+            'abs(features.revenue_amount) + abs(features.revenue_prior_year_amount)') }}
+            as revenue_growth_ratio
+    from features
+    left join pd_scores
+        on features.client_key = pd_scores.client_key
+        and features.period_date = pd_scores.period_date
+),
+
+components as (
+    select
+        *,
+        {#- value (价值贡献) -#}
+        {{ tiering_percentile('income_12m_amount') }} as value_income,
+        active_months_12m / 12.0 as value_frequency,
+        case
+            when months_since_last_receipt is null then 0.0
+            else greatest(0.0, 1.0 - months_since_last_receipt / 24.0)
+        end as value_recency,
+        (income_trend_ratio + 1.0) / 2.0 as value_trend,
+        {{ tiering_percentile('net_margin_ratio') }} as value_margin,
+        {#- credit (资信与偿债能力) -#}
+        {{ tiering_percentile('pd_12m', higher_is_better=false) }} as credit_pd,
+        (10.0 - internal_rating_rank) / 9.0 as credit_rating,
+        case when max_overdue_days is not null then
+            (1.0 - least(greatest(max_overdue_days, 0), 180) / 180.0)
+            * (1.0 - 0.5 * coalesce(watchlist_flag, 0))
+        end as credit_overdue,
+        {{ tiering_percentile('leverage_ratio', higher_is_better=false) }} as credit_leverage,
+        {{ tiering_percentile('interest_coverage_ratio') }} as credit_interest_coverage,
+        {{ tiering_percentile('cash_flow_to_debt_ratio') }} as credit_cash_flow,
+        1.0 - least(distress_event_count_12m + legal_event_count_12m, 4) / 4.0
+            as credit_risk_events,
+        case when has_registry then
+            case when registry_revoked_flag = 1 then 0.0
+                else 1.0 - least(coalesce(litigation_count_12m, 0)
+                    + coalesce(penalty_count_12m, 0), 5) / 5.0
+            end
+        end as credit_registry,
+        {{ tiering_percentile('bureau_score') }} as credit_bureau,
+        {#- risk tolerance (风险承受能力) -#}
+        case when leverage_ratio is not null
+            then least(greatest(1.0 - leverage_ratio, 0.0), 1.0) end as tolerance_equity,
+        {{ tiering_percentile('current_ratio') }} as tolerance_liquidity,
+        case
+            when outstanding_balance_amount > 0
+                then least(coalesce(collateral_value_amount, 0) / outstanding_balance_amount,
+                    2.0) / 2.0
+            when has_credit_profile then 1.0
+        end as tolerance_collateral,
+        {{ tiering_percentile('registered_capital_amount') }} as tolerance_capital,
+        {{ tiering_percentile('total_assets_amount') }} as tolerance_assets,
+        {#- influence (市场影响力) -#}
+        1.0 * listed_flag as influence_listing,
+        least(association_count, 3) / 3.0 as influence_associations,
+        {{ tiering_percentile('registered_capital_amount') }} as influence_capital,
+        least(coalesce(project_role_count, 0), 3) / 3.0 as influence_project_roles,
+        {{ tiering_percentile('coalesce(co_partner_count, 0)') }} as influence_partners,
+        {#- potential (合作潜力) -#}
+        (income_growth_ratio + 1.0) / 2.0 as potential_income_growth,
+        (revenue_growth_ratio + 1.0) / 2.0 as potential_revenue_growth,
+        least(coalesce(pipeline_project_count, 0), 3) / 3.0 as potential_pipeline,
+        greatest(department_count - 1, 0) / 5.0 as potential_breadth,
+        {#- loyalty (忠诚度) -#}
+        least(tenure_months, 36) / 36.0 as loyalty_tenure,
+        active_months_24m / 24.0 as loyalty_repeat,
+        (satisfaction_avg_12m - 1.0) / 4.0 as loyalty_satisfaction,
+        1.0 - least(coalesce(complaint_count_12m, 0), 3) / 3.0 as loyalty_complaints
+    from features_with_pd
+),
+
+{%- set dimensions = {
+    'value': ['value_income', 'value_frequency', 'value_recency', 'value_trend',
+              'value_margin'],
+    'credit': ['credit_pd', 'credit_rating', 'credit_overdue', 'credit_leverage',
+               'credit_interest_coverage', 'credit_cash_flow', 'credit_risk_events',
+               'credit_registry', 'credit_bureau'],
+    'risk_tolerance': ['tolerance_equity', 'tolerance_liquidity', 'tolerance_collateral',
+                       'tolerance_capital', 'tolerance_assets'],
+    'influence': ['influence_listing', 'influence_associations', 'influence_capital',
+                  'influence_project_roles', 'influence_partners'],
+    'potential': ['potential_income_growth', 'potential_revenue_growth', 'potential_pipeline',
+                  'potential_breadth'],
+    'loyalty': ['loyalty_tenure', 'loyalty_repeat', 'loyalty_satisfaction',
+                'loyalty_complaints'],
+} %}
+
+scored as (
+    select
+        client_key,
+        period_date,
+        model_version,
+        {%- for dimension, parts in dimensions.items() %}
+        {{ tiering_dimension_score(parts) }} as {{ dimension }}_score,
+        {{ tiering_dimension_coverage(parts) }} as {{ dimension }}_coverage,
+        {%- endfor %}
+        pd_12m,
+        income_12m_amount,
+        credit_limit_amount,
+        outstanding_balance_amount,
+        live_default_count,
+        coalesce(registry_revoked_flag, 0) = 1 as is_registry_revoked,
+        live_default_count > 0 as has_live_default
+    from components
+)
+
+select * from scored

@@ -1,0 +1,133 @@
+"""Tiering end to end on a small simulation: simulate → ingest → dbt build (upstream of the risk
+model) → train_and_score → dbt build (tag after_risk_model); then assert on the tables, and that
+rebuilding one month incrementally equals its first build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tiering.config import PROJECT_DIR, Paths
+
+CLIENTS = 600
+MONTHS = 15
+START = "2024-11"
+AS_OF = date(2026, 1, 31)  # last month end of the simulation
+DBT = str(Path(sys.executable).parent / "dbt")
+
+
+def dbt(home: Path, *args: str, as_of: date = AS_OF) -> None:
+    env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
+           "DBT_LOG_PATH": str(home / "logs")}
+    command = [DBT, *args, "--profiles-dir", str(PROJECT_DIR),
+               "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"]
+    result = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout[-6000:]}")
+
+
+def build_tiering(home: Path, as_of: date, min_train_periods: int = 2) -> dict:
+    """The pipeline order: dbt upstream of the risk model, the model, dbt after it."""
+    from tiering.risk_model import ModelSettings, train_and_score
+
+    dbt(home, "build", "--exclude", "tag:after_risk_model", as_of=as_of)
+    run = train_and_score(home / "warehouse.duckdb", as_of, home / "models",
+                          ModelSettings(min_train_periods=min_train_periods,
+                                        min_train_defaults=5))
+    dbt(home, "build", "--select", "tag:after_risk_model", as_of=as_of)
+    return run
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> tuple[Path, dict]:
+    from tiering.ingest import ingest
+    from tiering.simulate import simulate
+
+    home = tmp_path_factory.mktemp("tier_home")
+    simulate(home / "landing", home / "truth", CLIENTS, MONTHS, START, 11)
+    ingest(Paths(home=home))
+    run = build_tiering(home, AS_OF)
+    return home, run
+
+
+def query(home: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+def test_tiers_exist_for_the_as_of_period(warehouse):
+    home, _ = warehouse
+    counts = query(home, """
+        select profile_code, count(*) as n, count(distinct tier_code) as tiers
+        from marts.client_tiers where period_date = date '2026-01-31' group by 1""")
+    assert len(counts) == 7  # default + six project types
+    assert counts["n"].min() > CLIENTS * 0.5
+    assert counts.loc[counts.profile_code == "default", "tiers"].item() >= 4
+    current = query(home, "select count(*) as n from marts.client_tiers_current")
+    assert current["n"].item() == counts.loc[counts.profile_code == "default", "n"].item()
+
+
+def test_scores_within_bounds_and_explained(warehouse):
+    home, _ = warehouse
+    tiers = query(home, "select * from marts.client_tiers")
+    for dimension in ("value", "credit", "risk_tolerance", "influence", "potential", "loyalty"):
+        assert tiers[f"{dimension}_score"].between(0, 100).all(), dimension
+        assert tiers[f"{dimension}_coverage"].between(0, 1).all(), dimension
+    assert tiers["composite_score"].between(0, 100).all()
+    assert tiers["pd_12m"].between(0, 1).all()
+    assert tiers["reason_code_1"].notna().all() and tiers["reason_label_3"].notna().all()
+    contributions = tiers[[c for c in tiers.columns if c.endswith("_contribution")]].sum(axis=1)
+    assert (contributions - tiers["composite_score"]).abs().max() < 0.05
+    # neutral treatment: coverage 0 means exactly the neutral 50
+    no_input = tiers[tiers["risk_tolerance_coverage"] == 0]
+    assert (no_input["risk_tolerance_score"] == 50).all()
+
+
+def test_guardrails_hold(warehouse):
+    home, _ = warehouse
+    tiers = query(home, "select * from marts.client_tiers")
+    forced = tiers[tiers.guardrail_code.isin(["registry_revoked", "live_default"])]
+    assert len(forced) > 0, "simulation should contain revoked or defaulted clients"
+    assert (forced.tier_code == "D").all()
+    capped = tiers[tiers.guardrail_code == "credit_floor"]
+    assert capped.tier_code.isin(["C", "D"]).all()
+    revoked = query(home, """
+        select distinct period_date, client_key from intermediate.int_tiering_client_features_built
+        where registry_revoked_flag = 1""")
+    joined = revoked.merge(tiers, on=["period_date", "client_key"])
+    assert (joined.tier_code == "D").all()
+
+
+def test_risk_model_run_recorded(warehouse):
+    home, run = warehouse
+    runs = query(home, "select * from ml.risk_model_runs")
+    assert run["model_version"] in set(runs.model_version)
+    scores = query(home, "select count(*) as n, count(distinct period_date) as p "
+                         "from ml.client_pd_scores")
+    assert scores["p"].item() == MONTHS
+    card = home / "models" / run["model_version"] / "card.json"
+    assert card.exists()
+
+
+def test_incremental_month_equals_full_build(warehouse):
+    home, _ = warehouse
+    month = date(2025, 12, 31)
+    sql = (f"select * from marts.client_tiers where period_date = date '{month}' "
+           "order by client_key, profile_code")
+    before = query(home, sql)
+    others_before = query(home, "select period_date, count(*) as n from marts.client_tiers "
+                                f"where period_date <> date '{month}' group by 1 order by 1")
+    dbt(home, "run", "--select", "int_tiering_client_features_built",
+        "int_tiering_dimensions_scored", "client_tiers", as_of=month)
+    after = query(home, sql)
+    others_after = query(home, "select period_date, count(*) as n from marts.client_tiers "
+                               f"where period_date <> date '{month}' group by 1 order by 1")
+    pd.testing.assert_frame_equal(before, after)
+    pd.testing.assert_frame_equal(others_before, others_after)
