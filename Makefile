@@ -36,5 +36,11 @@ test: setup
 serve: demo-data
 	$(BIN)/tiering serve
 
+# The same project built on DuckDB and on Spark (local, pyspark) over a small simulation, and
+# compared (tests/spark, docs/scaling.md). Needs Java 17; installs the `spark` extra.
+test-spark: setup
+	$(BIN)/pip install --quiet -c requirements.lock -c requirements-spark.lock -e '.[spark]'
+	TIERING_TEST_SPARK=1 $(BIN)/pytest -q -s tests/spark
+
 clean:
 	rm -rf $(VENV) data target logs reports

@@ -1,0 +1,1 @@
+"""Dagster code location of the client-tiering warehouse (see orchestration/definitions.py)."""

@@ -1,0 +1,118 @@
+"""The dbt project as one subsettable `@dbt_assets` running `dbt build` (dbt tests become asset
+checks). Sources of a department map to that department's ingest asset (`raw/<department>`);
+`source('ml', 'client_pd_scores')` keeps its default key, which the risk-model asset produces, so
+Dagster runs dbt in two steps around the risk model."""
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from orchestration.project import dbt_project, ensure_manifest
+from orchestration.resources import TieringResource
+from tiering.contract import DEPARTMENTS
+
+WAREHOUSE_POOL = "warehouse_writer"
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+class TieringTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if (dbt_resource_props["resource_type"] == "source"
+                and dbt_resource_props["source_name"] in DEPARTMENTS):
+            return dg.AssetKey(["raw", dbt_resource_props["source_name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str,
+                       project: DbtProject | None) -> dg.AssetSpec:
+        """Seeds are loaded after the deliveries, like the models: without that edge Dagster would
+        run them in a dbt step (and a dbt start-up) of their own before ingestion."""
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if manifest["nodes"].get(unique_id, {}).get("resource_type") == "seed":
+            return spec.merge_attributes(deps=[dg.AssetKey(["raw", d]) for d in DEPARTMENTS])
+        return spec
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        """The layer (staging, intermediate, marts, seeds, ...) so the graph shows the layers."""
+        if dbt_resource_props["resource_type"] == "seed":
+            return "seeds"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+translator = TieringTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True,
+        enable_duplicate_source_asset_keys=True,
+    )
+)
+
+
+@dbt_assets(
+    manifest=ensure_manifest(dbt_project),
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    pool=WAREHOUSE_POOL,
+)
+def warehouse_dbt_assets(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, tiering: TieringResource
+):
+    """`dbt build` (models, seeds, snapshots and their tests) as of the run's as-of date."""
+    # When Dagster splits the project into steps, a relationships test must run in the step of the
+    # model it tests, not in an earlier step that only built the seed it points to (dbt's default
+    # "eager" indirect selection). dagster-dbt still overrides this when it selects tests itself.
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    invocation = dbt.cli(["build", "--vars", tiering.dbt_vars()], context=context)
+    yield from invocation.stream()
+    keep_partial_parse(invocation.target_path)
+
+
+def keep_partial_parse(invocation_target: Path) -> None:
+    """Let the next dbt step of this run (same vars) start from this step's parse: dagster-dbt
+    seeds every invocation with the project target's partial_parse.msgpack."""
+    produced = Path(dbt_project.project_dir, invocation_target, PARTIAL_PARSE)
+    if produced.exists():
+        shared = Path(dbt_project.project_dir, dbt_project.target_path, PARTIAL_PARSE)
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        temp = shared.with_suffix(".tmp")
+        shutil.copyfile(produced, temp)
+        os.replace(temp, shared)
+
+
+def dbt_model_keys() -> dict[str, dg.AssetKey]:
+    """Model name -> asset key for every dbt model in the manifest."""
+    return {
+        spec_name: key
+        for spec_name, key in (
+            (props["name"], translator.get_asset_key(props))
+            for props in warehouse_dbt_assets_manifest()["nodes"].values()
+            if props["resource_type"] == "model"
+        )
+    }
+
+
+def models_tagged(tag: str) -> set[str]:
+    return {props["name"] for props in warehouse_dbt_assets_manifest()["nodes"].values()
+            if props["resource_type"] == "model" and tag in props.get("tags", [])}
+
+
+def warehouse_dbt_assets_manifest() -> dict:
+    import json
+
+    global _MANIFEST
+    if _MANIFEST is None:
+        _MANIFEST = json.loads(dbt_project.manifest_path.read_text(encoding="utf-8"))
+    return _MANIFEST
+
+
+_MANIFEST: dict | None = None

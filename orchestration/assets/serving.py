@@ -1,0 +1,99 @@
+"""Write-audit-publish: the serving copy for BI, then the refresh report.
+
+`publish` reads the Great Expectations results of its own run back from the run's check
+evaluations (a layer that was not checked in this run is checked here), and
+`tiering.publish.publish` refuses when a blocking expectation failed, leaving the last good
+`serving.duckdb` untouched.
+"""
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import dagster as dg
+
+from orchestration.assets.dbt import WAREHOUSE_POOL, dbt_model_keys
+from orchestration.assets.quality import run_layer_rows
+from orchestration.metadata import scalar_metadata
+from orchestration.resources import TieringResource
+from orchestration.state import record_refresh
+
+LAYERS = ("raw", "unified", "marts")
+CHECK_LAYER = {"gx_raw": "raw", "gx_unified": "unified", "gx_marts": "marts"}
+
+
+def _marts_keys() -> list[dg.AssetKey]:
+    return sorted((k for k in dbt_model_keys().values() if k.path[0] == "marts"),
+                  key=lambda k: k.path)
+
+
+def as_check_result(row: dict[str, Any]) -> Any:
+    try:
+        from tiering.quality import CheckResult
+
+        return CheckResult(**row)
+    except (ImportError, TypeError):
+        return SimpleNamespace(**row)
+
+
+def checks_of_this_run(context: dg.AssetExecutionContext) -> dict[str, list[dict[str, Any]]]:
+    """Layer -> expectation rows, from the GX check evaluations recorded in this run."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    records = context.instance.all_logs(
+        context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    for record in records:
+        evaluation = record.dagster_event.event_specific_data
+        layer = CHECK_LAYER.get(evaluation.check_name)
+        results = evaluation.metadata.get("results_json")
+        if layer and results is not None:
+            rows.setdefault(layer, []).extend(json.loads(results.value))
+    return rows
+
+
+@dg.asset(
+    key=["serving", "serving_duckdb"],
+    deps=_marts_keys(),
+    group_name="serving",
+    kinds={"duckdb", "parquet"},
+    pool=WAREHOUSE_POOL,
+    description="The marts copied to a new $TIERING_HOME/serving.duckdb (personal data masked, "
+                "publish_log appended) and atomically renamed into place; also exported as "
+                "Parquet. Only when every blocking expectation passed.",
+)
+def serving_database(context: dg.AssetExecutionContext, tiering: TieringResource):
+    from tiering.publish import publish
+
+    paths, as_of = tiering.paths, tiering.as_of()
+    rows = checks_of_this_run(context)
+    for layer in LAYERS:
+        if layer not in rows:
+            context.log.info(f"GX layer '{layer}' was not checked in this run: checking it now")
+            rows[layer] = run_layer_rows(layer, tiering)
+    results = [as_check_result(row) for layer in LAYERS for row in rows[layer]]
+    published = publish(paths, as_of, results)
+    context.log.info(f"published {published}")
+    return dg.MaterializeResult(metadata={
+        "as_of_date": as_of.isoformat(),
+        "path": dg.MetadataValue.path(str(paths.serving)),
+        "expectations_run": len(results),
+        "expectations_passed": sum(bool(r.success) for r in results),
+        **scalar_metadata(published),
+    })
+
+
+@dg.asset(
+    key=["serving", "report"],
+    deps=[serving_database],
+    group_name="serving",
+    kinds={"html", "excel"},
+    description="$TIERING_HOME/reports/<as-of>/report.html and report.xlsx, from the serving copy.",
+)
+def refresh_report(context: dg.AssetExecutionContext, tiering: TieringResource):
+    from tiering.report import generate
+
+    paths, as_of = tiering.paths, tiering.as_of()
+    path = generate(paths, as_of)
+    context.log.info(f"report written to {path}")
+    record_refresh(paths, as_of, context.run_id)  # a refresh is done once its report is out
+    return dg.MaterializeResult(metadata={"as_of_date": as_of.isoformat(),
+                                          "path": dg.MetadataValue.path(str(path))})

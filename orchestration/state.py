@@ -1,0 +1,104 @@
+"""Small operational state under $TIERING_HOME: the last successful refresh and the alert table.
+
+- `$TIERING_HOME/state/last_refresh.json`: as-of date and landing-zone fingerprint of the last
+  refresh that published and reported; a refresh with the same as-of date and the same complete
+  deliveries has nothing to do.
+- `$TIERING_HOME/ops.duckdb`, table `pipeline_alerts`: one row per failed run (written by the
+  run-failure sensor in `tiering serve`, and by `tiering refresh` / `tiering backfill`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from orchestration.deliveries import fingerprint
+from tiering.config import Paths
+
+log = logging.getLogger("tiering.alerts")
+
+
+def _state_file(paths: Paths) -> Path:
+    return paths.state / "last_refresh.json"
+
+
+def ops_database(paths: Paths) -> Path:
+    return paths.home / "ops.duckdb"
+
+
+def record_refresh(paths: Paths, as_of: date, run_id: str) -> None:
+    state = {
+        "as_of_date": as_of.isoformat(),
+        "fingerprint": fingerprint(paths.landing, as_of),
+        "run_id": run_id,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    target = _state_file(paths)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_suffix(".tmp")
+    temp.write_text(json.dumps(state, indent=2), encoding="utf-8")
+    os.replace(temp, target)
+
+
+def last_refresh(paths: Paths) -> dict | None:
+    try:
+        return json.loads(_state_file(paths).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def nothing_to_do(paths: Paths, as_of: date) -> bool:
+    """Same as-of already published and reported, and no delivery up to it changed since."""
+    state = last_refresh(paths)
+    return (
+        state is not None
+        and state["as_of_date"] == as_of.isoformat()
+        and state["fingerprint"] == fingerprint(paths.landing, as_of)
+        and paths.serving.exists()
+    )
+
+
+def record_alert(paths: Paths, *, run_id: str, job_name: str, as_of: str | None,
+                 message: str) -> None:
+    """Append to ops.duckdb pipeline_alerts, log it, and POST it to $TIERING_ALERT_WEBHOOK if set."""
+    alerted_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    paths.home.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(ops_database(paths))) as con:
+        con.execute(
+            "create table if not exists pipeline_alerts (alerted_at timestamp, run_id varchar, "
+            "job_name varchar, as_of_date varchar, message varchar)"
+        )
+        con.execute("insert into pipeline_alerts values (?, ?, ?, ?, ?)",
+                    [alerted_at, run_id, job_name, as_of, message])
+    log.error("ALERT run %s of %s (as of %s) failed: %s", run_id, job_name, as_of, message)
+    webhook = os.environ.get("TIERING_ALERT_WEBHOOK")
+    if webhook:
+        body = json.dumps({"text": f"tiering {job_name} as of {as_of} failed: {message}",
+                           "run_id": run_id}).encode()
+        request = urllib.request.Request(webhook, data=body,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=10).close()
+        except OSError as error:  # an unreachable webhook must not hide the alert itself
+            log.error("alert webhook %s failed: %s", webhook, error)
+
+
+def step_failure_text(event, limit: int = 1500) -> str:
+    """`<step>: <message>` of a STEP_FAILURE event, with the root cause rather than Dagster's
+    'Execution of step ... failed' wrapper."""
+    error = event.step_failure_data.error if event.step_failure_data else None
+    messages = []
+    while error is not None:
+        messages.append(error.message.strip())
+        error = error.cause
+    text = messages[-1] if messages else "unknown error"
+    marker = "Errors parsed from dbt logs:"
+    if marker in text:  # dbt: the errors, not the (very long) command line
+        text = "dbt build failed: " + " ".join(text.split(marker, 1)[1].split())
+    return f"{event.step_key}: {text[:limit]}"

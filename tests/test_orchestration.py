@@ -1,0 +1,187 @@
+"""The Dagster code location: definitions load, schedules, the delivery sensor, the run-failure
+alert, one writer. Fast: a hand-made landing zone of manifests, no dbt run (the real runs are in
+tests/test_pipeline.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.deliveries import (
+    complete_deliveries,
+    complete_periods,
+    fingerprint,
+    latest_complete_period,
+    month_ends,
+)
+from tiering.contract import DEPARTMENTS
+
+
+def deliver(landing: Path, department: str, extract_date: str, *, manifest: bool = True) -> Path:
+    folder = landing / department / extract_date
+    folder.mkdir(parents=True, exist_ok=True)
+    if manifest:
+        (folder / "_manifest.json").write_text(json.dumps(
+            {"department": department, "extract_date": extract_date, "files": {}}))
+    return folder
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TIERING_HOME", str(tmp_path))
+    monkeypatch.delenv("TIERING_LANDING_DIR", raising=False)
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory: pytest.TempPathFactory) -> dg.Definitions:
+    # dbt artefacts (the parsed manifest) of this test session stay out of the project's target/
+    os.environ.setdefault("DBT_TARGET_PATH", str(tmp_path_factory.getbasetemp() / "dbt_target"))
+    from orchestration.definitions import defs
+
+    return defs
+
+
+# -- the landing zone --------------------------------------------------------------------------
+
+def test_month_ends_are_in_order_across_a_year_end() -> None:
+    assert month_ends("2024-11", "2025-02") == [
+        date(2024, 11, 30), date(2024, 12, 31), date(2025, 1, 31), date(2025, 2, 28)]
+    with pytest.raises(ValueError):
+        month_ends("2025-03", "2025-01")
+
+
+def test_a_period_is_complete_only_with_every_departments_manifest(home: Path) -> None:
+    landing = home / "landing"
+    for department in DEPARTMENTS:
+        deliver(landing, department, "2025-01-31")
+    for department in DEPARTMENTS[:-1]:
+        deliver(landing, department, "2025-02-28")
+    deliver(landing, DEPARTMENTS[-1], "2025-02-28", manifest=False)  # still being written
+    assert complete_periods(landing) == [date(2025, 1, 31)]
+    assert len(complete_deliveries(landing, as_of=date(2025, 1, 31))) == len(DEPARTMENTS)
+    before = fingerprint(landing, date(2025, 2, 28))
+    deliver(landing, DEPARTMENTS[-1], "2025-02-28")
+    assert latest_complete_period(landing) == date(2025, 2, 28)
+    assert fingerprint(landing, date(2025, 2, 28)) != before
+    assert fingerprint(landing, date(2025, 1, 31)) == fingerprint(landing, date(2025, 1, 31))
+
+
+# -- definitions -------------------------------------------------------------------------------
+
+def test_definitions_load_with_every_layer(defs: dg.Definitions) -> None:
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    assert {dg.AssetKey(["raw", d]) for d in DEPARTMENTS} <= keys
+    assert {dg.AssetKey(["ml", "client_pd_scores"]), dg.AssetKey(["serving", "serving_duckdb"]),
+            dg.AssetKey(["serving", "report"])} <= keys
+    assert any(k.path[0] == "staging" for k in keys), "the dbt models are assets"
+    refresh = defs.resolve_job_def("refresh")
+    assert refresh.tags["dagster/max_retries"] == "2"
+    assert {"refresh", "build"} <= {j.name for j in defs.resolve_all_job_defs()}
+
+
+def test_dbt_sources_map_to_the_ingest_and_risk_model_assets(defs: dg.Definitions) -> None:
+    graph = defs.resolve_asset_graph()
+    staging = [k for k in graph.get_all_asset_keys() if k.path[0] == "staging"]
+    parents = set().union(*(graph.get(k).parent_keys for k in staging))
+    assert parents & {dg.AssetKey(["raw", d]) for d in DEPARTMENTS}
+    readers = graph.get(dg.AssetKey(["ml", "client_pd_scores"])).child_keys
+    if readers:  # the tier models that read the PD scores run in a second dbt step
+        nodes = {n.name for n in defs.resolve_job_def("refresh").graph.nodes}
+        assert {"warehouse_dbt_assets", "warehouse_dbt_assets_2"} <= nodes
+
+
+def test_every_step_that_touches_the_warehouse_is_in_the_one_writer_pool(
+        defs: dg.Definitions) -> None:
+    from orchestration.assets import ASSETS, QUALITY_CHECKS
+
+    by_name = {a.node_def.name: a for a in [*ASSETS, *QUALITY_CHECKS]}
+    for name in ("warehouse_dbt_assets", "risk_model", "serving__serving_duckdb", "gx_raw"):
+        assert by_name[name].node_def.pool == "warehouse_writer", name
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+def test_schedules_run_at_six_and_on_the_first_in_beijing_time(defs: dg.Definitions) -> None:
+    daily = defs.resolve_schedule_def("daily_refresh")
+    monthly = defs.resolve_schedule_def("monthly_retiering")
+    assert (daily.cron_schedule, daily.execution_timezone) == ("0 6 * * *", "Asia/Shanghai")
+    assert (monthly.cron_schedule, monthly.execution_timezone) == ("0 2 1 * *", "Asia/Shanghai")
+    assert daily.job_name == monthly.job_name == "refresh"
+
+
+def test_daily_schedule_refreshes_the_latest_complete_period_once(
+        defs: dg.Definitions, home: Path) -> None:
+    from orchestration.state import record_refresh
+    from tiering.config import get_paths
+
+    daily = defs.resolve_schedule_def("daily_refresh")
+    first_of_june = datetime(2025, 6, 1, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with dg.build_schedule_context(scheduled_execution_time=first_of_june) as context:
+        assert isinstance(daily.evaluate_tick(context).skip_message, str)  # nothing delivered
+        for department in DEPARTMENTS:
+            deliver(home / "landing", department, "2025-03-31")
+        [request] = daily.evaluate_tick(context).run_requests
+        assert request.run_config["resources"]["tiering"]["config"]["as_of_date"] == "2025-03-31"
+        (home / "serving.duckdb").touch()
+        record_refresh(get_paths(), date(2025, 3, 31), "run-1")
+        assert "already published" in daily.evaluate_tick(context).skip_message
+        monthly = defs.resolve_schedule_def("monthly_retiering")
+        [retier] = monthly.evaluate_tick(context).run_requests  # re-tiers even when unchanged
+        assert retier.tags["tiering/trigger"] == "monthly"
+        assert retier.run_key == "retier-2025-03-31-202506"
+
+
+# -- sensors -----------------------------------------------------------------------------------
+
+def test_sensor_requests_a_refresh_only_when_all_six_manifests_exist(
+        defs: dg.Definitions, home: Path) -> None:
+    sensor = defs.resolve_sensor_def("complete_delivery_sensor")
+    landing = home / "landing"
+    for department in DEPARTMENTS[:-1]:
+        deliver(landing, department, "2025-04-30")
+    deliver(landing, DEPARTMENTS[-1], "2025-04-30", manifest=False)
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        assert not sensor.evaluate_tick(context).run_requests
+        deliver(landing, DEPARTMENTS[-1], "2025-04-30")
+        result = sensor.evaluate_tick(context)
+        [request] = result.run_requests
+        assert request.run_key == "complete-2025-04-30"
+        assert request.run_config["resources"]["tiering"]["config"]["as_of_date"] == "2025-04-30"
+        assert result.cursor == "2025-04-30"
+        # the same period never triggers twice
+        again = dg.build_sensor_context(instance=instance, cursor=result.cursor)
+        assert not sensor.evaluate_tick(again).run_requests
+
+
+def test_run_failure_sensor_records_an_alert(defs: dg.Definitions, home: Path) -> None:
+    @dg.op
+    def breaks() -> None:
+        raise RuntimeError("disk on fire")
+
+    @dg.job(tags={"tiering/as_of": "2025-05-31"})
+    def doomed() -> None:
+        breaks()
+
+    sensor = defs.resolve_sensor_def("alert_on_run_failure")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = doomed.execute_in_process(instance=instance, raise_on_error=False)
+        failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"
+                       or e.event_type_value == "RUN_FAILURE")
+        context = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_event=failure, dagster_instance=instance,
+            dagster_run=result.dagster_run).for_run_failure()
+        sensor(context)
+    with duckdb.connect(str(home / "ops.duckdb"), read_only=True) as con:
+        [(job, as_of, message)] = con.sql(
+            "select job_name, as_of_date, message from pipeline_alerts").fetchall()
+    assert (job, as_of) == ("doomed", "2025-05-31")
+    assert "disk on fire" in message

@@ -1,0 +1,165 @@
+"""`tiering refresh` / `tiering backfill` for real: a small simulated landing zone, the real Dagster
+job executed in-process (ingest, dbt build around the risk model, GX gates, publish, report)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+CLIENTS, MONTHS, START, SEED = 500, 3, "2025-01", 20261128
+LAST_PERIOD = date(2025, 3, 31)
+
+
+def run(fn, *args, **kwargs) -> tuple[int, str]:
+    """Call a pipeline function; its exit code and everything it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = fn(*args, **kwargs)
+    return code, out.getvalue()
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree(path: Path) -> dict[str, str]:
+    return {str(p.relative_to(path)): digest(p) for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def refreshed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One simulated landing zone and one real refresh of it (as of its latest complete month)."""
+    simulate = pytest.importorskip("tiering.simulate").simulate
+    pytest.importorskip("tiering.ingest").ingest
+    home = tmp_path_factory.mktemp("orc_home")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TIERING_HOME", str(home))
+        env.delenv("TIERING_LANDING_DIR", raising=False)
+        env.setenv("DBT_TARGET_PATH", str(tmp_path_factory.getbasetemp() / "dbt_target"))
+        env.setenv("TIERING_GX_UNCOMMITTED", str(home / "gx"))
+        simulate(home / "landing", home / "truth", CLIENTS, MONTHS, START, SEED)
+        from tiering.pipeline import refresh
+
+        started = time.monotonic()
+        code, output = run(refresh)
+        yield {"home": home, "code": code, "output": output,
+               "seconds": time.monotonic() - started}
+
+
+def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> None:
+    home = refreshed["home"]
+    assert refreshed["code"] == 0, refreshed["output"][-4000:]
+    assert f"as of {LAST_PERIOD}" in refreshed["output"]
+    assert str(home / "serving.duckdb") in refreshed["output"]
+    from orchestration.assets.dbt import warehouse_dbt_assets_manifest
+
+    models = {(n["schema"], n["alias"]) for n in warehouse_dbt_assets_manifest()["nodes"].values()
+              if n["resource_type"] == "model" and n["config"].get("materialized") != "ephemeral"}
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        built = set(con.sql("select table_schema, table_name from information_schema.tables")
+                    .fetchall())
+        assert models <= built, f"models not built: {sorted(models - built)}"
+        if ("ml", "client_pd_scores") in built:
+            assert con.sql("select count(*) from ml.client_pd_scores").fetchone()[0] > 0
+        if ("marts", "client_tiers") in built:
+            periods = con.sql("select max(period_date) from marts.client_tiers").fetchone()[0]
+            assert periods == LAST_PERIOD
+    assert (home / "serving.duckdb").exists()
+    assert (home / "reports" / LAST_PERIOD.isoformat()).is_dir()
+    state = json.loads((home / "state" / "last_refresh.json").read_text())
+    assert state["as_of_date"] == LAST_PERIOD.isoformat()
+
+
+def needs_a_good_refresh(refreshed: dict) -> None:
+    if refreshed["code"] != 0:
+        pytest.skip("the first refresh failed (test_refresh_builds_every_model_publishes_and_"
+                    "reports says why)")
+
+
+def test_a_refresh_with_nothing_new_finishes_quickly_and_says_so(refreshed: dict) -> None:
+    needs_a_good_refresh(refreshed)
+    from tiering.pipeline import refresh
+
+    serving = digest(refreshed["home"] / "serving.duckdb")
+    started = time.monotonic()
+    code, output = run(refresh)
+    assert code == 0 and "Nothing to do" in output, output
+    assert time.monotonic() - started < 5
+    assert digest(refreshed["home"] / "serving.duckdb") == serving
+
+
+def _deliver_next_month_with_a_broken_finance_file(landing: Path) -> date:
+    """Copy every department's latest delivery to the next month end; finance's manifest then
+    claims more receipts rows than the file has (a broken delivery under the contract)."""
+    new = date(2025, 4, 30)
+    for department_dir in sorted(p for p in landing.iterdir() if p.is_dir()):
+        latest = max(p for p in department_dir.iterdir() if (p / "_manifest.json").exists())
+        target = department_dir / new.isoformat()
+        shutil.copytree(latest, target)
+        manifest = json.loads((target / "_manifest.json").read_text(encoding="utf-8"))
+        manifest["extract_date"] = new.isoformat()
+        if department_dir.name == "finance":
+            manifest["files"]["receipts.csv"]["rows"] += 7
+        (target / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return new
+
+
+def test_a_bad_delivery_fails_the_refresh_and_leaves_serving_and_report_as_they_were(
+        refreshed: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    needs_a_good_refresh(refreshed)
+    from tiering.pipeline import refresh
+
+    home = tmp_path / "home"
+    shutil.copytree(refreshed["home"], home, ignore=shutil.ignore_patterns("dagster"))
+    monkeypatch.setenv("TIERING_HOME", str(home))
+    monkeypatch.setenv("TIERING_GX_UNCOMMITTED", str(home / "gx"))
+    serving, reports = digest(home / "serving.duckdb"), tree(home / "reports")
+    new = _deliver_next_month_with_a_broken_finance_file(home / "landing")
+
+    code, output = run(refresh)
+
+    assert code == 1, output[-3000:]
+    assert f"refresh as of {new} FAILED" in output
+    assert "check gx_raw on raw/finance failed" in output, output[-3000:]
+    assert "receipts.csv" in output, output[-3000:]
+    assert digest(home / "serving.duckdb") == serving
+    assert tree(home / "reports") == reports
+    with duckdb.connect(str(home / "ops.duckdb"), read_only=True) as con:
+        assert con.sql("select count(*) from pipeline_alerts where as_of_date = ?",
+                       params=[new.isoformat()]).fetchone()[0] == 1
+
+
+def test_backfill_refuses_a_reversed_range(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERING_HOME", str(tmp_path))
+    from tiering.pipeline import backfill
+
+    code, output = run(backfill, "2025-03", "2025-01")
+    assert code == 1 and "after" in output
+
+
+def test_serve_starts_dagster_dev_on_this_code_location(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tiering.pipeline as pipeline
+
+    monkeypatch.setenv("TIERING_HOME", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(pipeline.subprocess, "call",
+                        lambda command, cwd, env: calls.append((command, env)) or 0)
+    assert run(pipeline.serve)[0] == 0
+    [(command, env)] = calls
+    assert command[1:] == ["dev", "-m", "orchestration.definitions"]
+    assert env["DAGSTER_HOME"] == str(tmp_path / "dagster")
+    instance_yaml = (tmp_path / "dagster" / "dagster.yaml").read_text()
+    assert "default_limit: 1" in instance_yaml and "retry_on_asset_or_op_failure: false" in (
+        instance_yaml)

@@ -1,0 +1,141 @@
+"""Write-audit-publish (tiering.publish): refuse on a failed blocking check, mask personal data,
+keep publish_log history, export Parquet, and never disturb a concurrent BI reader."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+
+from pub_fixtures import build_home, write_warehouse
+from tiering.publish import PublishRefused, publish
+
+AS_OF = date(2026, 10, 31)
+PASSED = [SimpleNamespace(suite="marts.client_tiers", expectation="expect_x(a)", success=True,
+                          blocking=True, observed=None, message="")]
+MOBILE = re.compile(r"(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)")
+LANDLINE = re.compile(r"(^|[^0-9A-Za-z])0[0-9]{2,3}-?[0-9]{7,8}([^0-9A-Za-z]|$)")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_publish_masks_logs_and_exports(tmp_path):
+    paths = build_home(tmp_path / "home", AS_OF)
+    with duckdb.connect(str(paths.warehouse)) as con:  # personal data inside free text, too
+        con.execute("alter table marts.long_tail_clients add column note varchar")
+        con.execute("update marts.long_tail_clients set note = '请联系 13912345678 或 li.si@corp.cn'")
+    first = publish(paths, AS_OF, PASSED)
+    second = publish(paths, AS_OF, PASSED * 3)
+    assert (first.version, second.version) == (1, 2)
+    with duckdb.connect(str(paths.serving), read_only=True) as con:
+        log = con.execute("select version, as_of_period, checks_run, checks_passed "
+                          "from publish_log order by version").fetchall()
+        assert log == [(1, AS_OF, 1, 1), (2, AS_OF, 3, 3)]
+        row = con.execute("select contact_name, contact_phone, contact_email from marts.dim_clients "
+                          "where client_key = 'C000001'").fetchone()
+        assert row == ("张**", "138****0001", "z***@example.com")
+        landline = con.execute("select contact_phone from marts.dim_clients "
+                               "where client_key = 'C000004'").fetchone()[0]
+        assert landline == "010-****0004"
+        # unmasked non-personal columns survive, USCCs included
+        assert con.execute("select count(*) from marts.dim_clients where uscc like '91%'"
+                           ).fetchone()[0] == 200
+        leaks = []
+        for schema, table, column in con.execute(
+                "select table_schema, table_name, column_name from information_schema.columns "
+                "where data_type = 'VARCHAR'").fetchall():
+            values = con.execute(f'select distinct "{column}" from {schema}."{table}" '
+                                 f'where "{column}" is not null').fetchall()
+            leaks += [(table, column, v) for (v,) in values
+                      if MOBILE.search(v) or LANDLINE.search(v) or EMAIL.search(v)]
+        assert leaks == []
+        tables = {t for (t,) in con.execute("select table_name from information_schema.tables "
+                                            "where table_schema = 'marts'").fetchall()}
+    exported = {p.stem for p in (paths.exports / "2").glob("*.parquet")}
+    assert exported == tables
+    # the build database keeps the full values
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        assert con.execute("select contact_phone from marts.dim_clients "
+                           "where client_key = 'C000001'").fetchone()[0] == "13800000001"
+
+
+def test_failed_blocking_check_refuses_and_leaves_serving_untouched(tmp_path):
+    paths = build_home(tmp_path / "home", AS_OF)
+    publish(paths, AS_OF, PASSED)
+    before = digest(paths.serving)
+    bad = [*PASSED, SimpleNamespace(
+        suite="marts.client_tiers",
+        expectation="expect_compound_columns_to_be_unique(client_key,period_date,profile_code)",
+        success=False, blocking=True, observed=None, message="2 of 201 rows unexpected")]
+    with pytest.raises(PublishRefused, match=r"marts\.client_tiers\.expect_compound_columns"):
+        publish(paths, AS_OF, bad)
+    assert digest(paths.serving) == before
+    assert not list(paths.home.glob(".serving*"))
+    # a failed NON-blocking expectation does not stop publishing
+    warn = SimpleNamespace(suite="marts.tier_shares", expectation="expect_y(share)",
+                           success=False, blocking=False, observed=None, message="")
+    assert publish(paths, AS_OF, [*PASSED, warn]).version == 2
+    with pytest.raises(PublishRefused, match="no quality check results"):
+        publish(paths, AS_OF, [])
+
+
+READER = textwrap.dedent("""
+    import json, sys, time, duckdb
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    reads, errors, versions, torn = 0, [], set(), []
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            con = duckdb.connect(path, read_only=True)
+            try:
+                version, expected = con.execute(
+                    "select version, rows_published from publish_log "
+                    "order by version desc limit 1").fetchone()
+                tables = [t for (t,) in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = 'marts'").fetchall()]
+                found = sum(con.execute(f'select count(*) from marts."{t}"').fetchone()[0]
+                            for t in tables)
+            finally:
+                con.close()
+            reads += 1
+            versions.add(version)
+            if found != expected:
+                torn.append((version, expected, found))
+        except Exception as exc:
+            errors.append(repr(exc)[:300])
+    print(json.dumps({"reads": reads, "errors": errors, "versions": sorted(versions),
+                      "torn": torn}))
+""")
+
+
+def test_concurrent_reader_sees_whole_versions_and_no_errors(tmp_path):
+    paths = build_home(tmp_path / "home", AS_OF, n=300)
+    publish(paths, AS_OF, PASSED)
+    script = tmp_path / "reader.py"
+    script.write_text(READER)
+    reader = subprocess.Popen([sys.executable, str(script), str(paths.serving), "12"],
+                              stdout=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    for i in range(5):  # each version has a different size, so a torn read would show
+        write_warehouse(paths, [AS_OF], n=300 + 40 * (i + 1), seed=i)
+        publish(paths, AS_OF, PASSED)
+        time.sleep(0.5)
+    out, _ = reader.communicate(timeout=120)
+    seen = json.loads(out)
+    assert seen["errors"] == []
+    assert seen["torn"] == []
+    assert seen["reads"] > 10
+    assert len(seen["versions"]) >= 3, seen

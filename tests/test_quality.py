@@ -1,0 +1,136 @@
+"""Great Expectations gates (tiering.quality) on small self-built warehouses: they pass on good
+data and fail, naming the expectation, on bad data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from pub_fixtures import build_home, make_uscc, write_ingestion_log
+from tiering.quality import blocking_failures, data_docs_index, period_of, run_layer, uscc_is_valid
+
+AS_OF = date(2026, 10, 31)
+
+
+@pytest.fixture(autouse=True)
+def _gx_scratch(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("TIERING_GX_UNCOMMITTED", str(tmp_path_factory.getbasetemp() / "gx"))
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    return build_home(tmp_path_factory.mktemp("good"), AS_OF, periods=[date(2026, 9, 30), AS_OF])
+
+
+@pytest.fixture()
+def no_project(tmp_path) -> Path:
+    """A dbt project that defines no model: missing tables are 'not yet expected'."""
+    (tmp_path / "proj" / "models").mkdir(parents=True)
+    return tmp_path / "proj"
+
+
+def failed(results, suite):
+    return [r for r in results if r.suite == suite and not r.success]
+
+
+def test_uscc_validity_vectorised():
+    good_code = make_uscc(42)
+    transposed = good_code[:3] + good_code[4] + good_code[3] + good_code[5:]
+    values = pa.array([good_code, good_code.lower(), f" {good_code[:6]}-{good_code[6:]}",
+                       transposed, "110108123456789", None, "91350100M000100Y43"])
+    assert uscc_is_valid(values).to_pylist() == [True, True, True, False, False, None, True]
+
+
+def test_period_of():
+    assert period_of(date(2026, 10, 31)) == date(2026, 10, 31)
+    assert period_of(date(2026, 11, 15)) == date(2026, 10, 31)
+
+
+def test_all_layers_pass_on_good_data(good, no_project):
+    for layer in ("raw", "unified", "marts"):
+        results = run_layer(layer, good, AS_OF, project_dir=no_project)
+        assert results, layer
+        assert not [r.describe() for r in results if not r.success], layer
+        assert not [r for r in results if r.skipped], layer
+    assert data_docs_index().exists()
+
+
+def test_duplicated_tier_row_fails_marts_naming_the_expectation(tmp_path, no_project):
+    paths = build_home(tmp_path / "home", AS_OF, duplicate_tier_row=True)
+    results = run_layer("marts", paths, AS_OF, project_dir=no_project)
+    bad = blocking_failures(results)
+    grain = [r for r in bad if r.suite == "marts.client_tiers"]
+    assert [r.expectation for r in grain] == [
+        "expect_compound_columns_to_be_unique(client_key,period_date,profile_code)"]
+    assert "2 of 201 rows unexpected [profile_code=default]" in grain[0].message
+
+
+def test_score_out_of_range_names_the_column(tmp_path, no_project):
+    paths = build_home(tmp_path / "home", AS_OF)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("update marts.client_tiers set loyalty_score = 140 where client_key = 'C000003'")
+    bad = blocking_failures(run_layer("marts", paths, AS_OF, project_dir=no_project))
+    assert [r.suite for r in bad] == ["marts.client_tier_scores"]
+    assert "loyalty_score: 2 rows outside 0-100" in bad[0].message  # two profiles
+
+
+def test_rejected_delivery_and_stale_department_fail_raw(tmp_path, no_project):
+    paths = build_home(tmp_path / "home", AS_OF)
+    rows = [{"department": d, "extract_date": AS_OF, "status": "loaded", "message": None,
+             "files": 1, "rows_expected": 200, "rows_loaded": 200, "rows_quarantined": 0,
+             "logged_at": datetime(2026, 11, 1)} for d in ("crm", "risk", "projects", "service",
+                                                           "external")]
+    rows.append({"department": "finance", "extract_date": AS_OF, "status": "rejected",
+                 "message": "receipts.csv: manifest 200 rows, found 199", "files": 3,
+                 "rows_expected": 200, "rows_loaded": 0, "rows_quarantined": 0,
+                 "logged_at": datetime(2026, 11, 1)})
+    write_ingestion_log(paths, rows)
+    results = run_layer("raw", paths, AS_OF, project_dir=no_project)
+    bad = {(r.suite, r.expectation): r for r in blocking_failures(results)}
+    assert set(bad) == {("raw.deliveries", "expect_column_values_to_be_null(not_loaded)"),
+                        ("raw.freshness", "expect_column_values_to_be_null(stale_department)")}
+    assert "finance 2026-10-31: rejected (receipts.csv: manifest 200 rows, found 199)" in \
+        bad[("raw.deliveries", "expect_column_values_to_be_null(not_loaded)")].message
+
+
+def test_raw_value_problems(tmp_path, no_project):
+    paths = build_home(tmp_path / "home", AS_OF)
+    clients = paths.raw / "crm" / "clients" / f"{AS_OF}.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * replace (case when _row_number <= 100 then 'garbage' "
+                    f"else uscc end as uscc, case when _row_number = 1 then null else crm_id end "
+                    f"as crm_id) from read_parquet('{clients}')) to '{tmp_path}/c.parquet'")
+    (tmp_path / "c.parquet").replace(clients)
+    bad = {r.expectation: r for r in failed(run_layer("raw", paths, AS_OF,
+                                                       project_dir=no_project), "raw.crm.clients")}
+    assert bad["expect_column_values_to_be_in_set(uscc_is_valid)"].blocking
+    assert bad["expect_column_values_to_not_be_null(crm_id)"].blocking
+
+
+def test_missing_table_skipped_until_expected(tmp_path, no_project):
+    paths = build_home(tmp_path / "home", AS_OF)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("drop table marts.long_tail_clients")
+    results = run_layer("marts", paths, AS_OF, project_dir=no_project)
+    skipped = [r for r in results if r.suite == "marts.long_tail_clients"]
+    assert len(skipped) == 1 and skipped[0].skipped and skipped[0].success
+    assert not skipped[0].blocking and skipped[0].message.startswith("skipped: table")
+    # Once the dbt project defines the model, its absence is a blocking failure.
+    (no_project / "models" / "long_tail_clients.sql").write_text("select 1")
+    results = run_layer("marts", paths, AS_OF, project_dir=no_project)
+    bad = blocking_failures(results)
+    assert [(r.suite, r.expectation) for r in bad] == [("marts.long_tail_clients", "input_exists")]
+    assert "defined in the dbt project" in bad[0].message
+
+
+def test_xref_must_cover_every_identity_record(tmp_path, no_project):
+    paths = build_home(tmp_path / "home", AS_OF)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("delete from marts.client_source_xref where record_id = 'CRM000007'")
+    bad = blocking_failures(run_layer("unified", paths, AS_OF, project_dir=no_project))
+    assert [r.suite for r in bad] == ["unified.xref_coverage"]
+    assert "crm/clients CRM000007" in bad[0].message

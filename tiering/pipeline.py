@@ -1,0 +1,181 @@
+"""`tiering refresh`, `tiering backfill` and `tiering serve`.
+
+Refresh and backfill execute the Dagster jobs of `orchestration/` in-process, so the command line,
+the schedules and the sensor run the same definitions. Command-line runs use an in-memory Dagster
+instance (fast); `tiering serve` and TIERING_DAGSTER_PERSIST=1 use `$TIERING_HOME/dagster`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from orchestration.deliveries import complete_deliveries, latest_complete_period, month_ends
+from orchestration.state import nothing_to_do, record_alert, step_failure_text
+from tiering.config import PROJECT_DIR, Paths, get_paths
+from tiering.contract import DEPARTMENTS
+
+# Instance settings for `tiering serve` and command-line runs (docs/operations.md).
+DAGSTER_YAML = """\
+# Written by `tiering serve` / `tiering refresh` (tiering/pipeline.py); see docs/operations.md.
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+# One writer: every step that touches warehouse.duckdb is in pool `warehouse_writer`.
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 2
+# Re-launch a run whose worker died; a failed check or model is not retried (it would fail again).
+run_retries:
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
+"""
+
+
+def dagster_home(paths: Paths) -> Path:
+    home = paths.home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text(encoding="utf-8") != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML, encoding="utf-8")
+    return home
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _fail(message: str) -> int:
+    print(f"tiering: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _missing_departments(paths: Paths, as_of: date) -> list[str]:
+    delivered = {d.department for d in complete_deliveries(paths.landing, as_of)
+                 if (d.extract_date.year, d.extract_date.month) == (as_of.year, as_of.month)}
+    return [d for d in DEPARTMENTS if d not in delivered]
+
+
+def failure_message(result) -> str:
+    """Which steps failed and which expectations, from a finished run's events."""
+    checks: dict[str, list[str]] = {}  # failure detail -> the assets it was reported on
+    steps: list[str] = []
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                failing = evaluation.metadata.get("dagster_dbt/failed_row_count")
+                detail = evaluation.description or (
+                    f"dbt test, {failing.value} failing rows" if failing else "dbt test failed")
+                checks.setdefault(f"{evaluation.check_name} failed: {detail}", []).append(
+                    evaluation.asset_key.to_user_string())
+        elif event.is_step_failure:
+            text = step_failure_text(event)
+            if "blocking asset check" not in text:  # already named by its check above
+                steps.append(f"step {text}")
+    lines = [f"check {detail.split(' failed: ')[0]} on {', '.join(assets)} failed: "
+             f"{detail.split(' failed: ', 1)[1]}" for detail, assets in checks.items()]
+    return "\n  ".join(lines + steps) or "the run failed (no step reported an error)"
+
+
+def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
+    """Execute one job of the code location in-process; (success, run_id, failure message).
+
+    Dagster's and dbt's output (events, dbt log lines, tracebacks, a `dbt parse` when the manifest
+    is stale) goes to $TIERING_HOME/logs/<job>-<as-of>.log; the terminal gets a summary."""
+    import dagster as dg
+
+    paths = get_paths()
+    os.environ.setdefault("TIERING_HOME", str(paths.home))  # dbt (profiles.yml) reads it too
+    log_file = paths.home / "logs" / f"{job_name}-{as_of.isoformat()}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    run_config = {"loggers": {"console": {"config": {
+        "log_level": os.environ.get("TIERING_LOG_LEVEL", "INFO")}}}}
+    # In-memory instance: a persistent one writes hundreds of planned-materialization events to
+    # SQLite before the first step starts. Set TIERING_DAGSTER_PERSIST=1 to see CLI runs in the UI.
+    instance = (dg.DagsterInstance.from_config(str(dagster_home(paths)))
+                if os.environ.get("TIERING_DAGSTER_PERSIST") == "1"
+                else dg.DagsterInstance.ephemeral())
+    with (instance, open(log_file, "w", encoding="utf-8") as log,
+          contextlib.redirect_stdout(log), contextlib.redirect_stderr(log)):
+        from orchestration.definitions import defs
+        from orchestration.resources import tiering_run_config
+
+        result = defs.get_job_def(job_name).execute_in_process(
+            run_config={**tiering_run_config(as_of), **run_config},
+            instance=instance,
+            tags={"tiering/as_of": as_of.isoformat(), "tiering/trigger": "cli"},
+            raise_on_error=False,
+        )
+    if result.success:
+        return True, result.run_id, ""
+    message = failure_message(result) + f"\n  full log: {log_file}"
+    record_alert(paths, run_id=result.run_id, job_name=job_name, as_of=as_of.isoformat(),
+                 message=message)
+    return False, result.run_id, message
+
+
+def refresh(as_of: date | None = None, *, force: bool = False) -> int:
+    """Ingest, build, check, publish and report as of `as_of` (default: latest complete period)."""
+    started = time.monotonic()
+    paths = get_paths()
+    target = as_of or latest_complete_period(paths.landing)
+    if target is None:
+        return _fail(f"nothing to refresh: no period in {paths.landing} has a complete delivery "
+                     f"(with _manifest.json) from every department ({', '.join(DEPARTMENTS)})")
+    if not force and nothing_to_do(paths, target):
+        _say(f"Nothing to do: {target} is already published and no delivery up to it changed.\n"
+             f"  serving database: {paths.serving}")
+        return 0
+    missing = _missing_departments(paths, target)
+    if missing:
+        _say(f"warning: no complete delivery in {target:%Y-%m} from {', '.join(missing)}; "
+             "their latest earlier deliveries are used")
+    _say(f"Refreshing as of {target} (landing zone {paths.landing}) ...")
+    ok, run_id, message = run_job("refresh", target)
+    if not ok:
+        return _fail(f"refresh as of {target} FAILED (run {run_id}); the serving database and "
+                     f"report were left as they were.\n  {message}")
+    _say(f"Refreshed as of {target} in {time.monotonic() - started:.0f} s (run {run_id}).\n"
+         f"  serving database (BI, read-only): {paths.serving}\n"
+         f"  Parquet exports:                  {paths.exports}\n"
+         f"  report:                           {paths.reports / target.isoformat()}\n"
+         f"  build database:                   {paths.warehouse}\n"
+         f"  Dagster UI:                       tiering serve")
+    return 0
+
+
+def backfill(start: str, end: str) -> int:
+    """Build tier history month by month ('YYYY-MM' to 'YYYY-MM'); publish the last month."""
+    try:
+        months = month_ends(start, end)
+    except ValueError as error:
+        return _fail(str(error))
+    for period in months[:-1]:
+        _say(f"Backfill: building {period:%Y-%m} ...")
+        ok, run_id, message = run_job("build", period)
+        if not ok:
+            return _fail(f"backfill stopped at {period:%Y-%m} (run {run_id}); later months were "
+                         f"not built.\n  {message}")
+    _say(f"Backfill: refreshing {months[-1]:%Y-%m} (publish and report) ...")
+    return refresh(months[-1], force=True)
+
+
+def serve() -> int:
+    """`dagster dev` on this code location, with the instance in $TIERING_HOME/dagster."""
+    paths = get_paths()
+    env = dict(os.environ, DAGSTER_HOME=str(dagster_home(paths)), TIERING_HOME=str(paths.home))
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [str(dagster) if dagster.exists() else "dagster", "dev",
+               "-m", "orchestration.definitions"]
+    _say(f"Starting the Dagster UI (DAGSTER_HOME={env['DAGSTER_HOME']}); Ctrl-C to stop.")
+    return subprocess.call(command, cwd=PROJECT_DIR, env=env)

@@ -1,0 +1,218 @@
+"""Write-audit-publish: the serving copy BI reads.
+
+`publish(paths, as_of, check_results)` refuses (PublishRefused) unless every blocking expectation
+passed. Then it copies every table of schema `marts` of the build database (attached READ-ONLY)
+into a NEW DuckDB file next to the serving file, masking personal data on the way, adds
+`main.publish_log` (the previous serving file's history + one row) and `main.quality_results`
+(the expectations that gated this version), exports the masked marts as Parquet under
+`$TIERING_HOME/exports/<version>/`, and finally `os.replace`s the new file onto
+`$TIERING_HOME/serving.duckdb`. The rename is atomic: a BI reader that opened the old file keeps
+reading it whole, a reader that opens the path afterwards gets the new file whole, and nobody
+ever holds a write lock on the serving path (docs/publishing.md).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tiering.config import Paths
+from tiering.quality import period_of
+
+SCHEMA = "marts"
+
+# Personal data, by column name (lower case). Names keep their first character; phones keep the
+# prefix (mobile) or area code (landline) and the last four digits; emails keep the first character
+# and the domain.
+NAME_COLUMNS = ("contact_name", "caller_name", "legal_representative", "contact_person")
+PHONE_MARKERS = ("phone", "mobile", "tel")
+EMAIL_MARKERS = ("email", "e_mail", "mail")
+
+# What a phone number or an email looks like inside any text (an alphanumeric identifier such as a
+# USCC that happens to contain eleven digits is not a phone number).
+MOBILE_PATTERN = r"(^|[^0-9A-Za-z])(1[3-9][0-9])[0-9]{4}([0-9]{4})([^0-9A-Za-z]|$)"
+LANDLINE_PATTERN = r"(^|[^0-9A-Za-z])(0[0-9]{2,3})[- ]?[0-9]{3,4}([0-9]{4})([^0-9A-Za-z]|$)"
+EMAIL_PATTERN = r"([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+
+
+class PublishRefused(RuntimeError):
+    """A blocking expectation failed (or no checks were given): the serving file is untouched."""
+
+
+@dataclass
+class PublishResult:
+    version: int
+    as_of_period: date
+    published_at: datetime
+    serving_path: Path
+    export_dir: Path
+    tables: int
+    rows_published: int
+    checks_run: int
+    checks_passed: int
+
+    def __str__(self) -> str:
+        return (f"version {self.version} as of {self.as_of_period}: {self.tables} tables, "
+                f"{self.rows_published} rows -> {self.serving_path}")
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def mask_name_sql(col: str) -> str:
+    return (f"case when {col} is null or length(trim({col})) = 0 then {col} "
+            f"else left(trim({col}), 1) || repeat('*', greatest(length(trim({col})) - 1, 1)) end")
+
+
+def mask_phone_sql(col: str) -> str:
+    digits = f"regexp_replace({col}, '[^0-9]', '', 'g')"
+    area = f"regexp_extract({col}, '^\\s*\\(?(0[0-9]{{2,3}})\\)?[- ]', 1)"
+    return (f"case when {col} is null then null "
+            f"when regexp_matches({digits}, '^(86)?1[3-9][0-9]{{9}}$') "
+            f"then left(right({digits}, 11), 3) || '****' || right({digits}, 4) "
+            f"when length({digits}) >= 7 then "
+            f"case when {area} <> '' then {area} || '-****' || right({digits}, 4) "
+            f"else '****' || right({digits}, 4) end "
+            f"else '****' end")
+
+
+def mask_email_sql(col: str) -> str:
+    return (f"case when {col} is null then null when position('@' in {col}) > 1 then "
+            f"regexp_replace({col}, '^\\s*(.)[^@]*@', '\\1***@') else '***' end")
+
+
+def mask_text_sql(col: str) -> str:
+    """Phones and emails inside free text (any other varchar column)."""
+    expr = f"regexp_replace({col}, '{EMAIL_PATTERN}', '\\1***@\\2', 'g')"
+    expr = f"regexp_replace({expr}, '{MOBILE_PATTERN}', '\\1\\2****\\3\\4', 'g')"
+    return f"regexp_replace({expr}, '{LANDLINE_PATTERN}', '\\1\\2-****\\3\\4', 'g')"
+
+
+def masking_expression(column: str, data_type: str) -> str | None:
+    """The SQL that masks a column of the serving copy, or None to copy it as is."""
+    if not data_type.upper().startswith("VARCHAR"):
+        return None
+    name, col = column.lower(), _q(column)
+    if name in NAME_COLUMNS or name.endswith("_contact_name"):
+        return mask_name_sql(col)
+    if any(m in name for m in EMAIL_MARKERS):
+        return mask_email_sql(col)
+    if any(m in name for m in PHONE_MARKERS):
+        return mask_phone_sql(col)
+    return mask_text_sql(col)
+
+
+def _blocking_failures(check_results: Sequence[Any]) -> list[Any]:
+    return [r for r in check_results if r.blocking and not r.success]
+
+
+def _previous_log(con: duckdb.DuckDBPyConnection, serving: Path) -> None:
+    con.execute("""create table main.publish_log (
+        version integer, as_of_period date, published_at timestamp, checks_run integer,
+        checks_passed integer, tables_published integer, rows_published bigint)""")
+    if not serving.exists():
+        return
+    con.execute(f"attach '{serving}' as previous (read_only)")
+    try:
+        has_log = con.execute("select count(*) from information_schema.tables where "
+                              "table_catalog = 'previous' and table_name = 'publish_log'").fetchone()
+        if has_log and has_log[0]:
+            con.execute("insert into main.publish_log by name "
+                        "select * from previous.main.publish_log")
+    finally:
+        con.execute("detach previous")
+
+
+def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishResult:
+    """Publish the build database's marts as the new serving copy (see the module docstring)."""
+    results = list(check_results)
+    if not results:
+        raise PublishRefused("refusing to publish: no quality check results were given")
+    failed = _blocking_failures(results)
+    if failed:
+        names = "; ".join(f"{r.suite}.{r.expectation}"
+                          + (f" ({r.message})" if getattr(r, "message", "") else "")
+                          for r in failed)
+        raise PublishRefused(f"refusing to publish: {len(failed)} blocking expectation(s) failed: "
+                             f"{names}. The serving file was left untouched.")
+    if not paths.warehouse.exists():
+        raise PublishRefused(f"refusing to publish: no build database at {paths.warehouse}")
+
+    paths.home.mkdir(parents=True, exist_ok=True)
+    period = period_of(as_of)
+    published_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    tmp = paths.serving.with_name(f".{paths.serving.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    export_tmp: Path | None = None
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            _previous_log(con, paths.serving)
+            version = 1 + (con.execute(
+                "select coalesce(max(version), 0) from main.publish_log").fetchone()[0])
+            con.execute(f"attach '{paths.warehouse}' as build (read_only)")
+            con.execute(f"create schema {SCHEMA}")
+            tables = [t for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_catalog = 'build' "
+                "and table_schema = ? and table_type = 'BASE TABLE' order by 1", [SCHEMA]).fetchall()]
+            tables += [t for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_catalog = 'build' "
+                "and table_schema = ? and table_type = 'VIEW' order by 1", [SCHEMA]).fetchall()]
+            if not tables:
+                raise PublishRefused(f"refusing to publish: schema {SCHEMA} of {paths.warehouse} "
+                                     "has no tables")
+            rows = 0
+            for table in tables:
+                columns = con.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_catalog = 'build' and table_schema = ? and table_name = ? "
+                    "order by ordinal_position", [SCHEMA, table]).fetchall()
+                replaced = [f"{expr} as {_q(c)}" for c, t in columns
+                            if (expr := masking_expression(c, t)) is not None]
+                select = "*" + (f" replace ({', '.join(replaced)})" if replaced else "")
+                con.execute(f"create table {SCHEMA}.{_q(table)} as "
+                            f"select {select} from build.{SCHEMA}.{_q(table)}")
+                rows += con.execute(f"select count(*) from {SCHEMA}.{_q(table)}").fetchone()[0]
+            con.execute("detach build")
+            passed = sum(bool(r.success) for r in results)
+            con.execute("insert into main.publish_log values (?, ?, ?, ?, ?, ?, ?)",
+                        [version, period, published_at, len(results), passed, len(tables), rows])
+            con.execute("""create table main.quality_results (version integer, suite varchar,
+                expectation varchar, success boolean, blocking boolean, observed varchar,
+                message varchar)""")
+            con.executemany("insert into main.quality_results values (?, ?, ?, ?, ?, ?, ?)", [
+                [version, r.suite, r.expectation, bool(r.success), bool(r.blocking),
+                 None if r.observed is None else str(r.observed)[:2000],
+                 (getattr(r, "message", "") or "")[:2000]] for r in results])
+            export_dir = paths.exports / str(version)
+            export_tmp = paths.exports / f".{version}.{os.getpid()}.tmp"
+            shutil.rmtree(export_tmp, ignore_errors=True)
+            export_tmp.mkdir(parents=True)
+            for table in tables:
+                target = str(export_tmp / f"{table}.parquet").replace("'", "''")
+                con.execute(f"copy {SCHEMA}.{_q(table)} to '{target}' (format parquet)")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        if export_dir.exists():
+            shutil.rmtree(export_dir)
+        os.replace(export_tmp, export_dir)
+        os.replace(tmp, paths.serving)  # the publish: atomic on the same file system
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        if export_tmp is not None:
+            shutil.rmtree(export_tmp, ignore_errors=True)
+        raise
+    return PublishResult(version, period, published_at, paths.serving, export_dir, len(tables),
+                         rows, len(results), passed)

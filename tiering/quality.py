@@ -1,0 +1,479 @@
+"""Great Expectations gates for the raw layer, the unified client view and the marts.
+
+The suites live in the committed GX file context `expectations/` (one JSON file per suite under
+`expectations/expectations/`, with their validation definitions and checkpoints). Each suite says in
+its `meta.tiering` which layer it belongs to and which DuckDB query produces its batch; each
+expectation says in its `meta` whether it is `blocking` and why (docs/quality.md).
+
+`run_layer(layer, paths, as_of)` runs every suite of a layer: the query runs on an in-memory DuckDB
+that attaches the build database READ-ONLY and reads the raw Parquet, the result comes into pandas
+(chunk by chunk when the suite names a `chunk_by` column that is part of its grain), the suite's
+checkpoint validates it (GX never raises: we read `success` ourselves) and updates Data Docs, and
+every expectation becomes one `CheckResult`.
+
+Missing inputs: a query names its inputs with placeholders (`{table:marts.client_tiers}`,
+`{raw:crm/clients}`, `{latest:crm/clients}`, `{ingestion_log}`). When one does not exist the suite
+is *skipped* (success, non-blocking, message 'skipped: ...') only while that input is not yet
+expected. The raw layer and the ingestion log are always expected. A warehouse table is expected
+as soon as the dbt project defines it (a model or seed of that name) or the current serving copy has
+it (it was published once and must not silently vanish); a missing expected input is a failed,
+blocking result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tiering.config import PROJECT_DIR, Paths
+
+LAYERS = ("raw", "unified", "marts")
+GX_DIR = PROJECT_DIR / "expectations"
+DATASOURCE = "tiering_duckdb_frames"
+ASSET_PREFIX = ""  # one dataframe asset per suite, named like the suite
+CHUNK_ROWS_WARN = 5_000_000
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckResult:
+    """One expectation's outcome (or one skipped / missing input)."""
+
+    suite: str
+    expectation: str
+    success: bool
+    blocking: bool
+    observed: Any = None
+    message: str = ""
+    skipped: bool = field(default=False, compare=False)
+
+    def describe(self) -> str:
+        state = "skipped" if self.skipped else ("passed" if self.success else "FAILED")
+        kind = "blocking" if self.blocking else "warning"
+        return f"[{state}, {kind}] {self.suite}: {self.expectation}: {self.message}"
+
+
+class QualityGateError(RuntimeError):
+    """Raised by callers that want an exception for failed blocking expectations."""
+
+
+# ---------------------------------------------------------------------------------------------
+# USCC validity (GB 32100-2015 check character and the embedded GB 11714 organisation code),
+# vectorised with numpy; registered as a DuckDB function `uscc_is_valid(varchar) -> boolean`.
+# Same rule as macros/cleaning/uscc.sql (status 'valid').
+
+_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_ORG_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_USCC_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
+_ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
+
+
+def _lookup(alphabet: str) -> np.ndarray:
+    table = np.full(256, -1, dtype=np.int64)
+    for i, ch in enumerate(alphabet):
+        table[ord(ch)] = i
+    return table
+
+
+_USCC_VALUE = _lookup(_USCC_ALPHABET)
+_ORG_VALUE = _lookup(_ORG_ALPHABET)
+_USCC_PATTERN = r"^[0-9A-HJ-NP-RTUW-Y]{2}[0-9]{6}[0-9A-HJ-NP-RTUW-Y]{10}$"
+
+
+def clean_uscc(values: pa.Array) -> pa.Array:
+    """Upper case, spaces / dashes / dots / slashes removed; NULL when nothing is left."""
+    text = pc.utf8_upper(pc.cast(values, pa.string()))
+    text = pc.replace_substring_regex(text, r"[\s._/\-]+", "")
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def uscc_is_valid(values: pa.Array | Sequence[str | None]) -> pa.Array:
+    """True when the cleaned code passes both check characters; NULL where the value is NULL."""
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values, pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    clean = clean_uscc(arr)
+    shaped = pc.fill_null(pc.match_substring_regex(clean, _USCC_PATTERN), False).to_numpy(
+        zero_copy_only=False)
+    out = np.zeros(len(clean), dtype=bool)
+    idx = np.flatnonzero(shaped)
+    if idx.size:
+        codes = np.array(clean.take(pa.array(idx)).to_pylist(), dtype="S18")
+        chars = codes.view(np.uint8).reshape(-1, 18).astype(np.int64)
+        values18 = _USCC_VALUE[chars]
+        check = (31 - (values18[:, :17] * _USCC_WEIGHTS).sum(axis=1) % 31) % 31
+        ok_uscc = values18[:, 17] == check
+        org = _ORG_VALUE[chars[:, 8:16]]
+        org_check = (11 - (org * _ORG_WEIGHTS).sum(axis=1) % 11) % 11
+        expected = np.frombuffer(b"0123456789X", dtype=np.uint8)[org_check]
+        ok_org = chars[:, 16] == expected
+        out[idx] = ok_uscc & ok_org
+    mask = pc.is_null(clean).to_numpy(zero_copy_only=False)
+    return pa.array(out, mask=mask)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs of a suite's query
+
+_PLACEHOLDER = re.compile(r"\{(table|raw|latest):([A-Za-z0-9_./]+)\}|\{(ingestion_log|as_of|period)\}")
+
+
+def period_of(as_of: date) -> date:
+    """The period an as-of date belongs to: itself when a month end, else the previous month end."""
+    next_day = as_of + timedelta(days=1)
+    return as_of if next_day.day == 1 else as_of.replace(day=1) - timedelta(days=1)
+
+
+def _ingestion_log_files(paths: Paths) -> list[Path]:
+    base = paths.ingestion_log
+    single = base.with_suffix(".parquet") if base.suffix != ".parquet" else base
+    if single.is_file():
+        return [single]
+    if base.is_dir():
+        return sorted(base.glob("*.parquet"))
+    return []
+
+
+def _delivery_files(paths: Paths, ref: str, as_of: date) -> list[Path]:
+    folder = paths.raw / ref
+    if not folder.is_dir():
+        return []
+    files = []
+    for f in folder.glob("*.parquet"):
+        try:
+            if date.fromisoformat(f.stem) <= as_of:
+                files.append(f)
+        except ValueError:
+            continue  # _schema.parquet and anything else that is not a delivery
+    return sorted(files)
+
+
+def _sql_list(files: Sequence[Path]) -> str:
+    return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+
+
+def model_names(project_dir: Path = PROJECT_DIR) -> set[str]:
+    """Models and seeds the dbt project defines (file stems under models/ and seeds/)."""
+    names = {p.stem for p in (project_dir / "models").rglob("*.sql")}
+    names |= {p.stem for p in (project_dir / "seeds").rglob("*.csv")}
+    return names
+
+
+def published_tables(paths: Paths) -> set[str]:
+    """`schema.table` of every table in the current serving copy (empty when none)."""
+    if not paths.serving.exists():
+        return set()
+    con = duckdb.connect(str(paths.serving), read_only=True)
+    try:
+        return {f"{s}.{t}" for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables").fetchall()}
+    finally:
+        con.close()
+
+
+class Inputs:
+    """Resolves a suite query's placeholders against one warehouse, raw layer and as-of date."""
+
+    def __init__(self, paths: Paths, as_of: date, project_dir: Path = PROJECT_DIR):
+        self.paths, self.as_of, self.period = paths, as_of, period_of(as_of)
+        self.con = duckdb.connect(":memory:")
+        self.con.create_function("uscc_is_valid", uscc_is_valid, ["VARCHAR"], "BOOLEAN",
+                                 type="arrow", null_handling="special")
+        self.tables: set[str] = set()
+        if paths.warehouse.exists():
+            self.con.execute(f"attach '{paths.warehouse}' as wh (read_only)")
+            self.tables = {f"{s}.{t}" for s, t in self.con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = 'wh'").fetchall()}
+        self.expected_tables = {name for name in model_names(project_dir)}
+        self.published = published_tables(paths)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def resolve(self, query: str) -> tuple[str | None, list[str], list[str]]:
+        """(sql or None, missing-but-expected inputs, missing-not-yet-expected inputs)."""
+        missing_expected: list[str] = []
+        missing_later: list[str] = []
+
+        def sub(m: re.Match) -> str:
+            kind, ref, simple = m.group(1), m.group(2), m.group(3)
+            if simple == "as_of":
+                return f"date '{self.as_of.isoformat()}'"
+            if simple == "period":
+                return f"date '{self.period.isoformat()}'"
+            if simple == "ingestion_log":
+                files = _ingestion_log_files(self.paths)
+                if not files:
+                    missing_expected.append(f"ingestion log {self.paths.ingestion_log}")
+                    return "(select 1)"
+                return f"read_parquet({_sql_list(files)}, union_by_name = true)"
+            if kind in ("raw", "latest"):
+                files = _delivery_files(self.paths, ref, self.as_of)
+                if not files:
+                    missing_expected.append(f"raw {ref}: no delivery up to {self.as_of}")
+                    return "(select 1)"
+                chosen = files[-1:] if kind == "latest" else files
+                return f"read_parquet({_sql_list(chosen)}, union_by_name = true)"
+            # kind == "table"
+            if ref in self.tables:
+                return "wh." + ref
+            name = ref.split(".")[-1]
+            if name in self.expected_tables or ref in self.published:
+                why = ("defined in the dbt project" if name in self.expected_tables
+                       else "present in the last published serving copy")
+                missing_expected.append(f"table {ref} ({why}) is missing from the build database")
+            else:
+                missing_later.append(f"table {ref} does not exist yet")
+            return "(select 1)"
+
+        sql = _PLACEHOLDER.sub(sub, query)
+        if missing_expected or missing_later:
+            return None, missing_expected, missing_later
+        return sql, [], []
+
+    def frames(self, sql: str, chunk_by: str | None) -> Iterator[tuple[str, pd.DataFrame]]:
+        """The batch as pandas, whole or one chunk per value of `chunk_by`."""
+        if not chunk_by:
+            yield "", self.con.execute(sql).df()
+            return
+        values = [v for (v,) in self.con.execute(
+            f"select distinct {chunk_by} from ({sql}) order by 1 nulls last").fetchall()]
+        if not values:
+            yield "", self.con.execute(sql).df()
+            return
+        for value in values:
+            frame = self.con.execute(
+                f"select * from ({sql}) where {chunk_by} is not distinct from ?", [value]).df()
+            yield f"{chunk_by}={value}", frame
+
+
+# ---------------------------------------------------------------------------------------------
+# The GX context
+
+def gx_context(gx_dir: Path = GX_DIR):
+    """The committed file context; validation results and Data Docs go to `$TIERING_GX_UNCOMMITTED`
+    (default `expectations/uncommitted`, gitignored)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("TIERING_GX_UNCOMMITTED", str(gx_dir / "uncommitted"))
+    for name in ("great_expectations", "great_expectations.core", "tqdm"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    import great_expectations as gx
+
+    return gx.get_context(mode="file", context_root_dir=str(gx_dir))
+
+
+def suites_of(context, layer: str) -> list:
+    suites = [s for s in context.suites.all()
+              if (s.meta or {}).get("tiering", {}).get("layer") == layer]
+    return sorted(suites, key=lambda s: s.name)
+
+
+def ensure_checkpoint(context, suite):
+    """Dataframe asset + batch definition + validation definition + checkpoint for a suite.
+    Committed by `python -m tiering.quality sync`; created here only when missing."""
+    import great_expectations as gx
+
+    try:
+        return context.checkpoints.get(suite.name)
+    except Exception:  # noqa: BLE001 - GX raises several kinds of 'not found'
+        pass
+    try:
+        source = context.data_sources.get(DATASOURCE)
+    except Exception:  # noqa: BLE001
+        source = context.data_sources.add_pandas(DATASOURCE)
+    asset_names = {a.name for a in source.assets}
+    asset = (source.get_asset(suite.name) if suite.name in asset_names
+             else source.add_dataframe_asset(suite.name))
+    batch = (asset.batch_definitions[0] if asset.batch_definitions
+             else asset.add_batch_definition_whole_dataframe("whole_frame"))
+    try:
+        validation = context.validation_definitions.get(suite.name)
+    except Exception:  # noqa: BLE001
+        validation = context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
+    return context.checkpoints.add(gx.Checkpoint(
+        name=suite.name, validation_definitions=[validation], actions=[],
+        result_format="SUMMARY"))
+
+
+def sync(gx_dir: Path = GX_DIR) -> list[str]:
+    """Create what every suite needs to run (for committing after adding a suite)."""
+    context = gx_context(gx_dir)
+    names = []
+    for layer in LAYERS:
+        for suite in suites_of(context, layer):
+            ensure_checkpoint(context, suite)
+            names.append(suite.name)
+    return names
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+def expectation_label(config) -> str:
+    kwargs = config.kwargs
+    target = kwargs.get("column") or kwargs.get("column_list") or (
+        [kwargs["column_A"], kwargs["column_B"]] if "column_A" in kwargs else None)
+    if isinstance(target, list):
+        target = ",".join(target)
+    return f"{config.type}({target})" if target else config.type
+
+
+def _observed(result: dict[str, Any]) -> Any:
+    if "observed_value" in result:
+        return result["observed_value"]
+    if "unexpected_count" in result:
+        return {k: result.get(k) for k in ("element_count", "unexpected_count",
+                                            "unexpected_percent", "partial_unexpected_list")}
+    return None
+
+
+def _to_jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_jsonable(v) for v in value[:20]]
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _message(config, result: dict[str, Any], exception: dict[str, Any] | None, chunk: str) -> str:
+    why = (config.meta or {}).get("why", "")
+    where = f" [{chunk}]" if chunk else ""
+    if exception and exception.get("raised_exception"):
+        text = (exception.get("exception_message") or "error").splitlines()[0]
+        return f"could not evaluate{where}: {text}" + (f" ({why})" if why else "")
+    if "unexpected_count" in result:
+        sample = result.get("partial_unexpected_list") or []
+        example = f", e.g. {_to_jsonable(sample[:5])}" if sample else ""
+        return (f"{result.get('unexpected_count')} of {result.get('element_count')} rows "
+                f"unexpected{where}{example}" + (f"; {why}" if why else ""))
+    if "observed_value" in result:
+        return f"observed {_to_jsonable(result['observed_value'])}{where}" + (
+            f"; {why}" if why else "")
+    return why
+
+
+def _merge(previous: CheckResult | None, new: CheckResult) -> CheckResult:
+    """Combine one expectation's results over chunks: fails if any chunk fails."""
+    if previous is None:
+        return new
+    if previous.success and not new.success:
+        return new
+    return previous
+
+
+def run_suite(context, suite, inputs: Inputs, stored: list | None = None) -> list[CheckResult]:
+    """Validate one suite; the identifiers of the stored validation results go to `stored`."""
+    meta = (suite.meta or {}).get("tiering", {})
+    blocking_of = {expectation_label(e.configuration): bool((e.meta or {}).get("blocking"))
+                   for e in suite.expectations}
+    sql, missing_expected, missing_later = inputs.resolve(meta["query"])
+    if missing_expected:
+        return [CheckResult(suite.name, "input_exists", False, True, None,
+                            "; ".join(missing_expected))]
+    if missing_later:
+        return [CheckResult(suite.name, "input_exists", True, False, None,
+                            "skipped: " + "; ".join(missing_later), skipped=True)]
+    checkpoint = ensure_checkpoint(context, suite)
+    merged: dict[str, CheckResult] = {}
+    try:
+        frames = list(inputs.frames(sql, meta.get("chunk_by")))
+    except duckdb.Error as exc:
+        return [CheckResult(suite.name, "query", False, True, None,
+                            f"the suite's query failed: {' '.join(str(exc).split())[:500]}")]
+    for chunk, frame in frames:
+        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        if stored is not None:
+            stored.extend(run.run_results.keys())
+        for validation in run.run_results.values():
+            for r in validation.results:
+                config = r.expectation_config
+                label = expectation_label(config)
+                result = r.result or {}
+                exception = r.exception_info if isinstance(r.exception_info, dict) else None
+                if exception and "raised_exception" not in exception:
+                    exception = next(iter(exception.values()), None)
+                blocking = blocking_of.get(label, bool((config.meta or {}).get("blocking")))
+                merged[label] = _merge(merged.get(label), CheckResult(
+                    suite.name, label, bool(r.success), blocking,
+                    _to_jsonable(_observed(result)), _message(config, result, exception, chunk)))
+    return list(merged.values())
+
+
+def run_layer(layer: str, paths: Paths, as_of: date, *, project_dir: Path = PROJECT_DIR,
+              gx_dir: Path = GX_DIR) -> list[CheckResult]:
+    """Run every suite of `layer` ('raw', 'unified' or 'marts') as of `as_of`."""
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+    context = gx_context(gx_dir)
+    inputs = Inputs(paths, as_of, project_dir)
+    stored: list = []
+    try:
+        results: list[CheckResult] = []
+        for suite in suites_of(context, layer):
+            results.extend(run_suite(context, suite, inputs, stored))
+    finally:
+        inputs.close()
+    build_data_docs(context, stored)
+    return results
+
+
+def build_data_docs(context, identifiers: list) -> None:
+    """Render this run's validation results into Data Docs (never fails the gate itself)."""
+    if not identifiers:
+        return
+    try:
+        context.build_data_docs(resource_identifiers=identifiers)
+    except Exception as exc:  # noqa: BLE001 - documentation must not break a refresh
+        log.warning("could not build GX Data Docs: %s", exc)
+
+
+def blocking_failures(results: Sequence[Any]) -> list[Any]:
+    return [r for r in results if r.blocking and not r.success]
+
+
+def data_docs_index(gx_dir: Path = GX_DIR) -> Path:
+    root = Path(os.environ.get("TIERING_GX_UNCOMMITTED", gx_dir / "uncommitted"))
+    return root / "data_docs" / "local_site" / "index.html"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m tiering.quality sync` | `python -m tiering.quality run LAYER YYYY-MM-DD`."""
+    import sys
+
+    from tiering.config import get_paths
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sync"]:
+        print("\n".join(sync()))
+        return 0
+    if args[:1] == ["run"] and len(args) == 3:
+        results = run_layer(args[1], get_paths(), date.fromisoformat(args[2]))
+        for r in results:
+            print(r.describe())
+        print(f"Data Docs: {data_docs_index()}")
+        return 1 if blocking_failures(results) else 0
+    print(main.__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,398 @@
+"""The refresh report: `$TIERING_HOME/reports/<as-of>/report.html` and `report.xlsx`.
+
+Read from the serving copy (read-only), so the report shows exactly what BI sees. Charts are inline
+SVG written here (text is rendered by the reader's browser, so Chinese labels need no fonts on this
+machine). A section whose mart is not published yet says so instead of failing.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from tiering.config import Paths, get_paths
+
+TIERS = ["S", "A", "B", "C", "D"]
+TIER_NAMES = {"S": "S 战略", "A": "A 核心", "B": "B 重要", "C": "C 一般", "D": "D 观察"}
+TIER_COLORS = {"S": "#1b5e20", "A": "#43a047", "B": "#fbc02d", "C": "#fb8c00", "D": "#c62828"}
+DIMENSIONS = {"value_score": "价值贡献", "credit_score": "资信与偿债", "risk_tolerance_score": "风险承受",
+              "influence_score": "市场影响力", "potential_score": "合作潜力", "loyalty_score": "忠诚度",
+              "composite_score": "综合得分"}
+EXCEL_MAX_ROWS = 50_000
+EXCEL_TABLES = ("client_tiers_current", "dim_clients", "long_tail_clients", "project_partner_fit",
+                "credit_exposure_alerts", "tier_review_queue", "tier_migrations",
+                "tier_performance")
+SECTIONS = ("等级分布（按期）", "等级迁移热力图", "帕累托曲线与长尾", "各等级维度画像", "复核队列概况",
+            "数据质量概况")
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+class Serving:
+    def __init__(self, path: Path):
+        if not path.exists():
+            raise FileNotFoundError(f"no serving database at {path}: nothing has been published")
+        self.con = duckdb.connect(str(path), read_only=True)
+        self.tables = {f"{s}.{t}" for s, t in self.con.execute(
+            "select table_schema, table_name from information_schema.tables").fetchall()}
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+    def columns(self, table: str) -> list[str]:
+        schema, name = table.split(".")
+        return [c for (c,) in self.con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and "
+            "table_name = ? order by ordinal_position", [schema, name]).fetchall()]
+
+    def df(self, sql: str, params: Sequence | None = None) -> pd.DataFrame:
+        return self.con.execute(sql, params or []).df()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+# --------------------------------------------------------------------------------- SVG charts
+
+def svg_stacked_bars(frame: pd.DataFrame, x: str, title: str) -> str:
+    """One stacked bar per row of `frame` (columns S..D as shares 0-1)."""
+    width, height, left, bottom = 760, 280, 50, 40
+    n = max(len(frame), 1)
+    bar = (width - left - 20) / n
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" role="img" '
+             f'aria-label="{_e(title)}"><text x="{left}" y="16" font-size="14">{_e(title)}</text>']
+    plot_h = height - bottom - 30
+    for i, (_, row) in enumerate(frame.iterrows()):
+        y = 30 + plot_h
+        for tier in TIERS:
+            share = float(row.get(tier, 0) or 0)
+            h = share * plot_h
+            y -= h
+            parts.append(f'<rect x="{left + i * bar + 2:.1f}" y="{y:.1f}" width="{bar - 4:.1f}" '
+                         f'height="{h:.1f}" fill="{TIER_COLORS[tier]}"><title>{_e(row[x])} '
+                         f'{TIER_NAMES[tier]}: {share:.1%}</title></rect>')
+        if n <= 12 or i % max(n // 12, 1) == 0:
+            parts.append(f'<text x="{left + i * bar + bar / 2:.1f}" y="{height - 22}" '
+                         f'font-size="10" text-anchor="middle">{_e(str(row[x])[:7])}</text>')
+    for k, tier in enumerate(TIERS):
+        parts.append(f'<rect x="{left + k * 90}" y="{height - 14}" width="10" height="10" '
+                     f'fill="{TIER_COLORS[tier]}"/><text x="{left + k * 90 + 14}" '
+                     f'y="{height - 5}" font-size="11">{TIER_NAMES[tier]}</text>')
+    parts.append(f'<text x="{left - 6}" y="34" font-size="10" text-anchor="end">100%</text>'
+                 f'<text x="{left - 6}" y="{30 + plot_h}" font-size="10" text-anchor="end">0%</text>')
+    return "".join(parts) + "</svg>"
+
+
+def svg_heatmap(matrix: pd.DataFrame, title: str) -> str:
+    """Rows: from-tier, columns: to-tier, cells: rate 0-1 with the count."""
+    cell, left, top = 64, 80, 50
+    size = left + cell * len(TIERS) + 20
+    parts = [f'<svg viewBox="0 0 {size} {top + cell * len(TIERS) + 20}" width="{size}" '
+             f'role="img" aria-label="{_e(title)}"><text x="0" y="16" font-size="14">'
+             f'{_e(title)}</text><text x="{left}" y="36" font-size="11">本期 →</text>']
+    for j, tier in enumerate(TIERS):
+        parts.append(f'<text x="{left + j * cell + cell / 2}" y="{top - 2}" font-size="11" '
+                     f'text-anchor="middle">{TIER_NAMES[tier]}</text>')
+    for i, src in enumerate(TIERS):
+        parts.append(f'<text x="{left - 6}" y="{top + i * cell + cell / 2 + 4}" font-size="11" '
+                     f'text-anchor="end">{TIER_NAMES[src]}</text>')
+        for j, dst in enumerate(TIERS):
+            count = int(matrix.loc[src, dst]) if src in matrix.index and dst in matrix.columns else 0
+            total = int(matrix.loc[src].sum()) if src in matrix.index else 0
+            rate = count / total if total else 0.0
+            shade = int(255 - 200 * rate)
+            parts.append(f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 2}" '
+                         f'height="{cell - 2}" fill="rgb({shade},{shade},255)"><title>'
+                         f'{TIER_NAMES[src]} → {TIER_NAMES[dst]}: {count}（{rate:.1%}）</title></rect>'
+                         f'<text x="{left + j * cell + cell / 2}" y="{top + i * cell + cell / 2}" '
+                         f'font-size="11" text-anchor="middle" fill="{"#fff" if rate > .5 else "#000"}">'
+                         f'{rate:.0%}</text><text x="{left + j * cell + cell / 2}" '
+                         f'y="{top + i * cell + cell / 2 + 14}" font-size="9" text-anchor="middle" '
+                         f'fill="{"#fff" if rate > .5 else "#555"}">{count}</text>')
+    return "".join(parts) + "</svg>"
+
+
+def svg_pareto(curve: pd.DataFrame, tail_start: float | None, title: str) -> str:
+    """x: share of clients (ranked by income), y: cumulative income share; tail shaded."""
+    width, height, left, bottom, top = 760, 300, 50, 40, 30
+    pw, ph = width - left - 20, height - top - bottom
+    pts = " ".join(f"{left + x * pw:.1f},{top + (1 - y) * ph:.1f}"
+                   for x, y in zip(curve["client_share"], curve["cumulative_income_share"]))
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" role="img" '
+             f'aria-label="{_e(title)}"><text x="{left}" y="16" font-size="14">{_e(title)}</text>']
+    if tail_start is not None:
+        parts.append(f'<rect x="{left + tail_start * pw:.1f}" y="{top}" '
+                     f'width="{(1 - tail_start) * pw:.1f}" height="{ph}" fill="#fff3e0"/>'
+                     f'<text x="{left + tail_start * pw + 6:.1f}" y="{top + 14}" font-size="11" '
+                     f'fill="#e65100">长尾客户（{1 - tail_start:.0%} 的客户）</text>')
+    parts.append(f'<polyline points="{left},{top + ph} {pts}" fill="none" stroke="#1565c0" '
+                 f'stroke-width="2"/><line x1="{left}" y1="{top + ph}" x2="{left + pw}" '
+                 f'y2="{top + ph}" stroke="#999"/><line x1="{left}" y1="{top}" x2="{left}" '
+                 f'y2="{top + ph}" stroke="#999"/>')
+    for k in range(0, 11, 2):
+        parts.append(f'<text x="{left + k / 10 * pw:.1f}" y="{top + ph + 14}" font-size="10" '
+                     f'text-anchor="middle">{k * 10}%</text><text x="{left - 4}" '
+                     f'y="{top + (1 - k / 10) * ph + 4:.1f}" font-size="10" text-anchor="end">'
+                     f'{k * 10}%</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{height - 6}" font-size="11" text-anchor="middle">'
+                 f'客户占比（按近12个月收入从高到低）</text>')
+    return "".join(parts) + "</svg>"
+
+
+def svg_profile(profile: pd.DataFrame, title: str) -> str:
+    """Grouped horizontal bars: per tier, the mean of each dimension score (0-100)."""
+    dims = [c for c in DIMENSIONS if c in profile.columns]
+    row_h, left, width = 13, 150, 760
+    height = 30 + len(profile) * (len(dims) * row_h + 14)
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" role="img" '
+             f'aria-label="{_e(title)}"><text x="0" y="16" font-size="14">{_e(title)}</text>']
+    y = 30
+    for _, row in profile.iterrows():
+        tier = row["tier_code"]
+        parts.append(f'<text x="0" y="{y + 10}" font-size="12" font-weight="bold">'
+                     f'{_e(TIER_NAMES.get(tier, tier))}</text>')
+        for d in dims:
+            value = float(row[d]) if pd.notna(row[d]) else 0.0
+            parts.append(f'<text x="{left - 6}" y="{y + 10}" font-size="10" text-anchor="end">'
+                         f'{DIMENSIONS[d]}</text><rect x="{left}" y="{y + 2}" '
+                         f'width="{value / 100 * (width - left - 60):.1f}" height="{row_h - 3}" '
+                         f'fill="{TIER_COLORS.get(tier, "#777")}"/><text x="'
+                         f'{left + value / 100 * (width - left - 60) + 4:.1f}" y="{y + 10}" '
+                         f'font-size="10">{value:.1f}</text>')
+            y += row_h
+        y += 14
+    return "".join(parts) + "</svg>"
+
+
+def html_table(frame: pd.DataFrame, max_rows: int = 30) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
+                   for row in frame.head(max_rows).itertuples(index=False))
+    more = f"<p class=note>（共 {len(frame)} 行，仅显示前 {max_rows} 行）</p>" if len(frame) > max_rows else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def _missing(table: str) -> str:
+    return f'<p class="missing">本节所需的数据表 <code>{_e(table)}</code> 尚未发布，暂无内容。</p>'
+
+
+# ------------------------------------------------------------------------------------ sections
+
+def section_distribution(db: Serving, period: date) -> str:
+    if not db.has("marts.client_tiers"):
+        return _missing("marts.client_tiers")
+    frame = db.df("""select period_date, tier_code, count(*) as clients from marts.client_tiers
+        where profile_code = 'default' and period_date <= ? group by all order by 1""", [period])
+    if frame.empty:
+        return "<p>没有截至本期的分级记录。</p>"
+    wide = frame.pivot_table(index="period_date", columns="tier_code", values="clients",
+                             fill_value=0)
+    counts = wide.reindex(columns=TIERS, fill_value=0)
+    shares = counts.div(counts.sum(axis=1), axis=0).reset_index()
+    shares["period_date"] = shares["period_date"].astype(str)
+    table = counts.reset_index().rename(columns={"period_date": "期间"})
+    table["period_total"] = counts.sum(axis=1).values
+    return (svg_stacked_bars(shares, "period_date", "各期等级占比（默认权重方案）")
+            + html_table(table.rename(columns=TIER_NAMES | {"period_total": "合计"}), 36))
+
+
+def section_migrations(db: Serving, period: date) -> str:
+    if not db.has("marts.client_tiers"):
+        return _missing("marts.client_tiers")
+    periods = [p for (p,) in db.con.execute(
+        "select distinct period_date from marts.client_tiers where period_date <= ? "
+        "order by 1 desc limit 2", [period]).fetchall()]
+    if len(periods) < 2:
+        return "<p>只有一期分级记录，尚无迁移。</p>"
+    frame = db.df("""select prev.tier_code as from_tier, cur.tier_code as to_tier,
+            count(*) as clients
+        from marts.client_tiers cur join marts.client_tiers prev
+          on cur.client_key = prev.client_key and cur.profile_code = prev.profile_code
+        where cur.profile_code = 'default' and cur.period_date = ? and prev.period_date = ?
+        group by all""", [periods[0], periods[1]])
+    matrix = frame.pivot_table(index="from_tier", columns="to_tier", values="clients",
+                               fill_value=0).reindex(index=TIERS, columns=TIERS, fill_value=0)
+    moved = int(matrix.values.sum() - sum(matrix.loc[t, t] for t in TIERS))
+    return (svg_heatmap(matrix, f"等级迁移：{periods[1]} → {periods[0]}（行：上期，列：本期）")
+            + f"<p>两期均有分级的客户 {int(matrix.values.sum())} 户，其中等级变动 {moved} 户。</p>")
+
+
+def section_pareto(db: Serving, period: date) -> str:
+    if not db.has("marts.long_tail_clients"):
+        return _missing("marts.long_tail_clients")
+    latest = db.con.execute("select max(period_date) from marts.long_tail_clients "
+                            "where period_date <= ?", [period]).fetchone()[0]
+    if latest is None:
+        return "<p>本期没有长尾分析结果。</p>"
+    curve = db.df("""select income_rank, cumulative_income_share, pareto_segment
+        from marts.long_tail_clients where period_date = ? order by income_rank""", [latest])
+    n = len(curve)
+    curve["client_share"] = curve["income_rank"] / max(n, 1)
+    if n > 500:  # enough points for the eye; keeps the page small at a million clients
+        curve = curve.iloc[::max(n // 500, 1)]
+    tail = db.con.execute("""select min(income_rank), count(*),
+            sum(case when is_rising_star then 1 else 0 end)
+        from marts.long_tail_clients where period_date = ? and pareto_segment = 'tail'""",
+                          [latest]).fetchone()
+    tail_start = (tail[0] - 1) / n if tail[0] else None
+    head_share = db.con.execute("""select max(cumulative_income_share) from
+        marts.long_tail_clients where period_date = ? and pareto_segment = 'head'""",
+                                [latest]).fetchone()[0]
+    cols = [c for c in ("client_key", "tier_code", "potential_score", "rising_star_reason")
+            if c in db.columns("marts.long_tail_clients")]
+    stars = db.df(f"""select {', '.join(cols)} from marts.long_tail_clients
+        where period_date = ? and is_rising_star order by potential_score desc limit 15""",
+                  [latest])
+    text = (f"<p>{latest}：头部 {n - (tail[1] or 0)} 户贡献 {float(head_share or 0):.1%} 的收入；"
+            f"长尾 {tail[1] or 0} 户，其中长尾新星 {tail[2] or 0} 户。</p>")
+    return (svg_pareto(curve, tail_start, "帕累托曲线（累计收入占比）") + text
+            + "<h3>长尾新星（潜力最高的前 15 户）</h3>" + html_table(stars, 15))
+
+
+def section_profile(db: Serving, period: date) -> str:
+    if not db.has("marts.client_tiers"):
+        return _missing("marts.client_tiers")
+    available = [c for c in DIMENSIONS if c in db.columns("marts.client_tiers")]
+    frame = db.df(f"""select tier_code, count(*) as clients,
+            {', '.join(f'avg({c}) as {c}' for c in available)}
+        from marts.client_tiers where profile_code = 'default'
+          and period_date = (select max(period_date) from marts.client_tiers where period_date <= ?)
+        group by tier_code""", [period])
+    frame["order"] = frame["tier_code"].map({t: i for i, t in enumerate(TIERS)})
+    frame = frame.sort_values("order").drop(columns="order")
+    shown = frame.rename(columns=DIMENSIONS | {"tier_code": "等级", "clients": "客户数"}).round(1)
+    return svg_profile(frame, "各等级平均维度得分（0–100）") + html_table(shown)
+
+
+def section_review_queue(db: Serving, period: date) -> str:
+    if not db.has("marts.tier_review_queue"):
+        return _missing("marts.tier_review_queue")
+    cols = db.columns("marts.tier_review_queue")
+    reason = next((c for c in cols if "reason" in c and "label" not in c), None) or next(
+        (c for c in cols if "reason" in c), None)
+    if reason is None:
+        return html_table(db.df("select count(*) as clients from marts.tier_review_queue"))
+    frame = db.df(f"select {reason} as reason, count(*) as clients from marts.tier_review_queue "
+                  f"group by 1 order by 2 desc")
+    return f"<p>待复核记录共 {int(frame['clients'].sum())} 条。</p>" + html_table(
+        frame.rename(columns={"reason": "复核原因", "clients": "数量"}))
+
+
+def section_quality(db: Serving, period: date) -> str:
+    if not db.has("main.quality_results"):
+        return _missing("main.quality_results")
+    version, run, passed, published_at = db.con.execute(
+        "select version, checks_run, checks_passed, published_at from main.publish_log "
+        "order by version desc limit 1").fetchone()
+    per_suite = db.df("""select suite, count(*) as expectations,
+            sum(case when success then 1 else 0 end) as passed,
+            sum(case when not success and blocking then 1 else 0 end) as blocking_failed,
+            sum(case when message like 'skipped:%' then 1 else 0 end) as skipped
+        from main.quality_results where version = ? group by suite order by suite""", [version])
+    problems = db.df("""select suite, expectation, case when blocking then '阻断' else '警告' end
+            as severity, message from main.quality_results
+        where version = ? and (not success or message like 'skipped:%') order by suite""",
+                     [version])
+    text = (f"<p>发布版本 {version}（{published_at:%Y-%m-%d %H:%M} UTC）：共运行 {run} 项数据质量检查，"
+            f"通过 {passed} 项。详细原因见 Great Expectations Data Docs。</p>")
+    return text + html_table(per_suite, 50) + (
+        "<h3>未通过或跳过的检查</h3>" + html_table(problems, 50) if len(problems) else "")
+
+
+CSS = """body{font-family:-apple-system,"PingFang SC","Microsoft YaHei","Noto Sans CJK SC",sans-serif;
+margin:2em;color:#222;max-width:900px}table{border-collapse:collapse;margin:.5em 0;font-size:12px}
+td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}th{background:#f5f5f5}
+.missing{color:#999;font-style:italic}.note{color:#777;font-size:11px}h2{border-bottom:2px solid #1565c0}"""
+
+
+def render_html(db: Serving, as_of: date) -> str:
+    builders = (section_distribution, section_migrations, section_pareto, section_profile,
+                section_review_queue, section_quality)
+    body = []
+    for title, build in zip(SECTIONS, builders):
+        try:
+            content = build(db, as_of)
+        except duckdb.Error as exc:  # a mart with unexpected columns must not sink the report
+            content = f'<p class="missing">本节生成失败：{_e(str(exc).splitlines()[0])}</p>'
+        body.append(f"<section><h2>{_e(title)}</h2>{content}</section>")
+    generated = datetime.now().strftime("%Y-%m-%d %H:%M")
+    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>客户分级刷新报告 '
+            f"{as_of}</title><style>{CSS}</style></head><body><h1>客户分级刷新报告（截至 {as_of}）</h1>"
+            f"<p class=note>生成于 {generated}，数据来自已发布的 serving.duckdb。</p>"
+            + "".join(body) + "</body></html>")
+
+
+def write_excel(db: Serving, target: Path) -> None:
+    notes = []
+    with pd.ExcelWriter(target, engine="openpyxl") as writer:
+        for name in EXCEL_TABLES:
+            table = f"marts.{name}"
+            if not db.has(table):
+                notes.append((name, "尚未发布"))
+                continue
+            total = db.con.execute(f"select count(*) from {table}").fetchone()[0]
+            frame = db.df(f"select * from {table} limit {EXCEL_MAX_ROWS}")
+            for col in frame.columns:  # Excel has no time zones
+                if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+                    frame[col] = frame[col].dt.tz_localize(None)
+            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            notes.append((name, f"{min(total, EXCEL_MAX_ROWS)} / {total} 行"
+                          + ("（已截断，完整数据见 Parquet 导出）" if total > EXCEL_MAX_ROWS else "")))
+        pd.DataFrame(notes, columns=["数据表", "说明"]).to_excel(writer, sheet_name="说明",
+                                                                  index=False)
+
+
+def latest_published_period(paths: Paths) -> date:
+    db = Serving(paths.serving)
+    try:
+        value = db.con.execute("select as_of_period from main.publish_log "
+                               "order by version desc limit 1").fetchone()
+    finally:
+        db.close()
+    if not value:
+        raise FileNotFoundError(f"{paths.serving} has no publish_log entry")
+    return value[0]
+
+
+def generate(paths: Paths, as_of: date) -> Path:
+    """Write reports/<as-of>/report.html and report.xlsx; returns the HTML path. Files are
+    replaced atomically, so a failed run leaves the previous report as it was."""
+    db = Serving(paths.serving)
+    folder = paths.reports / as_of.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    html_path, xlsx_path = folder / "report.html", folder / "report.xlsx"
+    tmp_html = folder / f".report.html.{os.getpid()}.tmp"
+    tmp_xlsx = folder / f".report.{os.getpid()}.tmp.xlsx"
+    try:
+        tmp_html.write_text(render_html(db, as_of), encoding="utf-8")
+        write_excel(db, tmp_xlsx)
+        os.replace(tmp_xlsx, xlsx_path)
+        os.replace(tmp_html, html_path)
+    finally:
+        db.close()
+        tmp_html.unlink(missing_ok=True)
+        tmp_xlsx.unlink(missing_ok=True)
+    return html_path
+
+
+def main(as_of: date | None = None) -> int:
+    """`tiering report [--as-of]`: regenerate the report (default: the latest published period)."""
+    import sys
+
+    paths = get_paths()
+    try:
+        target = as_of or latest_published_period(paths)
+        path = generate(paths, target)
+    except FileNotFoundError as exc:
+        print(f"tiering report: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {path}\n        {path.with_suffix('.xlsx')}")
+    return 0
