@@ -2,7 +2,8 @@
     format, values as strings), with the department's authority rank for that attribute (seed
     identity_survivorship) and the record's recency. dim_clients keeps, per client and attribute,
     the value of the best-ranked record: authority order, then most recently seen, then record id.
-    Tickets carry no golden attributes. -#}
+    Tickets name only the clients they alone know: a prospect (ticket_new_client) takes the
+    mentioned company's name, the unknown member its var-given name. -#}
 with
 
 clusters as (select * from {{ ref('int_identity_clusters_propagated') }}),
@@ -16,6 +17,8 @@ registry as (select * from {{ ref('stg_external__registry') }} where is_latest_v
 survivorship as (select * from {{ ref('identity_survivorship') }}),
 
 crm_industry_sections as (select * from {{ ref('crm_industry_sections') }}),
+
+tickets as (select * from {{ ref('int_identity_tickets_attributed') }}),
 
 records_clustered as (
     select
@@ -111,8 +114,22 @@ registry_values as (
     {%- endfor %}
 ),
 
+ticket_values as (
+    select client_key, department, record_id, last_seen_date,
+        'registered_name' as attribute,
+        case
+            when match_rule = 'ticket_unattributed'
+                then '{{ var("identity_unattributed_client_name") }}'
+            else company_mentioned_clean
+        end as attribute_value
+    from tickets
+    where match_rule in ('ticket_new_client', 'ticket_unattributed')
+),
+
 all_values as (
     select * from record_values
+    union all
+    select * from ticket_values
     union all
     select * from crm_values
     union all

@@ -4,8 +4,12 @@
       ticket_phone          the caller phone is held by exactly one client (CRM contact phones)
       ticket_phone_mention  other tickets from the same phone named exactly one client
       ticket_shared_phone   a shared switchboard: the earliest client holding the phone
-      ticket_new_client     unknown phone: a client of its own, keyed on the phone, so every
-                            ticket has exactly one client_key -#}
+      ticket_new_client     a company no department knows, named in the ticket (or by another
+                            ticket from the same phone): a prospect client keyed on that name
+      ticket_unattributed   nothing identifies the company (no name, unknown phone): the
+                            unknown-member client (var identity_unattributed_client_key), so
+                            every ticket has exactly one client_key and no nameless client is
+                            invented per phone -#}
 with
 
 tickets as (select * from {{ ref('stg_service__tickets') }}),
@@ -77,6 +81,7 @@ tickets_latest as (
         caller_phone,
         {{ identity_core_key('company_mentioned_core') }} as company_mentioned_core,
         company_mentioned_region,
+        company_mentioned_clean,
         first_extract_date,
         extract_date,
         source_file,
@@ -139,6 +144,30 @@ phone_mentions as (
     group by tickets_latest.caller_phone
 ),
 
+{#- A mentioned company that resolves to no client: a prospect, keyed on its name core. -#}
+prospect_mentions as (
+    select
+        tickets_latest.ticket_id,
+        tickets_latest.caller_phone,
+        {{ identity_client_key(dbt.concat(["'service|name|'",
+            "tickets_latest.company_mentioned_core"])) }} as client_key
+    from tickets_latest
+    left join mention_resolved
+        on tickets_latest.ticket_id = mention_resolved.ticket_id
+    where tickets_latest.company_mentioned_core is not null
+        and mention_resolved.ticket_id is null
+),
+
+prospect_phones as (
+    select
+        caller_phone,
+        count(distinct client_key) as client_count,
+        min(client_key) as client_key
+    from prospect_mentions
+    where caller_phone is not null
+    group by caller_phone
+),
+
 tickets_attributed as (
     select
         tickets_latest.*,
@@ -147,15 +176,18 @@ tickets_attributed as (
             when phone_clients.client_count = 1 then 'ticket_phone'
             when phone_mentions.client_count = 1 then 'ticket_phone_mention'
             when phone_clients.client_count > 1 then 'ticket_shared_phone'
-            else 'ticket_new_client'
+            when prospect_mentions.ticket_id is not null then 'ticket_new_client'
+            when prospect_phones.client_count = 1 then 'ticket_new_client'
+            else 'ticket_unattributed'
         end as match_rule,
         coalesce(
             mention_resolved.client_key,
             case when phone_clients.client_count = 1 then phone_clients.client_key end,
             case when phone_mentions.client_count = 1 then phone_mentions.client_key end,
             phone_clients.client_key,
-            {{ identity_client_key(dbt.concat(["'service|phone|'",
-                "coalesce(tickets_latest.caller_phone, tickets_latest.ticket_id)"])) }}
+            prospect_mentions.client_key,
+            case when prospect_phones.client_count = 1 then prospect_phones.client_key end,
+            '{{ var("identity_unattributed_client_key") }}'
         ) as client_key
     from tickets_latest
     left join mention_resolved
@@ -164,6 +196,10 @@ tickets_attributed as (
         on tickets_latest.caller_phone = phone_clients.phone
     left join phone_mentions
         on tickets_latest.caller_phone = phone_mentions.caller_phone
+    left join prospect_mentions
+        on tickets_latest.ticket_id = prospect_mentions.ticket_id
+    left join prospect_phones
+        on tickets_latest.caller_phone = prospect_phones.caller_phone
 ),
 
 tickets_scored as (
@@ -175,6 +211,7 @@ tickets_scored as (
         tickets_attributed.match_rule,
         match_rules.match_score,
         tickets_attributed.caller_phone,
+        tickets_attributed.company_mentioned_clean,
         tickets_attributed.first_extract_date as first_seen_date,
         tickets_attributed.extract_date as last_seen_date,
         tickets_attributed.source_file,

@@ -64,6 +64,7 @@ client_periods as (
         on clients.client_key = client_first_seen.client_key
     inner join periods
         on client_first_seen.first_seen_date <= periods.period_date
+    where not clients.is_unattributed
 ),
 
 departments_seen as (

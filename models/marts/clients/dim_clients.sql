@@ -94,6 +94,9 @@ dim as (
             / key_attribute_total.key_attribute_count as decimal(5, 4)
         ) as completeness_score,
         coalesce(golden_pivoted.is_listed = 'true', false) as is_listed,
+        clients.client_key = '{{ var("identity_unattributed_client_key") }}' as is_unattributed,
+        not (clients.has_crm or clients.has_finance or clients.has_risk or clients.has_projects
+            or clients.has_external) as is_service_only,
         clients.has_crm,
         clients.has_finance,
         clients.has_risk,
