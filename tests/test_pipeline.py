@@ -70,9 +70,9 @@ def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> No
                     .fetchall())
         assert models <= built, f"models not built: {sorted(models - built)}"
         if ("ml", "client_pd_scores") in built:
-            assert con.sql("select count(*) from ml.client_pd_scores").fetchone()[0] > 0
+            assert con.execute("select count(*) from ml.client_pd_scores").fetchone()[0] > 0
         if ("marts", "client_tiers") in built:
-            periods = con.sql("select max(period_date) from marts.client_tiers").fetchone()[0]
+            periods = con.execute("select max(period_date) from marts.client_tiers").fetchone()[0]
             assert periods == LAST_PERIOD
     assert (home / "serving.duckdb").exists()
     assert (home / "reports" / LAST_PERIOD.isoformat()).is_dir()
@@ -135,8 +135,8 @@ def test_a_bad_delivery_fails_the_refresh_and_leaves_serving_and_report_as_they_
     assert digest(home / "serving.duckdb") == serving
     assert tree(home / "reports") == reports
     with duckdb.connect(str(home / "ops.duckdb"), read_only=True) as con:
-        assert con.sql("select count(*) from pipeline_alerts where as_of_date = ?",
-                       params=[new.isoformat()]).fetchone()[0] == 1
+        assert con.execute("select count(*) from pipeline_alerts where as_of_date = ?",
+                           [new.isoformat()]).fetchone()[0] == 1
 
 
 def test_backfill_refuses_a_reversed_range(tmp_path: Path,
