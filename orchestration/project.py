@@ -9,9 +9,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
+from datetime import date
+from functools import cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging import version
 
 from tiering.config import PROJECT_DIR
 
@@ -31,6 +36,27 @@ def dbt_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
 
 
+class TieringDbtCliResource(DbtCliResource):
+    """dagster-dbt's resource without two start-up costs we do not use (docs/benchmarks.md).
+
+    - `_cli_version`: dagster-dbt runs `dbt --version` in a subprocess (a dbt start-up, and a
+      PyPI look-up for the latest version) to learn the version; the dbt beside this Python is the
+      installed dbt-core package.
+    - `_initialize_dbt_core_adapter`: dagster-dbt loads the dbt project and an adapter in-process
+      before every invocation, only for `fetch_row_counts()` / `fetch_column_metadata()`, which we
+      do not call.
+    Both are private to dagster-dbt (pinned in pyproject.toml); tests/test_orchestration.py fails
+    if an upgrade changes them.
+    """
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(installed_version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
+
+
 def _newest_dbt_file_mtime(project_dir: Path) -> float:
     mtimes = [(project_dir / name).stat().st_mtime for name in DBT_SOURCE_FILES
               if (project_dir / name).exists()]
@@ -47,9 +73,19 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
     return _newest_dbt_file_mtime(project.project_dir) > manifest.stat().st_mtime
 
 
-def ensure_manifest(project: DbtProject = dbt_project) -> Path:
-    """Run `dbt parse` if (and only if) the manifest is missing or older than a dbt file."""
+def dbt_vars(as_of: date) -> str:
+    """The `--vars` of every dbt invocation of a run (one string, so partial parsing matches)."""
+    return '{"as_of_date": "' + as_of.isoformat() + '"}'
+
+
+def ensure_manifest(project: DbtProject = dbt_project, as_of: date | None = None) -> Path:
+    """Run `dbt parse` if (and only if) the manifest is missing or older than a dbt file.
+
+    With `as_of`, the parse uses the run's `--vars`: dbt re-parses the whole project when the vars
+    differ from those of its saved parse (`partial_parse.msgpack`), so the run's first `dbt build`
+    then starts from this parse instead of parsing everything again."""
     if manifest_is_stale(project):
-        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
-            ["parse", "--quiet"], target_path=project.target_path).wait()
+        args = ["parse", "--quiet"] + (["--vars", dbt_vars(as_of)] if as_of else [])
+        TieringDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            args, target_path=project.target_path).wait()
     return project.manifest_path

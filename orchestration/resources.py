@@ -10,10 +10,14 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration.deliveries import latest_complete_period
-from orchestration.project import dbt_executable, dbt_project
+from orchestration.project import (
+    TieringDbtCliResource,
+    dbt_executable,
+    dbt_project,
+    dbt_vars,
+)
 from tiering.config import Paths, get_paths
 
 
@@ -39,7 +43,7 @@ class TieringResource(dg.ConfigurableResource):
         return latest
 
     def dbt_vars(self) -> str:
-        return '{"as_of_date": "' + self.as_of().isoformat() + '"}'
+        return dbt_vars(self.as_of())
 
 
 def tiering_run_config(as_of: date) -> dict:
@@ -49,5 +53,5 @@ def tiering_run_config(as_of: date) -> dict:
 
 RESOURCES: dict[str, object] = {
     "tiering": TieringResource(),
-    "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
+    "dbt": TieringDbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()),
 }

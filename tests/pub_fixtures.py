@@ -218,3 +218,36 @@ def build_home(home: Path, as_of: date, *, periods: list[date] | None = None, n:
     write_raw(paths, as_of, n)
     write_warehouse(paths, periods or [as_of], n, **warehouse_kwargs)
     return paths
+
+
+def write_dynamics_marts(paths: Paths, period: date, previous: date, n: int = 200) -> None:
+    """marts.tier_migrations and marts.tier_review_queue with the columns the dynamics marts
+    document (models/marts/dynamics/_dynamics__models.yml): a 1-month matrix with an NR column,
+    and a queue of two triggers."""
+    con = duckdb.connect(str(paths.warehouse))
+    rows = []
+    for i, src in enumerate(TIERS):
+        for j, dst in enumerate([*TIERS, "NR"]):
+            count = 30 if i == j else (2 if dst != "NR" else 1)
+            rows.append({"profile_code": "default", "horizon_months": 1,
+                         "from_period_date": previous, "period_date": period,
+                         "from_tier_code": src, "to_tier_code": dst, "client_count": count})
+    con.register("migrations", pd.DataFrame(rows))
+    con.execute("""create or replace table marts.tier_migrations as
+        select * replace (cast(period_date as date) as period_date,
+                          cast(from_period_date as date) as from_period_date)
+        from migrations""")
+    keys = [f"C{k:06d}" for k in range(n)]
+    queue = pd.DataFrame({
+        "client_key": keys[:12], "trigger_code": ["periodic"] * 8 + ["default_event"] * 4,
+        "registered_name": [f"测试{k}实业有限公司" for k in range(12)], "account_manager": "李经理",
+        "tier_code": ["A"] * 6 + ["D"] * 6,
+        "trigger_label": ["定期复核"] * 8 + ["违约事件"] * 4, "trigger_detail": "x",
+        "priority": [3] * 8 + [1] * 4, "period_date": period,
+        "trigger_date": [previous] * 12, "due_date": [previous] * 4 + [period] * 8})
+    con.register("queue", queue)
+    con.execute("""create or replace table marts.tier_review_queue as
+        select * replace (cast(period_date as date) as period_date,
+            cast(trigger_date as date) as trigger_date, cast(due_date as date) as due_date)
+        from queue""")
+    con.close()

@@ -134,3 +134,21 @@ def test_xref_must_cover_every_identity_record(tmp_path, no_project):
     bad = blocking_failures(run_layer("unified", paths, AS_OF, project_dir=no_project))
     assert [r.suite for r in bad] == ["unified.xref_coverage"]
     assert "crm/clients CRM000007" in bad[0].message
+
+
+def test_validation_results_are_pruned_with_their_pages(tmp_path, monkeypatch):
+    from tiering.quality import prune_validation_results
+
+    root = tmp_path / "gx"
+    monkeypatch.setenv("TIERING_GX_UNCOMMITTED", str(root))
+    for suite in ("raw/crm/clients", "marts/client_tiers"):
+        for run in ("20261101T010000.000000Z", "20261102T010000.000000Z",
+                    "20261103T010000.000000Z"):
+            for tree, suffix in (("validations", "json"),
+                                 ("data_docs/local_site/validations", "html")):
+                folder = root / tree / suite / "__none__" / run
+                folder.mkdir(parents=True)
+                (folder / f"tiering_duckdb_frames-x.{suffix}").write_text("{}")
+    assert prune_validation_results(keep=2) == 2
+    left = sorted(p.relative_to(root).as_posix() for p in root.glob("**/*") if p.is_file())
+    assert len(left) == 8 and not [p for p in left if "20261101" in p]

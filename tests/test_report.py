@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timezone
+from decimal import Decimal
 from types import SimpleNamespace
 
 import duckdb
 import openpyxl
 import pytest
 
-from pub_fixtures import build_home
+from pub_fixtures import build_home, write_dynamics_marts
 from tiering.publish import publish
 from tiering.report import SECTIONS, generate, main
+from tiering.xlsx import column_letters, write_workbook
 
 AS_OF = date(2026, 10, 31)
 RESULTS = [SimpleNamespace(suite="marts.client_tiers", expectation="expect_x(a)", success=True,
@@ -56,3 +58,38 @@ def test_report_with_only_some_marts(tmp_path):
     publish(paths, AS_OF, RESULTS)
     page = generate(paths, AS_OF).read_text(encoding="utf-8")
     assert page.count('class="missing"') >= 4
+
+
+def test_report_reads_the_dynamics_marts_when_published(tmp_path):
+    previous = date(2026, 9, 30)
+    paths = build_home(tmp_path / "home", AS_OF, periods=[previous, AS_OF])
+    write_dynamics_marts(paths, AS_OF, previous)
+    publish(paths, AS_OF, RESULTS)
+    page = generate(paths, AS_OF).read_text(encoding="utf-8")
+    migrations = page.split("<h2>等级迁移热力图</h2>")[1].split("<h2>")[0]
+    assert "相邻两期" in migrations and "未分级" in migrations  # tier_migrations, NR column
+    assert "上期已分级的客户 195 户，其中等级变动 45 户" in migrations  # 5 × (30 + 4 × 2 + 1)
+    queue = page.split("<h2>复核队列概况</h2>")[1].split("<h2>")[0]
+    assert "待复核记录共 12 条，涉及客户 12 户" in queue
+    assert "违约事件" in queue and "定期复核" in queue and "最紧急的 20 条" in queue
+    book = openpyxl.load_workbook(paths.reports / AS_OF.isoformat() / "report.xlsx")
+    assert book["tier_migrations"].max_row == 1 + 5 * 6
+    assert book["tier_review_queue"].max_row == 13
+
+
+def test_xlsx_writer_keeps_types_and_text(tmp_path):
+    target = tmp_path / "book.xlsx"
+    rows = [["甲 & <乙>", 12, 3.5, Decimal("1234.50"), True, None, date(2026, 10, 31),
+             datetime(2026, 10, 31, 8, 30, tzinfo=timezone.utc), "bad\x01char", float("nan")]]
+    header = [f"c{i}" for i in range(len(rows[0]))]
+    write_workbook(target, [("表/一:[x]", header, rows), ("empty", ["only"], [])])
+    book = openpyxl.load_workbook(target)
+    assert book.sheetnames == ["表_一__x_", "empty"]
+    sheet = book["表_一__x_"]
+    assert [c.value for c in sheet[1]] == header
+    assert [c.value for c in sheet[2]] == [
+        "甲 & <乙>", 12, 3.5, 1234.5, True, None, datetime(2026, 10, 31),
+        datetime(2026, 10, 31, 8, 30), "badchar", None]
+    assert sheet["G2"].number_format == "yyyy-mm-dd"
+    assert book["empty"].max_row == 1
+    assert [column_letters(i) for i in (0, 25, 26, 701, 702)] == ["A", "Z", "AA", "ZZ", "AAA"]

@@ -8,7 +8,9 @@ instance (fast); `tiering serve` and TIERING_DAGSTER_PERSIST=1 use `$TIERING_HOM
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -87,11 +89,73 @@ def failure_message(result) -> str:
     return "\n  ".join(lines + steps) or "the run failed (no step reported an error)"
 
 
+def process_defaults() -> None:
+    """Environment defaults of every pipeline process (set before anything loads OpenMP).
+
+    OMP_WAIT_POLICY=PASSIVE: OpenMP threads (scikit-learn's gradient boosting in the risk model)
+    sleep instead of spinning while they wait; on a busy two-core machine the spinning made the
+    risk model step ~10x slower (docs/benchmarks.md, "Demo refresh")."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def step_timings(instance, run_id: str) -> dict:
+    """Seconds per Dagster step and per Great Expectations suite of one finished run."""
+    import dagster as dg
+
+    started: dict[str, float] = {}
+    steps: dict[str, float] = {}
+    suites: dict[str, float] = {}
+    first = last = None
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        first = record.timestamp if first is None else first
+        last = record.timestamp
+        if event is None or not event.step_key:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[event.step_key] = record.timestamp
+        elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS,
+                                  dg.DagsterEventType.STEP_FAILURE):
+            steps[event.step_key] = round(record.timestamp - started.get(event.step_key,
+                                                                          record.timestamp), 2)
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            seconds = event.event_specific_data.metadata.get("suite_seconds")
+            if seconds is not None:
+                suites.update(json.loads(seconds.value))
+    return {"run_id": run_id, "run_s": round((last or 0) - (first or 0), 2),
+            "steps_s": steps, "gx_suites_s": dict(sorted(suites.items(), key=lambda kv: -kv[1]))}
+
+
+def _write_json(target: Path, data: dict) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_suffix(".tmp")
+    temp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(temp, target)
+
+
+def prune_dbt_targets(keep_runs: int = 3) -> None:
+    """dagster-dbt gives every dbt invocation its own folder under the target path (~50 MB at demo
+    scale, with compiled SQL, manifest and run_results.json): keep the last `keep_runs` runs'."""
+    from orchestration.project import dbt_project
+
+    target = Path(dbt_project.project_dir, dbt_project.target_path)
+    folders = [p for p in target.glob("*-*-*") if p.is_dir() and (p / "dbt.log").exists()]
+    by_run: dict[str, list[Path]] = {}
+    for folder in folders:  # <step>-<run id[:7]>-<uuid[:7]>
+        by_run.setdefault(folder.name.rsplit("-", 2)[-2], []).append(folder)
+    newest = sorted(by_run.values(), key=lambda group: max(f.stat().st_mtime for f in group))
+    for group in newest[:-keep_runs] if keep_runs else newest:
+        for folder in group:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
     """Execute one job of the code location in-process; (success, run_id, failure message).
 
     Dagster's and dbt's output (events, dbt log lines, tracebacks, a `dbt parse` when the manifest
-    is stale) goes to $TIERING_HOME/logs/<job>-<as-of>.log; the terminal gets a summary."""
+    is stale) goes to $TIERING_HOME/logs/<job>-<as-of>.log; the terminal gets a summary. Seconds
+    per step and per GX suite go to $TIERING_HOME/state/step_timings.json."""
+    process_defaults()
     import dagster as dg
 
     paths = get_paths()
@@ -107,15 +171,23 @@ def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
                 else dg.DagsterInstance.ephemeral())
     with (instance, open(log_file, "w", encoding="utf-8") as log,
           contextlib.redirect_stdout(log), contextlib.redirect_stderr(log)):
+        from orchestration.project import ensure_manifest
+
+        ensure_manifest(as_of=as_of)  # parsed with this run's vars, so dbt build reuses the parse
         from orchestration.definitions import defs
         from orchestration.resources import tiering_run_config
 
-        result = defs.get_job_def(job_name).execute_in_process(
+        result = defs.resolve_job_def(job_name).execute_in_process(
             run_config={**tiering_run_config(as_of), **run_config},
             instance=instance,
             tags={"tiering/as_of": as_of.isoformat(), "tiering/trigger": "cli"},
             raise_on_error=False,
         )
+        timings = {"job": job_name, "as_of_date": as_of.isoformat(), "success": result.success,
+                   **step_timings(instance, result.run_id)}
+        print(f"step timings: {json.dumps(timings, ensure_ascii=False)}")
+    _write_json(paths.state / "step_timings.json", timings)
+    prune_dbt_targets()
     if result.success:
         return True, result.run_id, ""
     message = failure_message(result) + f"\n  full log: {log_file}"
@@ -172,6 +244,7 @@ def backfill(start: str, end: str) -> int:
 
 def serve() -> int:
     """`dagster dev` on this code location, with the instance in $TIERING_HOME/dagster."""
+    process_defaults()
     paths = get_paths()
     env = dict(os.environ, DAGSTER_HOME=str(dagster_home(paths)), TIERING_HOME=str(paths.home))
     dagster = Path(sys.executable).parent / "dagster"

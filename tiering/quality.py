@@ -25,6 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -265,10 +267,9 @@ class Inputs:
 # The GX context
 
 def gx_context(gx_dir: Path = GX_DIR):
-    """The committed file context; validation results and Data Docs go to `$TIERING_GX_UNCOMMITTED`
-    (default `expectations/uncommitted`, gitignored)."""
+    """The committed file context; validation results and Data Docs go to `uncommitted_dir()`."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("TIERING_GX_UNCOMMITTED", str(gx_dir / "uncommitted"))
+    os.environ["TIERING_GX_UNCOMMITTED"] = str(uncommitted_dir())
     for name in ("great_expectations", "great_expectations.core", "tqdm"):
         logging.getLogger(name).setLevel(logging.ERROR)
     import great_expectations as gx
@@ -419,40 +420,100 @@ def run_suite(context, suite, inputs: Inputs, stored: list | None = None) -> lis
 
 
 def run_layer(layer: str, paths: Paths, as_of: date, *, project_dir: Path = PROJECT_DIR,
-              gx_dir: Path = GX_DIR) -> list[CheckResult]:
-    """Run every suite of `layer` ('raw', 'unified' or 'marts') as of `as_of`."""
+              gx_dir: Path = GX_DIR, timings: dict[str, float] | None = None,
+              docs: str = "always", stored: list | None = None) -> list[CheckResult]:
+    """Run every suite of `layer` ('raw', 'unified' or 'marts') as of `as_of`.
+
+    Data Docs: `docs="always"` renders this run's validation results now; `"on_failure"` only
+    when an expectation failed (the pipeline renders the passing ones once, at publish:
+    `build_data_docs_for`). Seconds per suite go to `timings`, the identifiers of the stored
+    validation results (tuples) to `stored`, when given."""
     if layer not in LAYERS:
         raise ValueError(f"unknown layer {layer!r}; expected one of {LAYERS}")
+    if docs not in ("always", "on_failure"):
+        raise ValueError(f"docs must be 'always' or 'on_failure', not {docs!r}")
+    timings = {} if timings is None else timings
     context = gx_context(gx_dir)
     inputs = Inputs(paths, as_of, project_dir)
-    stored: list = []
+    identifiers: list = []
     try:
         results: list[CheckResult] = []
         for suite in suites_of(context, layer):
-            results.extend(run_suite(context, suite, inputs, stored))
+            started = time.perf_counter()
+            results.extend(run_suite(context, suite, inputs, identifiers))
+            timings[suite.name] = round(time.perf_counter() - started, 3)
     finally:
         inputs.close()
-    build_data_docs(context, stored)
+    if stored is not None:
+        stored.extend(identifier.to_tuple() for identifier in identifiers)
+    if docs == "always" or not all(r.success for r in results):
+        started = time.perf_counter()
+        build_data_docs(context, identifiers)
+        timings[f"data_docs.{layer}"] = round(time.perf_counter() - started, 3)
     return results
 
 
 def build_data_docs(context, identifiers: list) -> None:
-    """Render this run's validation results into Data Docs (never fails the gate itself)."""
+    """Render validation results into Data Docs (never fails the gate itself), after pruning the
+    results store to the last KEEP_RUNS runs of every suite."""
     if not identifiers:
         return
     try:
+        prune_validation_results()
         context.build_data_docs(resource_identifiers=identifiers)
     except Exception as exc:  # noqa: BLE001 - documentation must not break a refresh
         log.warning("could not build GX Data Docs: %s", exc)
+
+
+def build_data_docs_for(id_tuples: Sequence[Sequence[str]], gx_dir: Path = GX_DIR) -> None:
+    """Data Docs for validation results stored earlier (identifiers from `run_layer(stored=)`)."""
+    if not id_tuples:
+        return
+    from great_expectations.data_context.types.resource_identifiers import (
+        ValidationResultIdentifier,
+    )
+
+    build_data_docs(gx_context(gx_dir),
+                    [ValidationResultIdentifier.from_tuple(tuple(t)) for t in id_tuples])
+
+
+KEEP_RUNS = 30
+
+
+def prune_validation_results(keep: int = KEEP_RUNS) -> int:
+    """Delete all but the newest `keep` results of each suite, with their Data Docs pages: the
+    store grows by one result per suite and refresh, and the Data Docs index lists them all.
+    Layout: `<uncommitted>/validations/<suite path>/<run name>/<run time>/<batch>.json` and the
+    same path with `.html` under `data_docs/local_site/validations/`. Returns folders removed."""
+    root = uncommitted_dir()
+    results, pages = root / "validations", root / "data_docs" / "local_site" / "validations"
+    removed = 0
+    by_suite: dict[Path, set[Path]] = {}
+    for batch in results.glob("**/*.json"):
+        run_time = batch.parent
+        by_suite.setdefault(run_time.parent.parent, set()).add(run_time)
+    for runs in by_suite.values():
+        for run_time in sorted(runs, key=lambda p: p.name)[:-keep]:
+            shutil.rmtree(run_time, ignore_errors=True)
+            shutil.rmtree(pages / run_time.relative_to(results), ignore_errors=True)
+            removed += 1
+    return removed
 
 
 def blocking_failures(results: Sequence[Any]) -> list[Any]:
     return [r for r in results if r.blocking and not r.success]
 
 
+def uncommitted_dir() -> Path:
+    """Where GX writes validation results and Data Docs: $TIERING_GX_UNCOMMITTED, default
+    $TIERING_HOME/gx (they belong to the data of one home, not to the code)."""
+    from tiering.config import get_paths
+
+    return Path(os.environ.get("TIERING_GX_UNCOMMITTED") or get_paths().home / "gx")
+
+
 def data_docs_index(gx_dir: Path = GX_DIR) -> Path:
-    root = Path(os.environ.get("TIERING_GX_UNCOMMITTED", gx_dir / "uncommitted"))
-    return root / "data_docs" / "local_site" / "index.html"
+    return uncommitted_dir() / "data_docs" / "local_site" / "index.html"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -17,9 +17,11 @@ import duckdb
 import pandas as pd
 
 from tiering.config import Paths, get_paths
+from tiering.xlsx import write_workbook
 
 TIERS = ["S", "A", "B", "C", "D"]
-TIER_NAMES = {"S": "S 战略", "A": "A 核心", "B": "B 重要", "C": "C 一般", "D": "D 观察"}
+TIER_NAMES = {"S": "S 战略", "A": "A 核心", "B": "B 重要", "C": "C 一般", "D": "D 观察",
+              "NR": "未分级"}
 TIER_COLORS = {"S": "#1b5e20", "A": "#43a047", "B": "#fbc02d", "C": "#fb8c00", "D": "#c62828"}
 DIMENSIONS = {"value_score": "价值贡献", "credit_score": "资信与偿债", "risk_tolerance_score": "风险承受",
               "influence_score": "市场影响力", "potential_score": "合作潜力", "loyalty_score": "忠诚度",
@@ -92,26 +94,29 @@ def svg_stacked_bars(frame: pd.DataFrame, x: str, title: str) -> str:
 
 
 def svg_heatmap(matrix: pd.DataFrame, title: str) -> str:
-    """Rows: from-tier, columns: to-tier, cells: rate 0-1 with the count."""
+    """Rows: from-tier, columns: to-tier (S..D, and NR 'no tier' when the matrix has it), cells:
+    the rate 0-1 of the row with the count."""
+    columns = TIERS + [c for c in matrix.columns if c not in TIERS]
     cell, left, top = 64, 80, 50
-    size = left + cell * len(TIERS) + 20
+    size = left + cell * len(columns) + 20
     parts = [f'<svg viewBox="0 0 {size} {top + cell * len(TIERS) + 20}" width="{size}" '
              f'role="img" aria-label="{_e(title)}"><text x="0" y="16" font-size="14">'
              f'{_e(title)}</text><text x="{left}" y="36" font-size="11">本期 →</text>']
-    for j, tier in enumerate(TIERS):
+    for j, tier in enumerate(columns):
         parts.append(f'<text x="{left + j * cell + cell / 2}" y="{top - 2}" font-size="11" '
-                     f'text-anchor="middle">{TIER_NAMES[tier]}</text>')
+                     f'text-anchor="middle">{TIER_NAMES.get(tier, tier)}</text>')
     for i, src in enumerate(TIERS):
         parts.append(f'<text x="{left - 6}" y="{top + i * cell + cell / 2 + 4}" font-size="11" '
                      f'text-anchor="end">{TIER_NAMES[src]}</text>')
-        for j, dst in enumerate(TIERS):
+        for j, dst in enumerate(columns):
             count = int(matrix.loc[src, dst]) if src in matrix.index and dst in matrix.columns else 0
             total = int(matrix.loc[src].sum()) if src in matrix.index else 0
             rate = count / total if total else 0.0
             shade = int(255 - 200 * rate)
             parts.append(f'<rect x="{left + j * cell}" y="{top + i * cell}" width="{cell - 2}" '
                          f'height="{cell - 2}" fill="rgb({shade},{shade},255)"><title>'
-                         f'{TIER_NAMES[src]} → {TIER_NAMES[dst]}: {count}（{rate:.1%}）</title></rect>'
+                         f'{TIER_NAMES[src]} → {TIER_NAMES.get(dst, dst)}: {count}（{rate:.1%}）'
+                         f'</title></rect>'
                          f'<text x="{left + j * cell + cell / 2}" y="{top + i * cell + cell / 2}" '
                          f'font-size="11" text-anchor="middle" fill="{"#fff" if rate > .5 else "#000"}">'
                          f'{rate:.0%}</text><text x="{left + j * cell + cell / 2}" '
@@ -204,14 +209,36 @@ def section_distribution(db: Serving, period: date) -> str:
             + html_table(table.rename(columns=TIER_NAMES | {"period_total": "合计"}), 36))
 
 
-def section_migrations(db: Serving, period: date) -> str:
-    if not db.has("marts.client_tiers"):
-        return _missing("marts.client_tiers")
+def _migration_matrices(db: Serving, period: date) -> list[tuple[str, pd.DataFrame]]:
+    """(title, from × to counts) from marts.tier_migrations (default profile, latest period up to
+    the as-of date; one matrix per horizon)."""
+    latest = db.con.execute("select max(period_date) from marts.tier_migrations where "
+                            "profile_code = 'default' and period_date <= ?", [period]).fetchone()[0]
+    if latest is None:
+        return []
+    frame = db.df("""select horizon_months, from_period_date, from_tier_code, to_tier_code,
+            sum(client_count) as clients
+        from marts.tier_migrations
+        where profile_code = 'default' and period_date = ?
+        group by all order by horizon_months""", [latest])
+    matrices = []
+    for (horizon, from_period), cells in frame.groupby(["horizon_months", "from_period_date"]):
+        matrix = cells.pivot_table(index="from_tier_code", columns="to_tier_code",
+                                   values="clients", aggfunc="sum", fill_value=0)
+        extra = [c for c in matrix.columns if c not in TIERS]
+        matrix = matrix.reindex(index=TIERS, columns=TIERS + extra, fill_value=0)
+        span = "相邻两期" if int(horizon) == 1 else f"间隔 {int(horizon)} 个月"
+        matrices.append((f"等级迁移（{span}）：{pd.Timestamp(from_period).date()} → {latest}"
+                         "（行：上期，列：本期）", matrix))
+    return matrices
+
+
+def _migration_from_tiers(db: Serving, period: date) -> list[tuple[str, pd.DataFrame]]:
     periods = [p for (p,) in db.con.execute(
         "select distinct period_date from marts.client_tiers where period_date <= ? "
         "order by 1 desc limit 2", [period]).fetchall()]
     if len(periods) < 2:
-        return "<p>只有一期分级记录，尚无迁移。</p>"
+        return []
     frame = db.df("""select prev.tier_code as from_tier, cur.tier_code as to_tier,
             count(*) as clients
         from marts.client_tiers cur join marts.client_tiers prev
@@ -220,9 +247,26 @@ def section_migrations(db: Serving, period: date) -> str:
         group by all""", [periods[0], periods[1]])
     matrix = frame.pivot_table(index="from_tier", columns="to_tier", values="clients",
                                fill_value=0).reindex(index=TIERS, columns=TIERS, fill_value=0)
-    moved = int(matrix.values.sum() - sum(matrix.loc[t, t] for t in TIERS))
-    return (svg_heatmap(matrix, f"等级迁移：{periods[1]} → {periods[0]}（行：上期，列：本期）")
-            + f"<p>两期均有分级的客户 {int(matrix.values.sum())} 户，其中等级变动 {moved} 户。</p>")
+    return [(f"等级迁移：{periods[1]} → {periods[0]}（行：上期，列：本期）", matrix)]
+
+
+def section_migrations(db: Serving, period: date) -> str:
+    """From `tier_migrations` (the dynamics mart) when published, else from `client_tiers`."""
+    if db.has("marts.tier_migrations"):
+        matrices = _migration_matrices(db, period)
+    elif db.has("marts.client_tiers"):
+        matrices = _migration_from_tiers(db, period)
+    else:
+        return _missing("marts.tier_migrations")
+    if not matrices:
+        return "<p>只有一期分级记录，尚无迁移。</p>"
+    parts = []
+    for title, matrix in matrices:
+        stayed = sum(int(matrix.loc[t, t]) for t in TIERS if t in matrix.columns)
+        total = int(matrix.values.sum())
+        parts.append(svg_heatmap(matrix, title) + f"<p>上期已分级的客户 {total} 户，其中等级变动 "
+                     f"{total - stayed} 户。</p>")
+    return "".join(parts)
 
 
 def section_pareto(db: Serving, period: date) -> str:
@@ -276,14 +320,37 @@ def section_review_queue(db: Serving, period: date) -> str:
     if not db.has("marts.tier_review_queue"):
         return _missing("marts.tier_review_queue")
     cols = db.columns("marts.tier_review_queue")
-    reason = next((c for c in cols if "reason" in c and "label" not in c), None) or next(
-        (c for c in cols if "reason" in c), None)
+    reason = next((c for c in ("trigger_label", "trigger_code") if c in cols), None) or next(
+        (c for c in cols if "reason" in c or "trigger" in c), None)
+    total = db.con.execute("select count(*) from marts.tier_review_queue").fetchone()[0]
+    text = f"<p>待复核记录共 {total} 条"
+    if "client_key" in cols:
+        clients = db.con.execute(
+            "select count(distinct client_key) from marts.tier_review_queue").fetchone()[0]
+        text += f"，涉及客户 {clients} 户"
+    text += "。</p>"
     if reason is None:
-        return html_table(db.df("select count(*) as clients from marts.tier_review_queue"))
-    frame = db.df(f"select {reason} as reason, count(*) as clients from marts.tier_review_queue "
-                  f"group by 1 order by 2 desc")
-    return f"<p>待复核记录共 {int(frame['clients'].sum())} 条。</p>" + html_table(
-        frame.rename(columns={"reason": "复核原因", "clients": "数量"}))
+        return text
+    due = ", min(due_date) as first_due_date" if "due_date" in cols else ""
+    overdue = (", sum(case when due_date < ? then 1 else 0 end) as overdue"
+               if "due_date" in cols else "")
+    by_reason = db.df(f"select {reason} as reason, count(*) as clients{due}{overdue} "
+                      f"from marts.tier_review_queue group by 1 order by 2 desc",
+                      [period] if overdue else None)
+    out = text + html_table(by_reason.rename(columns={
+        "reason": "复核原因", "clients": "数量", "first_due_date": "最早到期",
+        "overdue": "已逾期（截至本期）"}))
+    if "tier_code" in cols:
+        by_tier = db.df("select tier_code, count(*) as items from marts.tier_review_queue "
+                        "group by 1 order by 1")
+        out += "<h3>按等级</h3>" + html_table(by_tier.rename(
+            columns={"tier_code": "等级", "items": "数量"}))
+    shown = [c for c in ("priority", "client_key", "registered_name", "tier_code", reason,
+                         "trigger_detail", "trigger_date", "due_date") if c in cols]
+    order = [c for c in ("priority", "due_date") if c in cols] or [shown[0]]
+    top = db.df(f"select {', '.join(dict.fromkeys(shown))} from marts.tier_review_queue "
+                f"order by {', '.join(order)} limit 20")
+    return out + "<h3>最紧急的 20 条</h3>" + html_table(top, 20)
 
 
 def section_quality(db: Serving, period: date) -> str:
@@ -330,24 +397,37 @@ def render_html(db: Serving, as_of: date) -> str:
             + "".join(body) + "</body></html>")
 
 
-def write_excel(db: Serving, target: Path) -> None:
-    notes = []
-    with pd.ExcelWriter(target, engine="openpyxl") as writer:
+def _rows(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
+    while rows := cursor.fetchmany(10_000):
+        yield from rows
+
+
+def write_excel(db: Serving, target: Path, as_of: date | None = None) -> None:
+    """One sheet per main mart (per-period marts: the latest period up to `as_of`), at most
+    EXCEL_MAX_ROWS rows each, and a 说明 sheet saying what each sheet holds."""
+    notes: list[tuple[str, str]] = []
+
+    def sheets() -> Iterator[tuple[str, list[str], Iterable[Sequence[object]]]]:
         for name in EXCEL_TABLES:
             table = f"marts.{name}"
             if not db.has(table):
                 notes.append((name, "尚未发布"))
                 continue
-            total = db.con.execute(f"select count(*) from {table}").fetchone()[0]
-            frame = db.df(f"select * from {table} limit {EXCEL_MAX_ROWS}")
-            for col in frame.columns:  # Excel has no time zones
-                if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
-                    frame[col] = frame[col].dt.tz_localize(None)
-            frame.to_excel(writer, sheet_name=name[:31], index=False)
+            where, params = "", []
+            if as_of is not None and "period_date" in db.columns(table):
+                where = (f" where period_date = (select max(period_date) from {table} "
+                         "where period_date <= ?)")
+                params = [as_of]
+            total = db.con.execute(f"select count(*) from {table}{where}", params).fetchone()[0]
+            cursor = db.con.cursor()
+            cursor.execute(f"select * from {table}{where} limit {EXCEL_MAX_ROWS}", params)
+            yield name, [column[0] for column in cursor.description], _rows(cursor)
             notes.append((name, f"{min(total, EXCEL_MAX_ROWS)} / {total} 行"
+                          + ("（最新一期）" if where else "")
                           + ("（已截断，完整数据见 Parquet 导出）" if total > EXCEL_MAX_ROWS else "")))
-        pd.DataFrame(notes, columns=["数据表", "说明"]).to_excel(writer, sheet_name="说明",
-                                                                  index=False)
+        yield "说明", ["数据表", "说明"], notes
+
+    write_workbook(target, sheets())
 
 
 def latest_published_period(paths: Paths) -> date:
@@ -373,7 +453,7 @@ def generate(paths: Paths, as_of: date) -> Path:
     tmp_xlsx = folder / f".report.{os.getpid()}.tmp.xlsx"
     try:
         tmp_html.write_text(render_html(db, as_of), encoding="utf-8")
-        write_excel(db, tmp_xlsx)
+        write_excel(db, tmp_xlsx, as_of)
         os.replace(tmp_xlsx, xlsx_path)
         os.replace(tmp_html, html_path)
     finally:

@@ -10,6 +10,7 @@ in the check's metadata (`results_json`), where the publish asset reads them bac
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -44,7 +45,8 @@ def describe_failures(rows: Iterable[dict[str, Any]]) -> list[str]:
             for r in rows if not r["success"]]
 
 
-def to_check_result(rows: Sequence[dict[str, Any]], **target: Any) -> dg.AssetCheckResult:
+def to_check_result(rows: Sequence[dict[str, Any]], run: "LayerRun | None" = None,
+                    **target: Any) -> dg.AssetCheckResult:
     blocking_failed = [r for r in rows if not r["success"] and r["blocking"]]
     failed = [r for r in rows if not r["success"]]
     lines = describe_failures(failed)
@@ -60,15 +62,32 @@ def to_check_result(rows: Sequence[dict[str, Any]], **target: Any) -> dg.AssetCh
             "expectations_skipped": skipped,
             "failed": dg.MetadataValue.md("\n".join(f"- {line}" for line in lines) or "none"),
             "results_json": dg.MetadataValue.text(json.dumps(rows, ensure_ascii=False)),
+            "suite_seconds": dg.MetadataValue.text(json.dumps(run.timings if run else {})),
+            "validation_ids": dg.MetadataValue.text(json.dumps(run.stored if run else [])),
         },
         **target,
     )
 
 
-def run_layer_rows(layer: str, tiering: TieringResource) -> list[dict[str, Any]]:
+@dataclass
+class LayerRun:
+    """What one layer's GX run leaves besides its results: seconds per suite and the identifiers
+    of its stored validation results (Data Docs are rendered from them at publish)."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    stored: list = field(default_factory=list)
+
+
+def run_layer_rows(layer: str, tiering: TieringResource,
+                   run: LayerRun | None = None) -> list[dict[str, Any]]:
+    """One layer's expectations as rows. Data Docs only when one failed (so a person can read
+    why at once); the passing runs are rendered once per refresh by the publish asset."""
     from tiering.quality import run_layer
 
-    return [result_to_dict(r) for r in run_layer(layer, tiering.paths, tiering.as_of())]
+    run = run or LayerRun()
+    return [result_to_dict(r) for r in run_layer(
+        layer, tiering.paths, tiering.as_of(), timings=run.timings, docs="on_failure",
+        stored=run.stored)]
 
 
 def departments_of(row: dict[str, Any]) -> set[str]:
@@ -91,11 +110,13 @@ def departments_of(row: dict[str, Any]) -> set[str]:
 )
 def gx_raw(context: dg.AssetCheckExecutionContext, tiering: TieringResource):
     """Raw completeness per department (a result goes to the departments it names)."""
-    rows = run_layer_rows("raw", tiering)
+    run = LayerRun()
+    rows = run_layer_rows("raw", tiering, run)
     for check_key in context.selected_asset_check_keys:
         department = check_key.asset_key.path[-1]
         mine = [r for r in rows if department in departments_of(r)]
-        yield to_check_result(mine, asset_key=check_key.asset_key, check_name="gx_raw")
+        yield to_check_result(mine, run, asset_key=check_key.asset_key, check_name="gx_raw")
+        run = LayerRun(timings=run.timings)  # the stored results travel once
 
 
 def _model_children() -> dict[str, set[str]]:
@@ -150,7 +171,8 @@ def _layer_check(layer: str) -> dg.AssetChecksDefinition | None:
                     description=f"GX {layer} suite (tiering.quality, layer '{layer}'), run after "
                                 f"{', '.join([target, *after])}; blocks publishing.")
     def _check(tiering: TieringResource) -> dg.AssetCheckResult:
-        return to_check_result(run_layer_rows(layer, tiering))
+        run = LayerRun()
+        return to_check_result(run_layer_rows(layer, tiering, run), run)
 
     return _check
 

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.assets.dbt import WAREHOUSE_POOL, dbt_model_keys
-from orchestration.assets.quality import run_layer_rows
+from orchestration.assets.quality import LayerRun, run_layer_rows
 from orchestration.metadata import scalar_metadata
 from orchestration.resources import TieringResource
 from orchestration.state import record_refresh
@@ -36,8 +36,10 @@ def as_check_result(row: dict[str, Any]) -> Any:
         return SimpleNamespace(**row)
 
 
-def checks_of_this_run(context: dg.AssetExecutionContext) -> dict[str, list[dict[str, Any]]]:
-    """Layer -> expectation rows, from the GX check evaluations recorded in this run."""
+def checks_of_this_run(context: dg.AssetExecutionContext,
+                       validation_ids: list | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Layer -> expectation rows, from the GX check evaluations recorded in this run (and the
+    identifiers of their stored validation results into `validation_ids`)."""
     rows: dict[str, list[dict[str, Any]]] = {}
     records = context.instance.all_logs(
         context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
@@ -47,6 +49,9 @@ def checks_of_this_run(context: dg.AssetExecutionContext) -> dict[str, list[dict
         results = evaluation.metadata.get("results_json")
         if layer and results is not None:
             rows.setdefault(layer, []).extend(json.loads(results.value))
+            stored = evaluation.metadata.get("validation_ids")
+            if stored is not None and validation_ids is not None:
+                validation_ids.extend(json.loads(stored.value))
     return rows
 
 
@@ -63,14 +68,22 @@ def checks_of_this_run(context: dg.AssetExecutionContext) -> dict[str, list[dict
 def serving_database(context: dg.AssetExecutionContext, tiering: TieringResource):
     from tiering.publish import publish
 
+    from tiering.quality import build_data_docs_for
+
     paths, as_of = tiering.paths, tiering.as_of()
-    rows = checks_of_this_run(context)
+    validation_ids: list = []
+    rows = checks_of_this_run(context, validation_ids)
     for layer in LAYERS:
         if layer not in rows:
             context.log.info(f"GX layer '{layer}' was not checked in this run: checking it now")
-            rows[layer] = run_layer_rows(layer, tiering)
+            run = LayerRun()
+            rows[layer] = run_layer_rows(layer, tiering, run)
+            validation_ids.extend(run.stored)
     results = [as_check_result(row) for layer in LAYERS for row in rows[layer]]
-    published = publish(paths, as_of, results)
+    try:
+        published = publish(paths, as_of, results)
+    finally:  # Data Docs of every suite of this run, once, whether or not it published
+        build_data_docs_for(validation_ids)
     context.log.info(f"published {published}")
     return dg.MaterializeResult(metadata={
         "as_of_date": as_of.isoformat(),
