@@ -8,6 +8,7 @@ depends on the other engineers' models: these tests prove that the gates, publis
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -251,3 +252,57 @@ def write_dynamics_marts(paths: Paths, period: date, previous: date, n: int = 20
             cast(trigger_date as date) as trigger_date, cast(due_date as date) as due_date)
         from queue""")
     con.close()
+
+
+# A BI-like reader, run as its own process: connects read-only to the serving database, reads the
+# newest publish_log row and counts every mart, over and over, until the stop file exists (or the
+# time limit); prints reads, errors, versions seen and torn reads (counts that do not add up to
+# the version's rows_published) as JSON.  Usage: python reader.py SERVING STOP_FILE MAX_SECONDS
+READER = textwrap.dedent("""
+    import json, os, sys, time, duckdb
+    path, stop, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    reads, errors, versions, torn = 0, [], set(), []
+    end = time.time() + seconds
+    while time.time() < end and not os.path.exists(stop):
+        try:
+            con = duckdb.connect(path, read_only=True)
+            try:
+                version, expected = con.execute(
+                    "select version, rows_published from publish_log "
+                    "order by version desc limit 1").fetchone()
+                tables = [t for (t,) in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = 'marts'").fetchall()]
+                found = sum(con.execute(f'select count(*) from marts."{t}"').fetchone()[0]
+                            for t in tables)
+            finally:
+                con.close()
+            reads += 1
+            versions.add(version)
+            if found != expected:
+                torn.append((version, expected, found))
+        except Exception as exc:
+            errors.append(repr(exc)[:300])
+    print(json.dumps({"reads": reads, "errors": errors, "versions": sorted(versions),
+                      "torn": torn}))
+""")
+
+MOBILE = r"(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)"
+LANDLINE = r"(^|[^0-9A-Za-z])0[0-9]{2,3}-?[0-9]{7,8}([^0-9A-Za-z]|$)"
+EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+[.][A-Za-z]{2,}"
+
+
+def personal_data_leaks(serving: Path) -> list[tuple[str, str, str]]:
+    """(table, column, value) of every text value in the serving database that still looks like a
+    whole phone number or email address."""
+    leaks = []
+    with duckdb.connect(str(serving), read_only=True) as con:
+        for schema, table, column in con.execute(
+                "select table_schema, table_name, column_name from information_schema.columns "
+                "where data_type = 'VARCHAR'").fetchall():
+            found = con.execute(
+                f'select distinct "{column}" from {schema}."{table}" where '
+                f'regexp_matches("{column}", ?) or regexp_matches("{column}", ?) '
+                f'or regexp_matches("{column}", ?) limit 5', [MOBILE, LANDLINE, EMAIL]).fetchall()
+            leaks += [(f"{schema}.{table}", column, v) for (v,) in found]
+    return leaks

@@ -185,3 +185,35 @@ def test_run_failure_sensor_records_an_alert(defs: dg.Definitions, home: Path) -
             "select job_name, as_of_date, message from pipeline_alerts").fetchall()
     assert (job, as_of) == ("doomed", "2025-05-31")
     assert "disk on fire" in message
+
+
+def test_dbt_resource_skips_the_version_subprocess_and_the_in_process_adapter(
+        defs: dg.Definitions, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both overrides replace private dagster-dbt members: fail loudly if an upgrade renames
+    them (the refresh would silently pay a `dbt --version` and a project load per dbt step)."""
+    from importlib.metadata import version
+
+    import dagster_dbt.core.resource as dbt_resource
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.project import TieringDbtCliResource, dbt_executable
+    from orchestration.resources import RESOURCES
+
+    assert hasattr(DbtCliResource, "_cli_version")
+    assert hasattr(DbtCliResource, "_initialize_dbt_core_adapter")
+    assert isinstance(RESOURCES["dbt"], TieringDbtCliResource)
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"dbt started: {args}")
+
+    monkeypatch.setattr(dbt_resource, "check_output", no_subprocess)
+    resource = TieringDbtCliResource(project_dir=str(Path(__file__).parent.parent),
+                                     dbt_executable=dbt_executable())
+    assert str(resource._cli_version) == version("dbt-core")
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
+def test_refresh_dbt_builds_leave_unit_tests_to_ci() -> None:
+    from orchestration.assets.dbt import BUILD_FLAGS
+
+    assert list(BUILD_FLAGS) == ["--exclude-resource-type", "unit_test"]

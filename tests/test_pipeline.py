@@ -8,6 +8,8 @@ import hashlib
 import io
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -16,8 +18,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-CLIENTS, MONTHS, START, SEED = 500, 3, "2025-01", 20261128
-LAST_PERIOD = date(2025, 3, 31)
+from pub_fixtures import READER, personal_data_leaks
+
+CLIENTS, MONTHS, START, SEED = 500, 4, "2025-01", 20261128
+FIRST_AS_OF = date(2025, 3, 31)  # refreshed with --as-of while April is already delivered
+LAST_PERIOD = date(2025, 4, 30)  # the latest complete period: the default of the next refresh
 
 
 def run(fn, *args, **kwargs) -> tuple[int, str]:
@@ -37,23 +42,74 @@ def tree(path: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def refreshed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    """One simulated landing zone and one real refresh of it (as of its latest complete month)."""
+def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A simulated landing zone of four months and a real refresh as of the third
+    (`--as-of 2025-03-31`): the fourth month sits in the landing zone and must not be used."""
     simulate = pytest.importorskip("tiering.simulate").simulate
     pytest.importorskip("tiering.ingest").ingest
     home = tmp_path_factory.mktemp("orc_home")
+    target = tmp_path_factory.getbasetemp() / "dbt_target"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("TIERING_HOME", str(home))
         env.delenv("TIERING_LANDING_DIR", raising=False)
-        env.setenv("DBT_TARGET_PATH", str(tmp_path_factory.getbasetemp() / "dbt_target"))
+        env.setenv("DBT_TARGET_PATH", str(target))
         env.setenv("TIERING_GX_UNCOMMITTED", str(home / "gx"))
         simulate(home / "landing", home / "truth", CLIENTS, MONTHS, START, SEED)
         from tiering.pipeline import refresh
 
         started = time.monotonic()
-        code, output = run(refresh)
-        yield {"home": home, "code": code, "output": output,
+        code, output = run(refresh, FIRST_AS_OF)
+        yield {"home": home, "code": code, "output": output, "target": target,
                "seconds": time.monotonic() - started}
+
+
+@pytest.fixture(scope="session")
+def refreshed(first: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Then `tiering refresh` (latest complete period: April) while a BI-like reader process
+    queries the serving database in a loop."""
+    if first["code"] != 0:
+        pytest.skip("the first refresh failed (test_refresh_as_of_uses_only_deliveries_up_to_it "
+                    "says why)")
+    home = first["home"]
+    work = tmp_path_factory.mktemp("reader")
+    script, stop = work / "reader.py", work / "stop"
+    script.write_text(READER)
+    reader = subprocess.Popen([sys.executable, str(script), str(home / "serving.duckdb"),
+                               str(stop), "1800"], stdout=subprocess.PIPE, text=True)
+    from tiering.pipeline import refresh
+
+    started = time.monotonic()
+    code, output = run(refresh)
+    seconds = time.monotonic() - started
+    time.sleep(1.0)  # let the reader open the new version
+    stop.touch()
+    seen = json.loads(reader.communicate(timeout=120)[0])
+    return {**first, "code": code, "output": output, "seconds": seconds, "reader": seen}
+
+
+def test_refresh_as_of_uses_only_deliveries_up_to_it(first: dict) -> None:
+    home = first["home"]
+    assert first["code"] == 0, first["output"][-4000:]
+    assert f"as of {FIRST_AS_OF}" in first["output"]
+    assert (home / "landing" / "crm" / LAST_PERIOD.isoformat() / "_manifest.json").exists()
+    loaded = {p.stem for p in (home / "raw").glob("*/*/*.parquet") if p.stem[0].isdigit()}
+    assert max(loaded) == FIRST_AS_OF.isoformat(), sorted(loaded)
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        assert con.execute("select max(as_of_period) from publish_log").fetchone()[0] == FIRST_AS_OF
+        tables = {t for (t,) in con.execute("select table_name from information_schema.tables "
+                                            "where table_schema = 'marts'").fetchall()}
+        if "client_tiers" in tables:
+            assert con.execute("select max(period_date) from marts.client_tiers"
+                               ).fetchone()[0] == FIRST_AS_OF
+    timings = json.loads((home / "state" / "step_timings.json").read_text())
+    assert timings["success"] and timings["as_of_date"] == FIRST_AS_OF.isoformat()
+    assert {"raw_deliveries", "gx_raw", "warehouse_dbt_assets", "serving__serving_duckdb",
+            "serving__report"} <= set(timings["steps_s"])
+    assert "raw.crm.clients" in timings["gx_suites_s"]
+    # refresh builds leave the dbt unit tests to CI (they run in test_staging/identity/tiering)
+    results = [json.loads(p.read_text()) for p in first["target"].rglob("run_results.json")]
+    nodes = [r["unique_id"] for result in results for r in result["results"]]
+    assert nodes and not [n for n in nodes if n.startswith("unit_test.")]
 
 
 def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> None:
@@ -74,16 +130,36 @@ def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> No
         if ("marts", "client_tiers") in built:
             periods = con.execute("select max(period_date) from marts.client_tiers").fetchone()[0]
             assert periods == LAST_PERIOD
-    assert (home / "serving.duckdb").exists()
-    assert (home / "reports" / LAST_PERIOD.isoformat()).is_dir()
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        assert con.execute("select version, as_of_period from publish_log order by version"
+                           ).fetchall() == [(1, FIRST_AS_OF), (2, LAST_PERIOD)]
+    for as_of in (FIRST_AS_OF, LAST_PERIOD):
+        report = home / "reports" / as_of.isoformat()
+        assert (report / "report.html").exists() and (report / "report.xlsx").exists()
+    assert (home / "gx" / "data_docs" / "local_site" / "index.html").exists()
     state = json.loads((home / "state" / "last_refresh.json").read_text())
     assert state["as_of_date"] == LAST_PERIOD.isoformat()
 
 
+def test_a_reader_during_the_refresh_sees_whole_versions_and_no_errors(refreshed: dict) -> None:
+    seen = refreshed["reader"]
+    assert seen["errors"] == []
+    assert seen["torn"] == []
+    assert seen["versions"] == [1, 2], seen
+    assert seen["reads"] > 20, seen
+
+
+def test_no_unmasked_phone_or_email_in_the_serving_database(refreshed: dict) -> None:
+    home = refreshed["home"]
+    assert personal_data_leaks(home / "serving.duckdb") == []
+    # the same scan finds them in the build database, which keeps the full values
+    assert personal_data_leaks(home / "warehouse.duckdb")
+
+
 def needs_a_good_refresh(refreshed: dict) -> None:
     if refreshed["code"] != 0:
-        pytest.skip("the first refresh failed (test_refresh_builds_every_model_publishes_and_"
-                    "reports says why)")
+        pytest.skip("the refresh failed (test_refresh_builds_every_model_publishes_and_reports "
+                    "says why)")
 
 
 def test_a_refresh_with_nothing_new_finishes_quickly_and_says_so(refreshed: dict) -> None:
@@ -101,7 +177,7 @@ def test_a_refresh_with_nothing_new_finishes_quickly_and_says_so(refreshed: dict
 def _deliver_next_month_with_a_broken_finance_file(landing: Path) -> date:
     """Copy every department's latest delivery to the next month end; finance's manifest then
     claims more receipts rows than the file has (a broken delivery under the contract)."""
-    new = date(2025, 4, 30)
+    new = date(2025, 5, 31)
     for department_dir in sorted(p for p in landing.iterdir() if p.is_dir()):
         latest = max(p for p in department_dir.iterdir() if (p / "_manifest.json").exists())
         target = department_dir / new.isoformat()
@@ -124,6 +200,7 @@ def test_a_bad_delivery_fails_the_refresh_and_leaves_serving_and_report_as_they_
     monkeypatch.setenv("TIERING_HOME", str(home))
     monkeypatch.setenv("TIERING_GX_UNCOMMITTED", str(home / "gx"))
     serving, reports = digest(home / "serving.duckdb"), tree(home / "reports")
+    docs = set((home / "gx" / "data_docs").rglob("*.html"))
     new = _deliver_next_month_with_a_broken_finance_file(home / "landing")
 
     code, output = run(refresh)
@@ -134,6 +211,10 @@ def test_a_bad_delivery_fails_the_refresh_and_leaves_serving_and_report_as_they_
     assert "receipts.csv" in output, output[-3000:]
     assert digest(home / "serving.duckdb") == serving
     assert tree(home / "reports") == reports
+    # Data Docs show why at once (rendered by the failing check itself)
+    pages = {p.relative_to(home).as_posix() for p in set(
+        (home / "gx" / "data_docs").rglob("*.html")) - docs}
+    assert [p for p in pages if "/raw/deliveries/" in p], sorted(pages)
     with duckdb.connect(str(home / "ops.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from pipeline_alerts where as_of_date = ?",
                            [new.isoformat()]).fetchone()[0] == 1
