@@ -82,6 +82,9 @@ def test_definitions_load_with_every_layer(defs: dg.Definitions) -> None:
     assert {dg.AssetKey(["ml", "client_pd_scores"]), dg.AssetKey(["serving", "serving_duckdb"]),
             dg.AssetKey(["serving", "report"])} <= keys
     assert any(k.path[0] == "staging" for k in keys), "the dbt models are assets"
+    # the UI's asset graph is grouped by layer
+    groups = {node.group_name for node in defs.resolve_asset_graph().asset_nodes}
+    assert {"raw", "seeds", "staging", "intermediate", "marts", "ml", "serving"} <= groups
     refresh = defs.resolve_job_def("refresh")
     assert refresh.tags["dagster/max_retries"] == "2"
     assert {"refresh", "build"} <= {j.name for j in defs.resolve_all_job_defs()}
