@@ -220,3 +220,26 @@ def test_refresh_dbt_builds_leave_unit_tests_to_ci() -> None:
     from orchestration.assets.dbt import BUILD_FLAGS
 
     assert list(BUILD_FLAGS) == ["--exclude-resource-type", "unit_test"]
+
+
+def test_old_dbt_invocation_folders_are_pruned(tmp_path: Path) -> None:
+    import time as clock
+
+    from tiering.pipeline import prune_dbt_targets
+
+    day = 86_400
+    for age, run in enumerate(["aaaaaaa", "bbbbbbb", "ccccccc", "ddddddd", "eeeeeee"]):
+        for step in ("warehouse_dbt_assets", "warehouse_dbt_assets_2"):
+            folder = tmp_path / f"{step}-{run}-1234567"
+            folder.mkdir()
+            (folder / "dbt.log").write_text("")
+            stamp = clock.time() - (5 - age) * day  # aaaaaaa: 5 days old ... eeeeeee: 1 day
+            os.utime(folder, (stamp, stamp))
+    (tmp_path / "manifest.json").write_text("{}")
+    recent = tmp_path / "warehouse_dbt_assets-fffffff-1234567"  # a run of today
+    recent.mkdir()
+    (recent / "dbt.log").write_text("")
+    prune_dbt_targets(keep_runs=3, keep_days=1.5, target=tmp_path)
+    runs = sorted({p.name.rsplit("-", 2)[-2] for p in tmp_path.glob("*-*-*")})
+    assert runs == ["ddddddd", "eeeeeee", "fffffff"]
+    assert (tmp_path / "manifest.json").exists()

@@ -133,20 +133,25 @@ def _write_json(target: Path, data: dict) -> None:
     os.replace(temp, target)
 
 
-def prune_dbt_targets(keep_runs: int = 3) -> None:
+def prune_dbt_targets(keep_runs: int = 3, keep_days: float = 1.0,
+                      target: Path | None = None) -> None:
     """dagster-dbt gives every dbt invocation its own folder under the target path (~50 MB at demo
-    scale, with compiled SQL, manifest and run_results.json): keep the last `keep_runs` runs'."""
+    scale: compiled SQL, manifest, run_results.json). Delete the folders of runs that are neither
+    among the newest `keep_runs` nor younger than `keep_days` (a backfill keeps all its months)."""
     from orchestration.project import dbt_project
 
-    target = Path(dbt_project.project_dir, dbt_project.target_path)
-    folders = [p for p in target.glob("*-*-*") if p.is_dir() and (p / "dbt.log").exists()]
+    target = target or Path(dbt_project.project_dir, dbt_project.target_path)
     by_run: dict[str, list[Path]] = {}
-    for folder in folders:  # <step>-<run id[:7]>-<uuid[:7]>
-        by_run.setdefault(folder.name.rsplit("-", 2)[-2], []).append(folder)
-    newest = sorted(by_run.values(), key=lambda group: max(f.stat().st_mtime for f in group))
-    for group in newest[:-keep_runs] if keep_runs else newest:
-        for folder in group:
-            shutil.rmtree(folder, ignore_errors=True)
+    for folder in target.glob("*-*-*"):  # <step>-<run id[:7]>-<uuid[:7]>
+        if folder.is_dir() and (folder / "dbt.log").exists():
+            by_run.setdefault(folder.name.rsplit("-", 2)[-2], []).append(folder)
+    newest = {run: max(f.stat().st_mtime for f in group) for run, group in by_run.items()}
+    ordered = sorted(by_run, key=newest.__getitem__)
+    cutoff = time.time() - keep_days * 86_400
+    for run in ordered[:-keep_runs] if keep_runs else ordered:
+        if newest[run] < cutoff:
+            for folder in by_run[run]:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
