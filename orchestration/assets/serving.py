@@ -42,7 +42,7 @@ def checks_of_this_run(context: dg.AssetExecutionContext,
     identifiers of their stored validation results into `validation_ids`)."""
     rows: dict[str, list[dict[str, Any]]] = {}
     records = context.instance.all_logs(
-        context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
     for record in records:
         evaluation = record.dagster_event.event_specific_data
         layer = CHECK_LAYER.get(evaluation.check_name)
@@ -107,6 +107,6 @@ def refresh_report(context: dg.AssetExecutionContext, tiering: TieringResource):
     paths, as_of = tiering.paths, tiering.as_of()
     path = generate(paths, as_of)
     context.log.info(f"report written to {path}")
-    record_refresh(paths, as_of, context.run_id)  # a refresh is done once its report is out
+    record_refresh(paths, as_of, context.run.run_id)  # a refresh is done once its report is out
     return dg.MaterializeResult(metadata={"as_of_date": as_of.isoformat(),
                                           "path": dg.MetadataValue.path(str(path))})
