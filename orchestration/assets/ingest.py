@@ -38,7 +38,11 @@ def raw_key(department: str) -> dg.AssetKey:
     retry_policy=INGEST_RETRY,
 )
 def raw_deliveries(context: dg.AssetExecutionContext, tiering: TieringResource):
-    """`tiering ingest` up to the run's as-of date for the selected departments."""
+    """`tiering ingest` up to the run's as-of date; one materialization per selected department.
+
+    `tiering.ingest` works delivery by delivery and loads each complete delivery once (keyed by
+    its manifest), whichever department is selected: materializing one department's asset loads
+    whatever is new in the landing zone, and a re-delivered extract is reloaded alone."""
     from tiering.ingest import ingest
 
     paths, as_of = tiering.paths, tiering.as_of()
