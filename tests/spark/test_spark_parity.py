@@ -82,6 +82,11 @@ def dbt(home: Path, target: str, *args: str) -> dict[str, str]:
             for r in json.loads(results_file.read_text())["results"]}
 
 
+# dbt unit tests run on DuckDB in `make test`; on Spark they take about a third of this suite's
+# time (each plans the whole cleaning SQL twice), so they run here only when asked for.
+SPARK_UNIT_TESTS = os.environ.get("TIERING_SPARK_UNIT_TESTS") == "1"
+
+
 def pipeline(home: Path, target: str, timer: Timer) -> dict:
     """The refresh's steps on one engine; {statuses, checks, published}."""
     from tiering.publish import publish
@@ -90,15 +95,17 @@ def pipeline(home: Path, target: str, timer: Timer) -> dict:
     from tiering.spark_catalog import export_ml, write_catalog
 
     paths = Paths(home=home)
+    skip_unit = ["test_type:unit"] if target == "spark" and not SPARK_UNIT_TESTS else []
     statuses = timer.run(f"{target} dbt", dbt, home, target, "build",
-                         "--exclude", "tag:after_risk_model")
+                         "--exclude", "tag:after_risk_model", *skip_unit)
     if target == "spark":
         timer.run("spark catalog", write_catalog, paths)
     timer.run(f"{target} risk model", train_and_score, paths.warehouse, as_of_date(),
               paths.models_dir, ModelSettings(min_train_periods=2, min_train_defaults=5))
     if target == "spark":
         timer.run("spark catalog", export_ml, paths)
-    statuses.update(timer.run(f"{target} dbt", dbt, home, target, "build", *AFTER_RISK_MODEL))
+    statuses.update(timer.run(f"{target} dbt", dbt, home, target, "build", *AFTER_RISK_MODEL,
+                              *(["--exclude", *skip_unit] if skip_unit else [])))
     if target == "spark":
         timer.run("spark catalog", write_catalog, paths)
     checks = [r for layer in LAYERS
@@ -155,8 +162,10 @@ def assert_same(builds, table: str, columns: list[str], catalog: str = "") -> No
     assert len(on_duckdb) == len(on_spark) > 0
 
 
-def assert_close(builds, table: str, keys: list[str]) -> None:
-    """Every column equal (numbers to 1e-9 relative), matched on keys."""
+def assert_close(builds, table: str, keys: list[str], rounded: tuple[str, ...] = ()) -> None:
+    """Every column equal (numbers to 1e-9 relative), matched on keys. Columns in `rounded` are
+    round(x, 2) of a double, where the engines break ties differently (docs/scaling.md): they
+    may differ by one unit in the last place on a few rows."""
     on_duckdb, on_spark = (builds["con"].execute(f"select * from {engine}.{table}").df()
                            for engine in ENGINES)
     assert len(on_duckdb) == len(on_spark) > 0, table
@@ -169,7 +178,11 @@ def assert_close(builds, table: str, keys: list[str]) -> None:
         if pd.api.types.is_numeric_dtype(a) or pd.api.types.is_bool_dtype(a) or \
                 a.map(lambda v: hasattr(v, "as_integer_ratio")).all():
             a, b = a.astype(float), b.astype(float)
-            same = ((a - b).abs() <= 1e-9 * (1 + a.abs())) | (a.isna() & b.isna())
+            tolerance = 0.01 + 1e-9 if column in rounded else 1e-9 * (1 + a.abs())
+            same = ((a - b).abs() <= tolerance) | (a.isna() & b.isna())
+            if column in rounded:
+                ties = int(((a - b).abs() > 1e-9).sum())
+                assert ties <= 0.02 * len(a), f"{table}.{column}: {ties} rows off by 0.01"
         else:
             same = (a.astype(str) == b.astype(str))
         assert same.all(), f"{table}.{column} differs on {(~same).sum()} rows"
@@ -178,11 +191,12 @@ def assert_close(builds, table: str, keys: list[str]) -> None:
 def test_every_node_that_passes_on_duckdb_passes_on_spark(builds):
     on_duckdb, on_spark = (builds["runs"][engine]["statuses"] for engine in ENGINES)
     good = {"success", "pass"}
-    regressions = {uid: on_spark.get(uid, "not run") for uid, status in on_duckdb.items()
-                   if status in good and on_spark.get(uid) not in good}
+    expected = {uid for uid, status in on_duckdb.items() if status in good
+                and (SPARK_UNIT_TESTS or not uid.startswith("unit_test."))}
+    regressions = {uid: on_spark.get(uid, "not run") for uid in expected
+                   if on_spark.get(uid) not in good}
     assert not regressions, f"pass on DuckDB, not on Spark: {regressions}"
     assert sum(status in good for status in on_spark.values()) > 100
-    assert any(uid.startswith("unit_test.") for uid in on_spark)
 
 
 def test_same_clients_and_client_keys(builds):
@@ -200,15 +214,22 @@ def test_same_risk_model_input_and_scores(builds):
     assert_close(builds, "ml.client_pd_scores", ["client_key", "period_date"])
 
 
+SCORES = tuple(f"{dimension}_score" for dimension in
+               ("value", "credit", "risk_tolerance", "influence", "potential", "loyalty"))
+
+
 def test_same_dimension_scores(builds):
     assert_close(builds, "intermediate.int_tiering_dimensions_scored",
-                 ["client_key", "period_date"])
+                 ["client_key", "period_date"], rounded=SCORES)
 
 
 def test_same_tiers(builds):
     assert_same(builds, "marts.client_tiers",
-                ["client_key", "period_date", "profile_code", "tier_code", "composite_score"])
+                ["client_key", "period_date", "profile_code", "tier_code"])
     assert_same(builds, "marts.client_tiers_current", ["client_key", "tier_code"])
+    assert_close(builds, "marts.client_tiers", ["client_key", "period_date", "profile_code"],
+                 rounded=("composite_score", *SCORES,
+                          *(score.replace("_score", "_contribution") for score in SCORES)))
 
 
 def test_same_per_tier_counts_per_period(builds):
