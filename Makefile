@@ -37,8 +37,10 @@ serve: demo-data
 	$(BIN)/tiering serve
 
 # The same project built on DuckDB and on Spark (local, pyspark) over a small simulation, and
-# compared (tests/spark, docs/scaling.md). Needs Java 17; installs the `spark` extra.
+# compared (tests/spark, docs/scaling.md). Needs Java 17; installs the `spark` extra (pinned in
+# requirements-spark.lock, on top of requirements.lock) into the same venv.
 test-spark: setup
+	@command -v java >/dev/null || { echo "make test-spark needs Java 17 on PATH" >&2; exit 1; }
 	$(BIN)/pip install --quiet -c requirements.lock -c requirements-spark.lock -e '.[spark]'
 	TIERING_TEST_SPARK=1 $(BIN)/pytest -q -s tests/spark
 

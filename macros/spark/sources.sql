@@ -11,7 +11,8 @@
         kept, as with union_by_name). Spark skips files starting with `_`, so _schema.parquet
         does not help there: every raw entity needs at least one loaded delivery.
       - any other source (the `ml` tables the risk model writes): Parquet under
-        var('spark_external_root', $TIERING_HOME/spark-external)/<schema>/<table>/. When every
+        var('spark_external_root', $TIERING_SPARK_EXTERNAL_ROOT or $TIERING_HOME/spark-external)
+        /<schema>/<table>/ (tiering.spark_catalog.export_ml writes the risk model's there). When every
         YAML column has a data_type the table is declared with them (it then exists, empty,
         before the Python step first writes it); otherwise it is registered only when a node
         selected in this invocation reads it, so `dbt build --exclude tag:after_risk_model`
@@ -87,7 +88,7 @@
         {%- endif -%}
         {{ return(var('raw_root') ~ '/' ~ node.source_name ~ '/' ~ node.name) }}
     {%- endif -%}
-    {%- set root = var('spark_external_root',
-                       env_var('TIERING_HOME', 'data') ~ '/spark-external') -%}
+    {%- set root = var('spark_external_root', env_var('TIERING_SPARK_EXTERNAL_ROOT',
+                       env_var('TIERING_HOME', 'data') ~ '/spark-external')) -%}
     {{ return(root ~ '/' ~ node.schema ~ '/' ~ node.identifier) }}
 {%- endmacro %}

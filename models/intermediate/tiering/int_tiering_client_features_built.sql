@@ -4,7 +4,8 @@
     macros/tiering/tiering_periods.sql); a full refresh builds every period. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=tiering_incremental_strategy(),
+    partition_by=['period_date'],
     unique_key='period_date',
     on_schema_change='append_new_columns',
 ) }}
@@ -369,9 +370,10 @@ participations_aggregated as (
         count(distinct role) as project_role_count,
         count(distinct case when project_status in ('储备', '在建') then project_code end)
             as pipeline_project_count,
-        avg(case performance_rating
+        {#- double: Spark keeps an average of decimal literals as DECIMAL(7,6) -#}
+        avg(cast(case performance_rating
             when '优' then 1.0 when '良' then 0.67 when '中' then 0.33 when '差' then 0.0
-        end) as performance_score,
+        end as double)) as performance_score,
         avg(case when is_delivered_on_time then 1.0
             when not is_delivered_on_time then 0.0 end) as on_time_rate
     from participations_of_clients

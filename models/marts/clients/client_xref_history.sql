@@ -4,7 +4,9 @@
     client_key_changes. -#}
 {{ config(
     materialized='incremental',
-    unique_key=['as_of_date', 'department', 'entity', 'record_id'],
+    incremental_strategy=tiering_incremental_strategy(),
+    unique_key='as_of_date',
+    partition_by=['as_of_date'],
 ) }}
 with
 

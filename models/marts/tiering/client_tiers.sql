@@ -3,7 +3,8 @@
     so building one month touches only that month and a rebuilt month equals its first build. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=tiering_incremental_strategy(),
+    partition_by=['period_date'],
     unique_key='period_date',
     on_schema_change='append_new_columns',
 ) }}

@@ -7,7 +7,8 @@
     their absence is missing, never a silent zero. Incremental by period. -#}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy=tiering_incremental_strategy(),
+    partition_by=['period_date'],
     unique_key='period_date',
     on_schema_change='append_new_columns',
 ) }}
