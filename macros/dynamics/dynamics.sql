@@ -2,7 +2,8 @@
 
 {#- A numeric tuning constant from seed tiering_dynamics_parameters, as a scalar subquery; or,
     to try a value without editing the seed (tuning, benchmarks), from the var
-    `tiering_dynamics_parameters`: `--vars '{tiering_dynamics_parameters: {stability_margin_points: 0}}'`. -#}
+    `tiering_dynamics_parameters`:
+    `--vars '{tiering_dynamics_parameters: {stability_margin_points: 0}}'`. -#}
 {% macro dynamics_parameter(name) -%}
     {%- set overrides = var('tiering_dynamics_parameters', {}) or {} -%}
     (select

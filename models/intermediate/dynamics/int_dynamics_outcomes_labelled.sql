@@ -5,9 +5,9 @@
     performing obligors: clients with a credit relationship at the period (a credit profile
     delivered by the risk department - risk events, defaults included, reach a client only
     through its credit profile, so a client without one cannot show a default) and not already
-    in a live default (that would not be a new default). A default reaches the rows of the key identity has given the client since
-    (int_dynamics_client_keys_mapped), so a merge does not lose it. Reads client_tiers, so it runs
-    after the risk model (tag after_risk_model, like the tiering marts). -#}
+    in a live default (that would not be a new default). A default reaches the rows of the key
+    identity has given the client since (int_dynamics_client_keys_mapped), so a merge does not
+    lose it. Reads client_tiers, so it runs after the risk model (tag after_risk_model). -#}
 {{ config(tags=['after_risk_model']) }}
 
 with

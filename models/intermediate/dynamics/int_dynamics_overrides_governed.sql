@@ -71,7 +71,8 @@ overrides_explained as (
             when 'approver_is_account_manager' then {{ dbt.concat([
                 "'approved by '", "approver", "', the account manager of the client'"]) }}
             when 'missing_reason' then 'no reason'
-            when 'unknown_tier' then {{ dbt.concat(["'unknown tier '", "coalesce(tier_code, '')"]) }}
+            when 'unknown_tier'
+                then {{ dbt.concat(["'unknown tier '", "coalesce(tier_code, '')"]) }}
             when 'invalid_validity' then 'valid_from / valid_to missing or reversed'
             when 'validity_too_long' then 'valid longer than override_max_validity_months'
         end as refusal_detail

@@ -150,7 +150,8 @@ overdue as (
         period_date as trigger_date
     from features_compared
     where max_overdue_days > {{ dynamics_parameter('review_overdue_days') }}
-        and coalesce(previous_max_overdue_days, 0) <= {{ dynamics_parameter('review_overdue_days') }}
+        and coalesce(previous_max_overdue_days, 0)
+            <= {{ dynamics_parameter('review_overdue_days') }}
 ),
 
 registry_litigation as (
