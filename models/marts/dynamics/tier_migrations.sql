@@ -8,7 +8,10 @@
 
 with
 
-tiers as (select * from {{ ref('client_tiers') }}),
+tiers as (
+    select * from {{ ref('client_tiers') }}
+    where period_date <= {{ dynamics_as_of() }}
+),
 
 policy as (select * from {{ ref('tiering_tier_policy') }}),
 
