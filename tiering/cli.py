@@ -45,9 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("refresh", help="ingest, build, check, publish and report")
     ref.add_argument("--as-of", type=_date, help="default: latest complete period")
 
-    back = sub.add_parser("backfill", help="build tier history month by month")
-    back.add_argument("--from", dest="start", type=_month, required=True)
-    back.add_argument("--to", dest="end", type=_month, required=True)
+    back = sub.add_parser("backfill", help="build tier history month by month, in order")
+    back.add_argument("--from", dest="start", type=_month, required=True, help="YYYY-MM")
+    back.add_argument("--to", dest="end", type=_month, required=True, help="YYYY-MM")
+    back.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
+                      help="publish and report the last month (default: only when it is not "
+                           "older than the latest published period)")
 
     rep = sub.add_parser("report", help="regenerate the refresh report")
     rep.add_argument("--as-of", type=_date, help="default: the latest published period")
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "backfill":
             from tiering.pipeline import backfill
 
-            return backfill(start=args.start, end=args.end)
+            return backfill(start=args.start, end=args.end, publish=args.publish)
         if args.command == "report":
             from tiering.report import main as report_main
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -231,20 +232,73 @@ def refresh(as_of: date | None = None, *, force: bool = False) -> int:
     return 0
 
 
-def backfill(start: str, end: str) -> int:
-    """Build tier history month by month ('YYYY-MM' to 'YYYY-MM'); publish the last month."""
+def _newest_tier_period(paths: Paths) -> date | None:
+    """The newest period of marts.client_tiers in the build database (None if none yet)."""
+    if not paths.warehouse.exists():
+        return None
+    import duckdb
+
+    try:
+        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+            newest = con.execute("select max(period_date) from marts.client_tiers").fetchone()[0]
+    except duckdb.Error:  # no such table yet, or the database is busy
+        return None
+    return newest
+
+
+def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
+    """Build tier history month by month, from 'YYYY-MM' to 'YYYY-MM', in order.
+
+    Every month but the last runs the `build` job (ingest up to the month, dbt around the risk
+    model, the gates) as of its month end; the last month runs `refresh` (also publish and
+    report) when it is at least the latest published period, else `build` too, so that
+    backfilling past months never replaces a newer serving copy with an older one
+    (`publish=True/False` forces the choice). The tier of a month depends on the month before
+    (the stability rule, docs/dynamics.md): months are built in order, a rebuilt month equals its
+    first build, and months after `end` already in the history are reported, not rebuilt."""
+    from orchestration.state import last_refresh
+
     try:
         months = month_ends(start, end)
     except ValueError as error:
         return _fail(str(error))
-    for period in months[:-1]:
-        _say(f"Backfill: building {period:%Y-%m} ...")
-        ok, run_id, message = run_job("build", period)
-        if not ok:
-            return _fail(f"backfill stopped at {period:%Y-%m} (run {run_id}); later months were "
-                         f"not built.\n  {message}")
-    _say(f"Backfill: refreshing {months[-1]:%Y-%m} (publish and report) ...")
-    return refresh(months[-1], force=True)
+    paths = get_paths()
+    published = last_refresh(paths)
+    latest_published = date.fromisoformat(published["as_of_date"]) if published else None
+    if publish is None:
+        publish = latest_published is None or months[-1] >= latest_published
+    started = time.monotonic()
+    seconds: list[float] = []
+    for number, period in enumerate(months, start=1):
+        month_started = time.monotonic()
+        last = number == len(months)
+        if last and publish:
+            _say(f"Backfill {number}/{len(months)}: refreshing {period:%Y-%m} "
+                 "(publish and report) ...")
+            code = refresh(period, force=True)
+            if code != 0:
+                return code
+        else:
+            _say(f"Backfill {number}/{len(months)}: building {period:%Y-%m} ...")
+            ok, run_id, message = run_job("build", period)
+            if not ok:
+                return _fail(f"backfill stopped at {period:%Y-%m} (run {run_id}); later months "
+                             f"were not built.\n  {message}")
+        seconds.append(time.monotonic() - month_started)
+        _say(f"  {period:%Y-%m} built in {seconds[-1]:.0f} s")
+    total = time.monotonic() - started
+    _say(f"Backfill of {len(months)} month(s) {months[0]:%Y-%m} to {months[-1]:%Y-%m} done in "
+         f"{total:.0f} s (median {statistics.median(seconds):.0f} s a month)."
+         + ("" if publish else f"\n  Not published: the serving copy stays as of "
+                                f"{latest_published}."))
+    newest = _newest_tier_period(paths)
+    if newest is not None and newest > months[-1]:
+        following = date(months[-1].year + months[-1].month // 12, months[-1].month % 12 + 1, 1)
+        _say(f"note: client_tiers also holds periods after {months[-1]:%Y-%m} (up to "
+             f"{newest:%Y-%m}), built before this backfill. A month's tier depends on the month "
+             "before (docs/dynamics.md): if the rebuilt months changed, carry them forward with "
+             f"`tiering backfill --from {following:%Y-%m} --to {newest:%Y-%m}`.")
+    return 0
 
 
 def serve() -> int:

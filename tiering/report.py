@@ -29,7 +29,7 @@ DIMENSIONS = {"value_score": "价值贡献", "credit_score": "资信与偿债", 
 EXCEL_MAX_ROWS = 50_000
 EXCEL_TABLES = ("client_tiers_current", "dim_clients", "long_tail_clients", "project_partner_fit",
                 "credit_exposure_alerts", "tier_review_queue", "tier_migrations",
-                "tier_performance")
+                "tier_performance", "tier_overrides")
 SECTIONS = ("等级分布（按期）", "等级迁移热力图", "帕累托曲线与长尾", "各等级维度画像", "复核队列概况",
             "数据质量概况")
 
@@ -320,8 +320,9 @@ def section_review_queue(db: Serving, period: date) -> str:
     if not db.has("marts.tier_review_queue"):
         return _missing("marts.tier_review_queue")
     cols = db.columns("marts.tier_review_queue")
-    reason = next((c for c in ("trigger_label", "trigger_code") if c in cols), None) or next(
-        (c for c in cols if "reason" in c or "trigger" in c), None)
+    reason = ("trigger_label" if "trigger_label" in cols else None) or next(
+        (c for c in cols if "reason" in c and "label" not in c), None) or next(
+        (c for c in cols if "reason" in c), None)
     total = db.con.execute("select count(*) from marts.tier_review_queue").fetchone()[0]
     text = f"<p>待复核记录共 {total} 条"
     if "client_key" in cols:

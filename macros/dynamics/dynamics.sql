@@ -1,0 +1,50 @@
+{#- Tier dynamics helpers (docs/dynamics.md). -#}
+
+{#- A numeric tuning constant from seed tiering_dynamics_parameters, as a scalar subquery; or,
+    to try a value without editing the seed (tuning, benchmarks), from the var
+    `tiering_dynamics_parameters`:
+    `--vars '{tiering_dynamics_parameters: {stability_margin_points: 0}}'`. -#}
+{% macro dynamics_parameter(name) -%}
+    {%- set overrides = var('tiering_dynamics_parameters', {}) or {} -%}
+    (select
+        {%- if name in overrides %} coalesce({{ overrides[name] | float }}, max(parameter_value))
+        {%- else %} max(parameter_value){% endif %}
+     from {{ ref('tiering_dynamics_parameters') }}
+     where parameter_name = '{{ name }}')
+{%- endmacro %}
+
+{#- The as-of date of the run as a DATE literal. -#}
+{% macro dynamics_as_of() -%}
+    cast('{{ var("as_of_date") }}' as date)
+{%- endmacro %}
+
+{#- The lowest tier rank a guardrail allows (1 = best tier, i.e. no constraint): registry
+    吊销/注销 and a live default force the worst tier, the credit floor caps at C. This mirrors
+    the guardrails of int_tiering_composites_weighted (which applies them to the band tier);
+    client_tiers applies the same guardrails to the stabilised tier, so that a guardrail
+    downgrade takes effect at once whatever the stability rule holds. `policy` is a relation
+    with the tier policy's columns. -#}
+{% macro dynamics_guardrail_floor_rank(guardrail_code, policy) -%}
+    case
+        when {{ guardrail_code }} in ('registry_revoked', 'live_default')
+            then (select max(tier_rank) from {{ policy }})
+        when {{ guardrail_code }} = 'credit_floor'
+            then (select max(tier_rank) from {{ policy }} where tier_code = 'C')
+        else (select min(tier_rank) from {{ policy }})
+    end
+{%- endmacro %}
+
+{#- Whether dbt snapshots can run on this engine. dbt-spark's snapshot materialization needs a
+    Delta / Hudi / Iceberg table (merge); this project's Spark target writes plain Parquet
+    (docs/scaling.md), so the dim_clients snapshot and the mart over it are disabled there. -#}
+{% macro tiering_snapshots_supported() -%}
+    {{ return(adapter.dispatch('tiering_snapshots_supported', 'tiering')()) }}
+{%- endmacro %}
+
+{% macro default__tiering_snapshots_supported() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__tiering_snapshots_supported() -%}
+    {{ return(false) }}
+{%- endmacro %}

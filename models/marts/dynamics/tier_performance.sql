@@ -1,0 +1,298 @@
+{#- One row per period per weight profile: how well the tiers and scores separate defaulters
+    from the others, and how stable they are (docs/dynamics.md).
+      realised default rate  of the performing obligors (credit profile at the period, no live
+                             default) in the monitoring_outcome_months (12) after the period
+                             (warehouse 违约 events); by tier in
+                             tier_performance_by_tier; is_default_rate_monotone: S ≤ A ≤ … ≤ D
+      AUC, Gini, KS          of the composite and of the credit score against that outcome
+                             (higher score = fewer defaults; AUC by the rank-sum formula, ties
+                             averaged; Gini = 2·AUC − 1; KS = max gap of the two score CDFs)
+      PSI                    of the composite's distribution (monitoring_psi_bins equal-width
+                             bins on 0-100) against the previous period; band stable (< 0.10),
+                             monitor (< 0.25) or significant (monitoring_psi_* parameters)
+      override rate          share of tier rows set by an override
+      tier change rates      share of clients whose tier differs from their previous period's,
+                             published tier and without the stability rule
+    A period whose outcome window has not closed by the as-of date says so
+    (is_outcome_window_complete = false, outcome_months_observed < 12): its default figures
+    count only the months seen so far and will still move. -#}
+with
+
+tiers as (select * from {{ ref('client_tiers') }}
+          where period_date <= {{ dynamics_as_of() }}),
+
+labelled as (select * from {{ ref('int_dynamics_outcomes_labelled') }}),
+
+by_tier as (select * from {{ ref('tier_performance_by_tier') }}),
+
+periods as (
+    select
+        period_date,
+        dense_rank() over (order by period_date) as period_index
+    from (select distinct period_date from tiers) as built
+),
+
+{#- Discrimination: composite and credit score against the realised outcome. -#}
+scores as (
+    select profile_code, period_date, 'composite' as score_name,
+        composite_score as score, default_flag
+    from labelled
+    union all
+    select profile_code, period_date, 'credit' as score_name,
+        credit_score as score, default_flag
+    from labelled
+    where credit_score is not null
+),
+
+scores_ranked as (
+    select
+        *,
+        rank() over (partition by profile_code, period_date, score_name order by score)
+            + (count(*) over (partition by profile_code, period_date, score_name, score) - 1)
+            / 2.0 as average_rank
+    from scores
+),
+
+rank_sums as (
+    select
+        profile_code,
+        period_date,
+        score_name,
+        sum(default_flag) as bad_count,
+        count(*) - sum(default_flag) as good_count,
+        sum(case when default_flag = 0 then average_rank else 0 end) as good_rank_sum
+    from scores_ranked
+    group by profile_code, period_date, score_name
+),
+
+aucs as (
+    select
+        *,
+        case when bad_count > 0 and good_count > 0 then
+            (good_rank_sum - good_count * (good_count + 1) / 2.0)
+            / (1.0 * good_count * bad_count)
+        end as auc
+    from rank_sums
+),
+
+score_distribution as (
+    select
+        profile_code,
+        period_date,
+        score_name,
+        score,
+        sum(default_flag) as bad_count,
+        count(*) - sum(default_flag) as good_count
+    from scores
+    group by profile_code, period_date, score_name, score
+),
+
+score_cdfs as (
+    select
+        score_distribution.profile_code,
+        score_distribution.period_date,
+        score_distribution.score_name,
+        abs(
+            {{ tiering_ratio('sum(score_distribution.bad_count) over (partition by '
+                ~ 'score_distribution.profile_code, score_distribution.period_date, '
+                ~ 'score_distribution.score_name order by score_distribution.score '
+                ~ 'rows between unbounded preceding and current row)', 'aucs.bad_count') }}
+            - {{ tiering_ratio('sum(score_distribution.good_count) over (partition by '
+                ~ 'score_distribution.profile_code, score_distribution.period_date, '
+                ~ 'score_distribution.score_name order by score_distribution.score '
+                ~ 'rows between unbounded preceding and current row)', 'aucs.good_count') }}
+        ) as cdf_gap
+    from score_distribution
+    inner join aucs
+        on score_distribution.profile_code = aucs.profile_code
+        and score_distribution.period_date = aucs.period_date
+        and score_distribution.score_name = aucs.score_name
+),
+
+ks_statistics as (
+    select profile_code, period_date, score_name, max(cdf_gap) as ks
+    from score_cdfs
+    group by profile_code, period_date, score_name
+),
+
+discrimination as (
+    select
+        aucs.profile_code,
+        aucs.period_date,
+        max(case when aucs.score_name = 'composite' then aucs.auc end) as auc_composite,
+        max(case when aucs.score_name = 'composite' then ks_statistics.ks end) as ks_composite,
+        max(case when aucs.score_name = 'credit' then aucs.auc end) as auc_credit,
+        max(case when aucs.score_name = 'credit' then ks_statistics.ks end) as ks_credit,
+        max(case when aucs.score_name = 'composite' then aucs.bad_count end) as default_count,
+        max(case when aucs.score_name = 'composite' then aucs.bad_count + aucs.good_count end)
+            as cohort_client_count
+    from aucs
+    inner join ks_statistics
+        on aucs.profile_code = ks_statistics.profile_code
+        and aucs.period_date = ks_statistics.period_date
+        and aucs.score_name = ks_statistics.score_name
+    group by aucs.profile_code, aucs.period_date
+),
+
+monotonicity as (
+    select
+        profile_code,
+        period_date,
+        max(outcome_months_observed) as outcome_months_observed,
+        min(case when is_monotone_with_better_tier then 1 else 0 end) = 1
+            as is_default_rate_monotone
+    from by_tier
+    group by profile_code, period_date
+),
+
+{#- Stability of the distribution: PSI of the composite against the previous period. -#}
+binned as (
+    select
+        tiers.profile_code,
+        periods.period_index,
+        least(
+            floor(tiers.composite_score * {{ dynamics_parameter('monitoring_psi_bins') }} / 100.0),
+            {{ dynamics_parameter('monitoring_psi_bins') }} - 1
+        ) as score_bin,
+        count(*) over (partition by tiers.profile_code, periods.period_index) as period_count
+    from tiers
+    inner join periods
+        on tiers.period_date = periods.period_date
+),
+
+bin_shares as (
+    select
+        profile_code,
+        period_index,
+        score_bin,
+        count(*) * 1.0 / max(period_count) as share
+    from binned
+    group by profile_code, period_index, score_bin
+),
+
+bins_compared as (
+    select profile_code, period_index, score_bin from bin_shares
+    union
+    select profile_code, period_index + 1 as period_index, score_bin from bin_shares
+),
+
+psi_terms as (
+    select
+        bins_compared.profile_code,
+        bins_compared.period_index,
+        {#- an empty bin counts as a share of 0.0001 so that the logarithm stays finite -#}
+        greatest(coalesce(current_shares.share, 0), 0.0001) as actual_share,
+        greatest(coalesce(previous_shares.share, 0), 0.0001) as expected_share
+    from bins_compared
+    left join bin_shares as current_shares
+        on bins_compared.profile_code = current_shares.profile_code
+        and bins_compared.period_index = current_shares.period_index
+        and bins_compared.score_bin = current_shares.score_bin
+    left join bin_shares as previous_shares
+        on bins_compared.profile_code = previous_shares.profile_code
+        and bins_compared.period_index - 1 = previous_shares.period_index
+        and bins_compared.score_bin = previous_shares.score_bin
+),
+
+psi as (
+    select
+        psi_terms.profile_code,
+        periods.period_date,
+        sum((actual_share - expected_share) * ln(actual_share / expected_share))
+            as psi_composite
+    from psi_terms
+    inner join periods
+        on psi_terms.period_index = periods.period_index
+    where psi_terms.period_index > 1
+    group by psi_terms.profile_code, periods.period_date
+),
+
+{#- Overrides and tier changes. -#}
+tiers_sequenced as (
+    select
+        tiers.profile_code,
+        tiers.period_date,
+        tiers.tier_code,
+        tiers.previous_tier_code,
+        tiers.unstabilised_tier_code,
+        tiers.is_override,
+        lag(tiers.unstabilised_tier_code) over (
+            partition by tiers.client_key, tiers.profile_code order by tiers.period_date
+        ) as previous_unstabilised_tier_code,
+        lag(periods.period_index) over (
+            partition by tiers.client_key, tiers.profile_code order by tiers.period_date
+        ) as previous_period_index,
+        periods.period_index
+    from tiers
+    inner join periods
+        on tiers.period_date = periods.period_date
+),
+
+tier_activity as (
+    select
+        profile_code,
+        period_date,
+        count(*) as client_count,
+        sum(case when is_override then 1 else 0 end) as override_count,
+        avg(case when is_override then 1.0 else 0.0 end) as override_rate,
+        {{ tiering_ratio(
+            'sum(case when previous_tier_code is not null and tier_code <> previous_tier_code '
+            ~ 'then 1 else 0 end)',
+            'sum(case when previous_tier_code is not null then 1 else 0 end)') }}
+            as tier_change_rate,
+        {{ tiering_ratio(
+            'sum(case when previous_period_index = period_index - 1 and unstabilised_tier_code '
+            ~ '<> previous_unstabilised_tier_code then 1 else 0 end)',
+            'sum(case when previous_period_index = period_index - 1 then 1 else 0 end)') }}
+            as unstabilised_tier_change_rate
+    from tiers_sequenced
+    group by profile_code, period_date
+),
+
+performance as (
+    select
+        tier_activity.profile_code,
+        case
+            when psi.psi_composite is null then null
+            when psi.psi_composite < {{ dynamics_parameter('monitoring_psi_monitor') }}
+                then 'stable'
+            when psi.psi_composite < {{ dynamics_parameter('monitoring_psi_significant') }}
+                then 'monitor'
+            else 'significant'
+        end as psi_band,
+        tier_activity.client_count,
+        discrimination.cohort_client_count,
+        discrimination.default_count,
+        monotonicity.outcome_months_observed,
+        {{ tiering_ratio('discrimination.default_count', 'discrimination.cohort_client_count') }}
+            as default_rate,
+        discrimination.auc_composite,
+        2 * discrimination.auc_composite - 1 as gini_composite,
+        discrimination.ks_composite,
+        discrimination.auc_credit,
+        2 * discrimination.auc_credit - 1 as gini_credit,
+        discrimination.ks_credit,
+        psi.psi_composite,
+        tier_activity.override_count,
+        tier_activity.override_rate,
+        tier_activity.tier_change_rate,
+        tier_activity.unstabilised_tier_change_rate,
+        coalesce(monotonicity.outcome_months_observed, 0)
+            >= {{ dynamics_parameter('monitoring_outcome_months') }}
+            as is_outcome_window_complete,
+        case when coalesce(monotonicity.outcome_months_observed, 0) > 0
+            then monotonicity.is_default_rate_monotone end as is_default_rate_monotone,
+        tier_activity.period_date
+    from tier_activity
+    left join discrimination
+        on tier_activity.profile_code = discrimination.profile_code
+        and tier_activity.period_date = discrimination.period_date
+    left join monotonicity
+        on tier_activity.profile_code = monotonicity.profile_code
+        and tier_activity.period_date = monotonicity.period_date
+    left join psi
+        on tier_activity.profile_code = psi.profile_code
+        and tier_activity.period_date = psi.period_date
+)
+
+select * from performance
