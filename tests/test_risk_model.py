@@ -20,6 +20,7 @@ from tiering.risk_model import (
     fit_scorecard,
     isotonic,
     ks_statistic,
+    load_training_rows,
     train_and_score,
 )
 
@@ -232,6 +233,17 @@ def test_negatives_are_sampled_above_max_train_rows(warehouse, tmp_path):
     assert run["auc_oot"] > 0.65
     again = train_and_score(warehouse, date(2025, 12, 31), tmp_path / "models2", settings)
     assert again["model_version"] == run["model_version"]  # the sample is deterministic
+    # a budget below the defaults: both classes sampled, the PD stays calibrated
+    tight = ModelSettings(max_train_rows=300, min_train_defaults=5)
+    small = train_and_score(warehouse, date(2025, 12, 31), tmp_path / "models3", tight)
+    assert small["method"] == "woe_scorecard" and small["n_train"] <= 330
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows, _ = load_training_rows(con, date(2025, 12, 31), tight)
+        everything, _ = load_training_rows(con, date(2025, 12, 31), ModelSettings())
+    known = (rows.default_known_date <= pd.Timestamp("2025-12-31"))
+    all_known = (everything.default_known_date <= pd.Timestamp("2025-12-31"))
+    weighted_rate = (rows.sample_weight * known).sum() / rows.sample_weight.sum()
+    assert weighted_rate == pytest.approx(all_known.mean(), rel=0.25)
 
 
 def test_cold_start_uses_rating_prior(tmp_path):

@@ -263,69 +263,79 @@ def _parameter(con: duckdb.DuckDBPyConnection, name: str, default: float) -> flo
     return float(row[0]) if row else default
 
 
-def _population(as_of: date, horizon: int) -> str:
-    """SQL: the training population as of `as_of`, with each row's label evidence."""
-    return f"""
-        select
-            features.client_key,
-            features.period_date,
-            last_day(features.period_date + to_months({horizon})) as window_end_date,
-            (
-                select min(greatest(defaults.event_date, defaults.first_extract_date))
-                from {DEFAULTS_TABLE} as defaults
-                where defaults.client_key = features.client_key
-                    and defaults.event_date > features.period_date
-                    and defaults.event_date
-                        <= last_day(features.period_date + to_months({horizon}))
-            ) as default_known_date
-        from {FEATURES_TABLE} as features
-        where features.has_credit_profile
-            and coalesce(features.live_default_count, 0) = 0
-            and last_day(features.period_date + to_months({horizon})) <= date '{as_of}'
-    """
+def _population_filter(as_of: date, horizon: int, alias: str = "features") -> str:
+    """SQL predicate: the training population as of `as_of` (obligors, no live default, outcome
+    window closed by `as_of`)."""
+    return (f"{alias}.has_credit_profile and coalesce({alias}.live_default_count, 0) = 0 "
+            f"and last_day({alias}.period_date + to_months({horizon})) <= date '{as_of}'")
 
 
 def load_training_rows(con: duckdb.DuckDBPyConnection, as_of: date,
                        settings: ModelSettings) -> tuple[pd.DataFrame, float]:
     """Every row that can train a model as of `as_of` or earlier: obligors at a period whose
-    outcome window closed by `as_of`. All rows whose default is known by `as_of` are kept; the
-    others are sampled (deterministic hash) when there are more than `max_train_rows`, with
-    weight 1 / rate. Returns the rows and the sampling rate."""
-    con.execute(f"create or replace temp table risk_population as "
-                f"{_population(as_of, settings.label_horizon_months)}")
-    positives, total = con.execute(
-        f"select count(*) filter (where default_known_date <= date '{as_of}'), count(*) "
-        "from risk_population").fetchone()
+    outcome window closed by `as_of`, with the date its default became known (an event dated in
+    the window, known once both dated and delivered). All rows whose default is known by
+    `as_of` are kept while they are fewer than half of `max_train_rows`; beyond the budget each
+    class is sampled (deterministic hash of key and period), every kept row weighing 1 / its
+    inclusion rate. Returns the rows and the negatives' sampling rate. Set-based in DuckDB:
+    only the sample reaches Python."""
+    horizon = settings.label_horizon_months
+    population = _population_filter(as_of, horizon)
+    # defaults are few: label the rows that have one by a join from the defaults' side
+    con.execute(f"""
+        create or replace temp table risk_labels as
+        select features.client_key, features.period_date,
+            min(greatest(defaults.event_date, coalesce(defaults.first_extract_date,
+                defaults.event_date))) as default_known_date
+        from {DEFAULTS_TABLE} as defaults
+        inner join {FEATURES_TABLE} as features
+            on defaults.client_key = features.client_key
+            and defaults.event_date > features.period_date
+            and defaults.event_date <= last_day(features.period_date + to_months({horizon}))
+        where {population}
+        group by features.client_key, features.period_date
+    """)
+    total = con.execute(f"select count(*) from {FEATURES_TABLE} as features "
+                        f"where {population}").fetchone()[0]
+    positives = con.execute("select count(*) from risk_labels "
+                            f"where default_known_date <= date '{as_of}'").fetchone()[0]
     negatives = total - positives
-    rate = 1.0 if negatives <= max(settings.max_train_rows - positives, 0) or negatives == 0 \
-        else max(settings.max_train_rows - positives, 1) / negatives
+    # keep every default while they are under half the budget, and sample both classes beyond
+    positive_rate = 1.0 if positives <= settings.max_train_rows // 2 else \
+        (settings.max_train_rows // 2) / positives
+    room = max(settings.max_train_rows - round(positives * positive_rate), 1)
+    rate = 1.0 if negatives <= room else room / negatives
     columns = ", ".join(f"features.{c}" for c in FEATURE_DIRECTIONS)
+    known = f"labels.default_known_date <= date '{as_of}'"
     frame = con.execute(
         f"""
-        select population.client_key, population.period_date, population.window_end_date,
-            population.default_known_date,
-            hash(population.client_key) % {settings.folds} as fold,
-            case when population.default_known_date <= date '{as_of}' then 1.0
-                else 1.0 / {rate!r} end as sample_weight,
+        select features.client_key, features.period_date,
+            last_day(features.period_date + to_months({horizon})) as window_end_date,
+            labels.default_known_date,
+            hash(features.client_key) % {settings.folds} as fold,
+            case when {known} then 1.0 / {positive_rate!r} else 1.0 / {rate!r} end
+                as sample_weight,
             features.rating_pd_prior, {columns}
-        from risk_population as population
-        inner join {FEATURES_TABLE} as features
-            on population.client_key = features.client_key
-            and population.period_date = features.period_date
-        where population.default_known_date <= date '{as_of}'
-            or (hash(population.client_key || cast(population.period_date as varchar))
-                % 1000000) < {rate * 1_000_000!r}
-        order by population.period_date, population.client_key
+        from {FEATURES_TABLE} as features
+        left join risk_labels as labels
+            on features.client_key = labels.client_key
+            and features.period_date = labels.period_date
+        where {population}
+            and (hash(features.client_key || cast(features.period_date as varchar)) % 1000000)
+                < case when coalesce({known}, false) then {positive_rate * 1_000_000!r}
+                    else {rate * 1_000_000!r} end
+        order by features.period_date, features.client_key
         """
     ).df()
-    con.execute("drop table risk_population")
+    con.execute("drop table risk_labels")
     for column in ("period_date", "window_end_date", "default_known_date"):
         frame[column] = pd.to_datetime(frame[column])
     return frame, rate
 
 
 def periods_to_score(con: duckdb.DuckDBPyConnection, as_of: date, rescore: bool) -> list[date]:
-    """The as-of period, and every period with an obligor that has no score yet."""
+    """The as-of period, and every period whose obligors differ from its scored rows (none
+    scored yet, or clients changed): compared per period by count and a checksum of keys."""
     latest = con.execute(f"select max(period_date) from {FEATURES_TABLE} "
                          "where period_date <= ?", [as_of]).fetchone()[0]
     if latest is None:
@@ -336,13 +346,23 @@ def periods_to_score(con: duckdb.DuckDBPyConnection, as_of: date, rescore: bool)
     else:
         rows = con.execute(
             f"""
-            select distinct features.period_date
-            from {FEATURES_TABLE} as features
-            left join {SCORES_TABLE} as scores
-                on features.client_key = scores.client_key
-                and features.period_date = scores.period_date
-            where features.period_date <= ? and features.has_credit_profile
-                and scores.client_key is null
+            with obligors as (
+                select period_date, count(*) as n, sum(hash(client_key) % 1000003) as checksum
+                from {FEATURES_TABLE}
+                where period_date <= ? and has_credit_profile
+                group by period_date
+            ),
+            scored as (
+                select period_date, count(*) as n, sum(hash(client_key) % 1000003) as checksum
+                from {SCORES_TABLE}
+                group by period_date
+            )
+            select obligors.period_date
+            from obligors
+            left join scored
+                on obligors.period_date = scored.period_date
+            where scored.n is distinct from obligors.n
+                or scored.checksum is distinct from obligors.checksum
             """, [as_of]).fetchall()
     return sorted({row[0] for row in rows} | {latest})
 
