@@ -1,9 +1,10 @@
 {#- One row per client per period per weight profile: weighted contributions, composite score,
     the tier its band gives (band_tier_code), the guardrail that applies (guardrail_code), the
     best tier the guardrail allows (guardrail_cap_tier_code) and the tier after guardrails
-    (tier_code). Guardrails (seed tiering_parameters): registry 吊销/注销 → D; a live default
-    (违约 within live_default_months) → D; credit score below credit_floor_score or PD at or
-    above pd_ceiling → at best C, however large the composite. guardrail_code names the most
+    (tier_code). Guardrails (seed tiering_parameters): registry 吊销/注销 → D; in default (a 违约
+    within live_default_months, or past due at least past_due_default_days) → D; credit score
+    below credit_floor_score or PD at or above pd_ceiling → at best C, however large the
+    composite. guardrail_code names the most
     severe guardrail that applies ('none' if none); is_guardrail_binding says it changed the
     band's tier. The stabilisation of tiers over time (issue #5) reads this model. -#}
 {{ config(materialized='view') }}

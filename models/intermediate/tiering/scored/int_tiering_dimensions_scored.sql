@@ -26,8 +26,9 @@ features as (
 pd_scores as (select * from {{ source('ml', 'client_pd_scores') }}),
 
 {#- PD: the risk model's score for the firm's obligors (a credit profile at the period); the
-    rating's PD prior when the model has not scored the row; the portfolio prior otherwise
-    (pd_source says which). Only a model or rating PD enters the credit dimension. -#}
+    rating's PD prior when the model has not scored the row or scored it by its cold start; the
+    portfolio prior otherwise (pd_source says which). Only a model or rating PD enters the
+    credit dimension. -#}
 features_with_pd as (
     select
         features.*,
@@ -37,8 +38,10 @@ features_with_pd as (
             {{ tiering_parameter('unrated_pd_prior') }}
         ) as pd_12m,
         case
-            when pd_scores.pd_12m is not null then 'model'
-            when features.rating_pd_prior is not null then 'rating_prior'
+            when pd_scores.pd_12m is not null
+                and pd_scores.model_version not like 'cold-start%' then 'model'
+            when pd_scores.pd_12m is not null or features.rating_pd_prior is not null
+                then 'rating_prior'
             else 'portfolio_prior'
         end as pd_source,
         pd_scores.model_version
@@ -148,7 +151,11 @@ scored as (
         live_default_count,
         has_credit_profile,
         coalesce(registry_revoked_flag, 0) = 1 as is_registry_revoked,
-        live_default_count > 0 as has_live_default
+        {#- in default: a 违约 event within live_default_months, or past due at least
+            past_due_default_days (the Basel definition of default: 90 days past due) -#}
+        live_default_count > 0
+            or coalesce(max_overdue_days, 0) >= {{ tiering_parameter('past_due_default_days') }}
+            as has_live_default
     from components
 )
 
