@@ -95,18 +95,29 @@ def realised_defaults(rows: pd.DataFrame, defaults: pd.DataFrame) -> pd.DataFram
 
 
 def rates_by_tier(rows: pd.DataFrame) -> dict:
+    """Realised 12-month default rate per tier of the performing rows, and (when the rows carry
+    the truth's `oracle` pd_12m) the expected rate, the mean true PD: the ordering a tiering
+    would show without the luck of which clients happened to default."""
     performing = rows[rows.performing]
     by_tier = performing.groupby("tier_code")["defaulted"].agg(["mean", "size", "sum"]).reindex(
         TIERS)
     rates = by_tier["mean"].to_numpy(dtype=float)
     known = rates[~np.isnan(rates)]
-    return {
+    out = {
         "by_tier": {t: {"rate": None if np.isnan(r) else round(float(r), 5), "n": int(n or 0),
                         "defaults": int(d or 0)}
                     for t, r, n, d in zip(TIERS, rates, by_tier["size"].fillna(0),
                                           by_tier["sum"].fillna(0))},
         "monotone_D_to_S": bool(np.all(np.diff(known) <= 0)),
     }
+    if "oracle" in performing.columns:
+        expected = performing.groupby("tier_code")["oracle"].mean().reindex(TIERS)
+        for tier, value in expected.items():
+            out["by_tier"][tier]["expected_rate"] = None if np.isnan(value) else round(
+                float(value), 5)
+        values = expected.to_numpy(dtype=float)
+        out["expected_monotone_D_to_S"] = bool(np.all(np.diff(values[~np.isnan(values)]) <= 0))
+    return out
 
 
 def discrimination(y: np.ndarray, scores: dict[str, np.ndarray],
@@ -254,12 +265,13 @@ def main() -> int:
                 "internal_rating": obligors["rating_pd_prior"].fillna(0.02).to_numpy(),
                 "bureau_score": bureau.fillna(bureau.median()).to_numpy(),
                 "credit_score": -obligors["credit_score"].to_numpy()})
-        report["default_rate_by_tier_forward"] = rates_by_tier(realised_defaults(at, defaults))
+        report["default_rate_by_tier_forward"] = rates_by_tier(realised_defaults(at, defaults)
+                                                              .merge(latent, how="left"))
 
     # 3. default rate by tier in the build's history (windows closed inside the history)
     closed = tiers[_window_end(tiers.period_date) <= min(pd.Timestamp(as_of), truth_end)]
     if len(closed):
-        history = realised_defaults(closed, defaults)
+        history = realised_defaults(closed, defaults).merge(latent, how="left")
         report["default_rate_by_tier_history"] = rates_by_tier(history)
         per_period = [rates_by_tier(g)["monotone_D_to_S"]
                       for _, g in history.groupby("period_date")]
