@@ -100,14 +100,17 @@ def _decoded(path: Path, encoding: str, force_lines: bool) -> Decoded:
 
 
 def _parse_with_fallback(path: Path, encoding: str, parse) -> tuple[Decoded, pa.Table, list]:
+    """Parse on one thread: only then does the parser report the line number of a broken row,
+    so a file with a few broken rows is parsed once, not twice; deliveries are read in parallel
+    processes instead (tiering/ingest/run.py)."""
     decoded = _decoded(path, encoding, force_lines=False)
     try:
-        return (decoded, *parse(decoded.utf8, True))
+        return (decoded, *parse(decoded.utf8, False))
     except pa.ArrowInvalid as exc:
         if not _is_utf8_error(exc):
             raise FileRejected(f"cannot be parsed: {exc}") from None
     decoded = _decoded(path, encoding, force_lines=True)
-    return (decoded, *parse(decoded.utf8, True))
+    return (decoded, *parse(decoded.utf8, False))
 
 
 def _csv_header(data: bytes) -> list[str]:
@@ -122,12 +125,22 @@ def _csv_header(data: bytes) -> list[str]:
     return names
 
 
+def _physical_lines(data: bytes) -> int:
+    """Lines in the buffer (a last line without a newline counts; a trailing newline does not)."""
+    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A))
+    return newlines + (1 if data and not data.endswith(b"\n") else 0)
+
+
 def _csv_line_ordinals(table: pa.Table, invalid_lines: np.ndarray, invalid_spans: np.ndarray,
-                       first_data_line: int) -> tuple[np.ndarray, np.ndarray]:
+                       first_data_line: int, physical_lines: int | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Data row numbers of the usable rows and of the invalid rows, from the physical line numbers
-    the parser reports for invalid rows. Usable rows may span lines (quoted newlines)."""
+    the parser reports for invalid rows. Usable rows may span lines (quoted newlines); when the
+    file's line count shows that none does (`physical_lines`), the per-value scan is skipped."""
     spans = np.ones(table.num_rows, dtype=np.int64)
-    for column in table.columns:
+    one_line_rows = physical_lines is not None and physical_lines == (
+        first_data_line - 1 + table.num_rows + int(invalid_spans.sum()))
+    for column in ([] if one_line_rows else table.columns):
         spans += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
     starts = first_data_line + np.concatenate(([0], np.cumsum(spans)[:-1]))
     order = np.argsort(invalid_lines, kind="stable")
@@ -175,11 +188,11 @@ def read_csv(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     if not invalid:
         rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
         return ParsedFile(names, table, rows)
-    # Broken rows are rare: parse again on one thread, which reports their line numbers.
-    table, invalid = _parse_csv(decoded.utf8, names, threads=False)
+    # The single-threaded parse (see _parse_with_fallback) reports broken rows' line numbers.
     lines = np.array([row.number for row in invalid], dtype=np.int64)
     spans = np.array([1 + (row.text or "").count("\n") for row in invalid], dtype=np.int64)
-    usable, broken = _csv_line_ordinals(table, lines, spans, first_data_line=2)
+    usable, broken = _csv_line_ordinals(table, lines, spans, first_data_line=2,
+                                        physical_lines=_physical_lines(decoded.utf8))
     return ParsedFile(names, table, usable,
                       _quarantine_parse_errors(invalid, decoded, broken, encoding))
 
@@ -197,7 +210,6 @@ def read_jsonl(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     decoded, lines, invalid = _parse_with_fallback(path, encoding, parse)
     quarantined: list[Quarantined] = []
     if invalid:  # a raw \x1f in a line: never valid JSON
-        lines, invalid = parse(decoded.utf8, False)
         bad = np.array([row.number for row in invalid], dtype=np.int64)
         total = lines.num_rows + len(bad)
         numbers = np.delete(np.arange(1, total + 1, dtype=np.int64), bad - 1)

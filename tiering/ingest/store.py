@@ -86,11 +86,18 @@ def write_parquet_atomic(table: pa.Table, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+# zstd level 1 compresses the raw layer almost as well as the default level at twice the speed;
+# dictionary encoding only for the lineage columns, whose values repeat on every row (measured:
+# docs/benchmarks.md, Ingestion).
+WRITE_OPTIONS = {"compression": "zstd", "compression_level": 1,
+                 "use_dictionary": ["_department", "_entity", "_source_file"]}
+
+
 def stage_parquet(table: pa.Table, target: Path) -> Path:
     """Write to a temp file next to `target`; `os.replace` it later to publish."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_path(target)
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, **WRITE_OPTIONS)
     return tmp
 
 
