@@ -1,16 +1,32 @@
-"""Tiering and risk model against the simulator's truth.
+"""Tiering and risk model against the simulator's truth (docs/benchmarks.md, "Tiering and risk
+model").
 
+    # simulate 24 months of history + 12 months of outcome, build as of month 24, measure
     .venv/bin/python benchmarks/bench_tiering.py --clients 2000 --months 24 --seed 20261128
+    # measure an existing build (e.g. the demo after `make run`): history metrics only
+    .venv/bin/python benchmarks/bench_tiering.py --home data --reuse
+    # the risk model alone on a synthetic features table of N clients x 24 months (timing)
+    .venv/bin/python benchmarks/bench_tiering.py --risk-model-scale 100000
 
-Simulates into --home (default /tmp/bench_tiering), ingests, runs dbt (upstream of the risk model),
-train_and_score, dbt (after_risk_model), then reports:
-- out-of-time AUC / Gini / KS of the model's PD, of the credit score, of the internal rating and of
-  the bureau score alone, beside the oracle AUC (truth pd_12m at the same periods on the same
-  realised defaults) and the model's share of it (goal ≥ 95 %);
-- realised 12-month default rate by tier (default profile, periods with a closed window): must fall
-  monotonically from D to S;
-- share of the truly highest-potential tail clients (top decile of the latent potential among
-  tail clients) flagged as rising stars.
+A fresh run simulates `--months` of history plus `--outcome-months` more into --home, ingests
+everything, and builds as of the end of the history (staging only reads deliveries up to the
+as-of date, so the later months are never seen): dbt upstream of the risk model,
+train_and_score, dbt after it. The months after the as-of date are the outcome the tiers and
+PDs of the as-of date are judged on. Reported:
+
+1. the risk model's own out-of-time validation (ml.risk_model_runs: latest trainable periods,
+   clients held out by fold): AUC / Gini / KS of the PD, of the internal rating alone and of the
+   bureau score alone, beside the oracle (the truth's pd_12m at the same rows' periods on the
+   same realised defaults) and the model's share of it (goal >= 95 %);
+2. forward (fresh runs): the PD of the as-of date against defaults in the next 12 months
+   (truth), on the obligors (a credit profile at the as-of date), same comparisons, plus the
+   credit dimension score;
+3. realised 12-month default rate by tier (default profile) of performing clients (not in
+   default at the period): forward at the as-of date, and pooled over the build's periods whose
+   12-month window closed inside the history; must fall monotonically from D to S;
+4. rising stars: share of the truly highest-potential tail clients (top decile of the latent
+   growth among tail clients) flagged as rising stars (recall), and the share of rising stars
+   that are in that decile (precision; 0.10 = chance).
 """
 
 from __future__ import annotations
@@ -35,6 +51,7 @@ from tiering.config import PROJECT_DIR, Paths  # noqa: E402
 from tiering.risk_model import ModelSettings, auc, metric_summary, train_and_score  # noqa: E402
 
 DBT = str(Path(sys.executable).parent / "dbt")
+TIERS = list("DCBAS")
 
 
 def dbt(home: Path, as_of: date, *args: str) -> None:
@@ -62,26 +79,121 @@ def client_companies(con: duckdb.DuckDBPyConnection, truth: Path) -> pd.DataFram
         ) where r = 1""").df()
 
 
+def _window_end(periods: pd.Series) -> pd.Series:
+    return periods + pd.offsets.MonthEnd(12)
+
+
+def realised_defaults(rows: pd.DataFrame, defaults: pd.DataFrame) -> pd.DataFrame:
+    """rows (client_key, period_date, company_id) + `defaulted` (true default of the company in
+    the 12 months after the period) and `performing` (not defaulted on or before the period)."""
+    rows = rows.merge(defaults.rename(columns={"period_date": "default_date"}),
+                      on="company_id", how="left")
+    rows["defaulted"] = (rows.default_date > rows.period_date) & (
+        rows.default_date <= _window_end(rows.period_date))
+    rows["performing"] = ~(rows.default_date <= rows.period_date)
+    return rows.drop(columns="default_date")
+
+
+def rates_by_tier(rows: pd.DataFrame) -> dict:
+    """Realised 12-month default rate per tier of the performing rows, and (when the rows carry
+    the truth's `oracle` pd_12m) the expected rate, the mean true PD: the ordering a tiering
+    would show without the luck of which clients happened to default."""
+    performing = rows[rows.performing]
+    by_tier = performing.groupby("tier_code")["defaulted"].agg(["mean", "size", "sum"]).reindex(
+        TIERS)
+    rates = by_tier["mean"].to_numpy(dtype=float)
+    known = rates[~np.isnan(rates)]
+    out = {
+        "by_tier": {t: {"rate": None if np.isnan(r) else round(float(r), 5), "n": int(n or 0),
+                        "defaults": int(d or 0)}
+                    for t, r, n, d in zip(TIERS, rates, by_tier["size"].fillna(0),
+                                          by_tier["sum"].fillna(0))},
+        "monotone_D_to_S": bool(np.all(np.diff(known) <= 0)),
+    }
+    if "oracle" in performing.columns:
+        expected = performing.groupby("tier_code")["oracle"].mean().reindex(TIERS)
+        for tier, value in expected.items():
+            out["by_tier"][tier]["expected_rate"] = None if np.isnan(value) else round(
+                float(value), 5)
+        values = expected.to_numpy(dtype=float)
+        out["expected_monotone_D_to_S"] = bool(np.all(np.diff(values[~np.isnan(values)]) <= 0))
+    return out
+
+
+def discrimination(y: np.ndarray, scores: dict[str, np.ndarray],
+                   weights: np.ndarray | None = None) -> dict:
+    out = {name: metric_summary(y, values, weights) for name, values in scores.items()}
+    out = {name: {k: round(v, 4) for k, v in m.items()} for name, m in out.items()}
+    if "oracle" in out and "pd_model" in out:
+        out["model_share_of_oracle"] = round(out["pd_model"]["auc"] / out["oracle"]["auc"], 4)
+    out["n"] = int(len(y))
+    out["n_defaults"] = int(np.asarray(y).sum())
+    return out
+
+
+def risk_model_scale(clients: int, months: int, home: Path) -> dict:
+    """Time train_and_score on a synthetic warehouse (the test suite's generator, vectorised):
+    a first run (every period scored point in time) and a monthly run (one new period)."""
+    sys.path.insert(0, str(PROJECT_DIR / "tests"))
+    from test_risk_model import make_warehouse
+
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    warehouse = home / "warehouse.duckdb"
+    started = time.perf_counter()
+    make_warehouse(warehouse, clients=clients, months=months + 1, seed=5)
+    last = (pd.Timestamp("2024-01-31") + pd.offsets.MonthEnd(months)).date()
+    previous = (pd.Timestamp(last) - pd.offsets.MonthEnd(1)).date()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table late_month as select * from "
+                    "intermediate.int_tiering_client_features_built where period_date = ?",
+                    [last])
+        con.execute("delete from intermediate.int_tiering_client_features_built "
+                    "where period_date = ?", [last])
+    out = {"clients": clients, "months": months, "generate_s": time.perf_counter() - started}
+    started = time.perf_counter()
+    first = train_and_score(warehouse, previous, home / "models")
+    out["first_run_s"] = time.perf_counter() - started
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into intermediate.int_tiering_client_features_built "
+                    "select * from late_month")
+    started = time.perf_counter()
+    monthly = train_and_score(warehouse, last, home / "models")
+    out["monthly_run_s"] = time.perf_counter() - started
+    out.update({"train_sample_rate": monthly["train_sample_rate"],
+                "n_train": monthly["n_train"], "auc_oot": monthly["auc_oot"],
+                "periods_scored_first": len(first["periods_scored"]),
+                "periods_scored_monthly": len(monthly["periods_scored"])})
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=2000)
-    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--months", type=int, default=24, help="months of history")
+    parser.add_argument("--outcome-months", type=int, default=12,
+                        help="months simulated after the as-of date (the outcome)")
     parser.add_argument("--start", default="2024-11")
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--home", type=Path, default=Path("/tmp/bench_tiering"))
-    parser.add_argument("--reuse", action="store_true", help="reuse an existing --home build")
+    parser.add_argument("--reuse", action="store_true", help="measure an existing --home build")
+    parser.add_argument("--risk-model-scale", type=int, metavar="CLIENTS",
+                        help="only time the risk model on a synthetic warehouse of CLIENTS")
     args = parser.parse_args()
     home = args.home.resolve()
-    as_of = (pd.Timestamp(args.start + "-01") + pd.offsets.MonthEnd(args.months)).date()
+    if args.risk_model_scale:
+        print(json.dumps(risk_model_scale(args.risk_model_scale, args.months, home), indent=2))
+        return 0
     timings = {}
     if not args.reuse:
         from tiering.ingest import ingest
         from tiering.simulate import simulate
 
+        as_of = (pd.Timestamp(args.start + "-01") + pd.offsets.MonthEnd(args.months)).date()
         shutil.rmtree(home, ignore_errors=True)
         started = time.perf_counter()
-        simulate(home / "landing", home / "truth", args.clients, args.months, args.start,
-                 args.seed)
+        simulate(home / "landing", home / "truth", args.clients,
+                 args.months + args.outcome_months, args.start, args.seed)
         ingest(Paths(home=home))
         timings["simulate+ingest_s"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -93,74 +205,92 @@ def main() -> int:
         started = time.perf_counter()
         dbt(home, as_of, "build", "--select", "tag:after_risk_model")
         timings["dbt_after_model_s"] = time.perf_counter() - started
-    else:
-        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-            run = con.execute("select * from ml.risk_model_runs order by trained_at desc "
-                              "limit 1").df().iloc[0].to_dict()
-    truth = home / "truth"
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        mapping = client_companies(con, truth)
-        tiers = con.execute("select client_key, period_date, tier_code, credit_score, "
-                            "composite_score from marts.client_tiers "
-                            "where profile_code = 'default'").df()
+        if args.reuse:
+            run = con.execute("select * from ml.risk_model_runs order by as_of_date desc, "
+                              "trained_at desc limit 1").df().iloc[0].to_dict()
+            as_of = pd.Timestamp(run["as_of_date"]).date()
+        mapping = client_companies(con, home / "truth")
+        tiers = con.execute("""
+            select tiers.client_key, tiers.period_date, tiers.tier_code, tiers.credit_score,
+                tiers.pd_12m, features.has_credit_profile, features.live_default_count,
+                features.rating_pd_prior, features.bureau_score
+            from marts.client_tiers as tiers
+            inner join intermediate.int_tiering_client_features_built as features
+                using (client_key, period_date)
+            where tiers.profile_code = 'default'""").df()
         long_tail = con.execute("select client_key, pareto_segment, is_rising_star "
                                 "from marts.long_tail_clients").df()
+        n_models = con.execute("select count(*) from ml.risk_model_runs").fetchone()[0]
+    truth = home / "truth"
     tiers["period_date"] = pd.to_datetime(tiers["period_date"])
+    tiers = tiers.merge(mapping, on="client_key", how="left")
     latent = pd.read_parquet(truth / "latent_monthly.parquet")
     latent["period_date"] = pd.to_datetime(latent["period_date"])
+    latent = latent[["company_id", "period_date", "pd_12m"]].rename(columns={"pd_12m": "oracle"})
     defaults = pd.read_parquet(truth / "defaults.parquet")
     defaults["period_date"] = pd.to_datetime(defaults["period_date"])
+    truth_end = latent["period_date"].max()
+    report = {"as_of": str(as_of), "model_version": run["model_version"],
+              "method": run["method"], "models_trained": int(n_models)}
 
-    # 1. out-of-time discrimination, same rows, beside the oracle
-    oot = pd.read_parquet(home / "models" / run["model_version"] / "oot_predictions.parquet")
-    oot["period_date"] = pd.to_datetime(oot["period_date"])
-    oot = oot.merge(mapping, on="client_key", how="left").merge(
-        latent, on=["company_id", "period_date"], how="left").merge(
-        tiers[["client_key", "period_date", "credit_score"]], on=["client_key", "period_date"],
-        how="left")
-    y = oot["default_next_12m"].to_numpy()
-    report = {
-        "as_of": str(as_of), "model_version": run["model_version"],
-        "n_test": int(len(oot)), "n_test_defaults": int(y.sum()),
-        "pd_model": metric_summary(y, oot["pd_oot"].to_numpy()),
-        "credit_score": metric_summary(y, -oot["credit_score"].fillna(50).to_numpy()),
-        "internal_rating_alone_auc": auc(y, oot["internal_rating_risk"].to_numpy()),
-        "bureau_score_alone_auc": auc(y, oot["bureau_score_risk"].to_numpy()),
-        "oracle_auc": auc(y, oot["pd_12m"].fillna(oot["pd_12m"].median()).to_numpy()),
-    }
-    report["model_share_of_oracle"] = report["pd_model"]["auc"] / report["oracle_auc"]
+    # 1. the model's own out-of-time validation, beside the oracle on the same rows
+    oot_file = home / "models" / run["model_version"] / "oot_predictions.parquet"
+    if oot_file.exists():
+        oot = pd.read_parquet(oot_file)
+        oot["period_date"] = pd.to_datetime(oot["period_date"])
+        oot = oot.merge(mapping, on="client_key", how="left").merge(
+            latent, on=["company_id", "period_date"], how="left")
+        # no latent row: the company had already defaulted (the truth stops there)
+        oot["oracle"] = oot["oracle"].fillna(1.0)
+        report["validation_oot"] = discrimination(
+            oot["default_next_12m"].to_numpy(), {
+                "pd_model": oot["pd_oot"].to_numpy(), "oracle": oot["oracle"].to_numpy(),
+                "internal_rating": oot["internal_rating_risk"].to_numpy(),
+                "bureau_score": oot["bureau_score_risk"].to_numpy()},
+            oot["sample_weight"].to_numpy())
 
-    # 2. realised 12-month default rate by tier (true defaults, closed windows)
-    closed = tiers[tiers.period_date + pd.offsets.MonthEnd(12) <= pd.Timestamp(as_of)]
-    closed = closed.merge(mapping, on="client_key", how="left")
-    windows = closed[["client_key", "period_date", "company_id"]].merge(
-        defaults.rename(columns={"period_date": "default_date"}), on="company_id", how="inner")
-    hit = windows[(windows.default_date > windows.period_date)
-                  & (windows.default_date <= windows.period_date + pd.offsets.MonthEnd(12))]
-    closed["defaulted"] = closed.set_index(["client_key", "period_date"]).index.isin(
-        hit.set_index(["client_key", "period_date"]).index)
-    by_tier = closed.groupby("tier_code")["defaulted"].agg(["mean", "size"]).reindex(
-        list("DCBAS"))
-    rates = by_tier["mean"].to_numpy()
-    report["default_rate_by_tier"] = {t: {"rate": float(r), "n": int(n)} for t, r, n in zip(
-        by_tier.index, by_tier["mean"].fillna(np.nan), by_tier["size"].fillna(0))}
-    known = rates[~np.isnan(rates)]
-    report["default_rate_monotone_D_to_S"] = bool(np.all(np.diff(known) <= 0))
+    # 2. forward: the as-of date's PD against the next 12 months (needs truth after as-of)
+    at = tiers[tiers.period_date == pd.Timestamp(as_of)]
+    if truth_end >= _window_end(pd.Series([pd.Timestamp(as_of)])).iloc[0]:
+        obligors = realised_defaults(
+            at[at.has_credit_profile & (at.live_default_count == 0)], defaults)
+        obligors = obligors[obligors.performing].merge(
+            latent, on=["company_id", "period_date"], how="left")
+        bureau = -obligors["bureau_score"].astype(float)
+        report["forward_obligors"] = discrimination(
+            obligors["defaulted"].to_numpy().astype(int), {
+                "pd_model": obligors["pd_12m"].to_numpy(),
+                "oracle": obligors["oracle"].fillna(1.0).to_numpy(),
+                "internal_rating": obligors["rating_pd_prior"].fillna(0.02).to_numpy(),
+                "bureau_score": bureau.fillna(bureau.median()).to_numpy(),
+                "credit_score": -obligors["credit_score"].to_numpy()})
+        report["default_rate_by_tier_forward"] = rates_by_tier(realised_defaults(at, defaults)
+                                                              .merge(latent, how="left"))
 
-    # 3. rising stars vs the truly highest-potential tail clients
+    # 3. default rate by tier in the build's history (windows closed inside the history)
+    closed = tiers[_window_end(tiers.period_date) <= min(pd.Timestamp(as_of), truth_end)]
+    if len(closed):
+        history = realised_defaults(closed, defaults).merge(latent, how="left")
+        report["default_rate_by_tier_history"] = rates_by_tier(history)
+        per_period = [rates_by_tier(g)["monotone_D_to_S"]
+                      for _, g in history.groupby("period_date")]
+        report["default_rate_by_tier_history"]["periods_monotone"] = \
+            f"{sum(per_period)}/{len(per_period)}"
+
+    # 4. rising stars vs the truly highest-potential tail clients
     companies = pd.read_parquet(truth / "companies.parquet")
-    potential_column = next((c for c in companies.columns if "potential" in c),
-                            next((c for c in companies.columns if "growth" in c), None))
     tail = long_tail[long_tail.pareto_segment == "tail"].merge(mapping, on="client_key")
-    if potential_column:
-        tail = tail.merge(companies[["company_id", potential_column]], on="company_id")
-        top = tail[tail[potential_column] >= tail[potential_column].quantile(0.9)]
-        report["rising_star_recall_top_decile"] = float(top["is_rising_star"].mean())
-        report["rising_star_precision"] = float(
-            (tail.loc[tail.is_rising_star, potential_column]
-             >= tail[potential_column].quantile(0.9)).mean())
-        report["potential_truth_column"] = potential_column
-    report["timings"] = timings
+    tail = tail.merge(companies[["company_id", "growth"]], on="company_id")
+    top = tail["growth"] >= tail["growth"].quantile(0.9)
+    report["rising_stars"] = {
+        "tail_clients": int(len(tail)), "rising_stars": int(tail.is_rising_star.sum()),
+        "recall_top_decile": round(float(tail.loc[top, "is_rising_star"].mean()), 4),
+        "precision_top_decile": round(float(top[tail.is_rising_star].mean()), 4)
+        if tail.is_rising_star.any() else None,
+        "truth_column": "companies.growth",
+    }
+    report["timings"] = {k: round(v, 1) for k, v in timings.items()}
     print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     return 0
 

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -105,6 +106,76 @@ def test_guardrails_hold(warehouse):
     assert (joined.tier_code == "D").all()
 
 
+def test_guardrails_visible_beside_the_band(warehouse):
+    home, _ = warehouse
+    rows = query(home, """
+        select band_tier_code, guardrail_code, guardrail_cap_tier_code, tier_code,
+            is_guardrail_binding
+        from intermediate.int_tiering_composites_weighted
+        where period_date = date '2026-01-31'""")
+    order = {code: rank for rank, code in enumerate("SABCD")}
+    final = rows.tier_code.map(order)
+    assert (final >= rows.band_tier_code.map(order)).all()
+    guarded = rows[rows.guardrail_code != "none"]
+    assert (final[guarded.index] >= guarded.guardrail_cap_tier_code.map(order)).all()
+    assert rows.loc[rows.guardrail_code == "none", "guardrail_cap_tier_code"].isna().all()
+    assert (rows.is_guardrail_binding == (rows.tier_code != rows.band_tier_code)).all()
+    capped = rows[rows.guardrail_code == "credit_floor"]
+    assert (capped.guardrail_cap_tier_code == "C").all()
+
+
+def test_long_tail_and_rising_stars(warehouse):
+    home, _ = warehouse
+    tail = query(home, "select * from marts.long_tail_clients")
+    assert tail.client_key.is_unique
+    assert (tail.income_rank.sort_values().to_numpy() == range(1, len(tail) + 1)).all()
+    head = tail[tail.pareto_segment == "head"]
+    assert 0 < len(head) < len(tail) * 0.5
+    assert tail.tail_income_share.nunique() == 1
+    assert 0 < tail.tail_income_share.iloc[0] < 0.3
+    assert tail.cumulative_income_share.max() == pytest.approx(1.0)
+    stars = tail[tail.is_rising_star]
+    assert len(stars) > 0
+    assert (stars.pareto_segment == "tail").all()
+    assert stars.rising_star_reason.str.startswith("长尾新星").all()
+    assert (stars.potential_coverage >= 0.6).all()
+    assert tail.loc[~tail.is_rising_star, "rising_star_reason"].isna().all()
+
+
+def test_project_partner_fit(warehouse):
+    home, _ = warehouse
+    fit = query(home, "select * from marts.project_partner_fit")
+    assert len(fit) > 0
+    assert fit.groupby("project_code").size().max() <= 20
+    assert set(fit.project_status) <= {"储备", "在建"}
+    ranks = fit.groupby("project_code")["fit_rank"].agg(["min", "max", "size"])
+    assert (ranks["min"] == 1).all() and (ranks["max"] == ranks["size"]).all()
+    ordered = fit.sort_values(["project_code", "fit_rank"])
+    assert (ordered.groupby("project_code")["fit_score"].diff().dropna() <= 0).all()
+    for part in ("capacity_fit", "tolerance_fit", "influence_fit", "track_record_fit"):
+        assert fit[part].between(0, 1).all(), part
+    assert fit.fit_explanation.str.startswith("第").all()
+    tiers = query(home, "select client_key, profile_code, guardrail_code from marts.client_tiers "
+                        "where period_date = date '2026-01-31'")
+    joined = fit.merge(tiers, on=["client_key", "profile_code"])
+    assert len(joined) == len(fit)
+    assert (joined.guardrail_code == "none").all()  # hard filters: registry, credit floor
+
+
+def test_credit_exposure_alerts(warehouse):
+    home, _ = warehouse
+    alerts = query(home, "select * from marts.credit_exposure_alerts")
+    assert len(alerts) > 0
+    expected = np.maximum(alerts.credit_limit_amount.fillna(0).astype(float),
+                          alerts.outstanding_balance_amount.fillna(0).astype(float)) \
+        - alerts.credit_cap_amount.astype(float)
+    assert np.allclose(alerts.excess_amount.astype(float), expected)
+    assert (alerts.excess_amount > 0).all()
+    policy = query(home, "select tier_code, credit_cap_amount from seeds.tiering_tier_policy")
+    caps = alerts.merge(policy, on="tier_code", suffixes=("", "_policy"))
+    assert (caps.credit_cap_amount == caps.credit_cap_amount_policy).all()
+
+
 def test_risk_model_run_recorded(warehouse):
     home, run = warehouse
     runs = query(home, "select * from ml.risk_model_runs")
@@ -117,16 +188,23 @@ def test_risk_model_run_recorded(warehouse):
 
 
 def test_incremental_month_equals_full_build(warehouse):
+    """Rebuilding an earlier month, as of that month (staging then reads only deliveries up to
+    it), gives exactly the rows the full build made with three more months delivered: neither
+    the features nor the tiers of a period look ahead."""
     home, _ = warehouse
-    month = date(2025, 12, 31)
+    month = date(2025, 10, 31)
     sql = (f"select * from marts.client_tiers where period_date = date '{month}' "
            "order by client_key, profile_code")
+    features_sql = ("select * from intermediate.int_tiering_client_features_built "
+                    f"where period_date = date '{month}' order by client_key")
+    features_before = query(home, features_sql)
     before = query(home, sql)
     others_before = query(home, "select period_date, count(*) as n from marts.client_tiers "
                                 f"where period_date <> date '{month}' group by 1 order by 1")
     dbt(home, "run", "--select", "int_tiering_client_features_built",
         "int_tiering_dimensions_scored", "client_tiers", as_of=month)
     after = query(home, sql)
+    pd.testing.assert_frame_equal(features_before, query(home, features_sql))
     others_after = query(home, "select period_date, count(*) as n from marts.client_tiers "
                                f"where period_date <> date '{month}' group by 1 order by 1")
     pd.testing.assert_frame_equal(before, after)

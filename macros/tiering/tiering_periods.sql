@@ -34,23 +34,41 @@
     end
 {%- endmacro %}
 
-{#- Dimension score 0-100 from components in [0, 1]: each missing component counts as the
-    neutral 0.5, so a client with no inputs scores 50 (coverage 0), never a silent zero. -#}
+{#- Dimension score 0-100: the weighted mean of components in [0, 1] (weights: seed
+    tiering_dimension_components), each missing component counting as the neutral 0.5, so a
+    client with no inputs scores 50 (coverage 0), never a silent zero. A component missing from
+    the seed has no weight and makes the score NULL (caught by the not_null tests). -#}
 {% macro tiering_dimension_score(components) -%}
     round(100.0 * (
         {%- for component in components %}
-        coalesce({{ component }}, 0.5){{ ' +' if not loop.last }}
+        {{ tiering_component_weight(component) }} * coalesce({{ component }}, 0.5)
+        {{- ' +' if not loop.last }}
         {%- endfor %}
-    ) / {{ components | length }}, 2)
+    ) / ({{ tiering_components_weight(components) }}), 2)
 {%- endmacro %}
 
-{#- Share of a dimension's components that are present, 0-1. -#}
+{#- Weighted share (0-1) of a dimension's components that are present. -#}
 {% macro tiering_dimension_coverage(components) -%}
     round((
         {%- for component in components %}
-        case when {{ component }} is not null then 1.0 else 0.0 end{{ ' +' if not loop.last }}
+        {{ tiering_component_weight(component) }}
+            * case when {{ component }} is not null then 1.0 else 0.0 end
+        {{- ' +' if not loop.last }}
         {%- endfor %}
-    ) / {{ components | length }}, 4)
+    ) / ({{ tiering_components_weight(components) }}), 4)
+{%- endmacro %}
+
+{#- The weight of one component within its dimension, and the sum over a list of them. -#}
+{% macro tiering_component_weight(component) -%}
+    (select max(component_weight) from {{ ref('tiering_dimension_components') }}
+     where component_code = '{{ component }}')
+{%- endmacro %}
+
+{% macro tiering_components_weight(components) -%}
+    (select sum(component_weight) from {{ ref('tiering_dimension_components') }}
+     where component_code in (
+        {%- for component in components %}'{{ component }}'{{ ', ' if not loop.last }}{% endfor -%}
+     ))
 {%- endmacro %}
 
 {#- A numeric tuning constant from seed tiering_parameters, as a scalar subquery. -#}

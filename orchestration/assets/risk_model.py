@@ -1,7 +1,11 @@
-"""The risk model: trained on the warehouse's history, scores written back as `ml.client_pd_scores`.
+"""The risk model: retrained on the warehouse's history at every refresh, scores written back as
+`ml.client_pd_scores` (docs/risk_model.md).
 
 It reads the dbt feature model(s) and dbt models tagged `after_risk_model` read its scores through
-`source('ml', 'client_pd_scores')`, so Dagster runs `dbt build` in two steps around it.
+`source('ml', 'client_pd_scores')`, so Dagster runs `dbt build` in two steps around it. Each run
+fits the model as of the run's date (validated out of time, versioned under
+$TIERING_HOME/models/<version>/) and scores the as-of period plus any period not yet scored,
+each with the model as of that period; periods already scored keep their PD.
 """
 
 import dagster as dg
@@ -26,12 +30,14 @@ def risk_model_inputs() -> list[dg.AssetKey]:
     specs=[
         dg.AssetSpec(["ml", "client_pd_scores"], deps=risk_model_inputs(), group_name="ml",
                      kinds={"python", "scikitlearn", "duckdb"},
-                     description="12-month PD per client and period (one row per client per "
-                                 "period), scored by the current model version."),
+                     description="12-month PD of the firm's obligors (one row per client with "
+                                 "a credit profile per period), each period scored by the "
+                                 "model as of that period (point in time)."),
         dg.AssetSpec(["ml", "risk_model_runs"], deps=risk_model_inputs(), group_name="ml",
                      kinds={"python", "duckdb"},
-                     description="One row per training run: version, method, out-of-time "
-                                 "metrics."),
+                     description="One row per trained model version: as-of date, method, "
+                                 "training sample, out-of-time AUC / Gini / KS beside the "
+                                 "internal rating and the bureau score alone."),
     ],
     name="risk_model",
     pool=WAREHOUSE_POOL,
@@ -43,6 +49,9 @@ def risk_model(context: dg.AssetExecutionContext, tiering: TieringResource):
     paths, as_of = tiering.paths, tiering.as_of()
     card = train_and_score(paths.warehouse, as_of, paths.models_dir)
     context.log.info(f"risk model as of {as_of}: {card}")
-    metadata = {"as_of_date": as_of.isoformat(), **scalar_metadata(card or {})}
+    card = dict(card or {})
+    periods = card.pop("periods_scored", [])
+    metadata = {"as_of_date": as_of.isoformat(), "periods_scored": len(periods),
+                **scalar_metadata(card)}
     yield dg.MaterializeResult(asset_key=["ml", "client_pd_scores"], metadata=metadata)
     yield dg.MaterializeResult(asset_key=["ml", "risk_model_runs"], metadata=metadata)

@@ -1,7 +1,11 @@
 {#- One row per client per period (month end): every input of the six dimension scores and of
     the risk model, computed only from data dated on or before the period and from snapshot
     deliveries cut at the period (no look-ahead). Incremental by period (see
-    macros/tiering/tiering_periods.sql); a full refresh builds every period. -#}
+    macros/tiering/tiering_periods.sql); a full refresh builds every period. Every window is
+    bounded (at most 24 months of receipts, 6 months of snapshots before the period), so building
+    one period reads that period's window, not the whole history. Ratios are computed here, once,
+    for the dimension scores and the risk model alike (NULL when an input is missing or a
+    denominator is 0, never a silent zero). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy=tiering_incremental_strategy(),
@@ -9,6 +13,10 @@
     unique_key='period_date',
     on_schema_change='append_new_columns',
 ) }}
+
+{#- The behaviour window: the `_6m` features read the snapshots of the 6 months up to the
+    period (the period's own delivery and the 5 before it). -#}
+{%- set behaviour_window_months = 6 %}
 
 with
 
@@ -107,7 +115,11 @@ receipts_windowed as (
     from receipts_of_clients
     inner join periods
         on receipts_of_clients.receipt_date <= periods.period_date
+        and receipts_of_clients.receipt_date
+            > {{ dbt.dateadd('month', -25, 'periods.period_date') }}
         and receipts_of_clients.first_extract_date <= periods.period_date
+    where {{ dbt.datediff('receipts_of_clients.receipt_date', 'periods.period_date', 'month') }}
+        < 24
 ),
 
 income_aggregated as (
@@ -126,7 +138,7 @@ income_aggregated as (
             as active_months_24m,
         sum(case when months_before < 12 and amount > 0 then 1 else 0 end) as receipt_count_12m,
         min(case when amount > 0 then months_before end) as months_since_last_receipt,
-        max(months_before) as months_since_first_receipt
+        max(case when amount > 0 then months_before end) as months_since_first_receipt_24m
     from receipts_windowed
     group by client_key, period_date
 ),
@@ -195,41 +207,112 @@ statements_latest as (
     where latest.year_rank = 1
 ),
 
-{#- Risk: credit profiles delivered at the period; several risk numbers of one client are
-    summed (exposure) or the worst taken (rating, overdue, watchlist). -#}
+{#- Revenue trend over the fiscal years in the statements delivered at the period and 12 and
+    24 months before it (each delivery carries the latest two fiscal years; the newest delivery
+    of a fiscal year wins): the least-squares slope of ln(revenue) on the fiscal year, an
+    annual log growth rate, from at least two years with positive revenue. -#}
+statements_history as (
+    select
+        xref.client_key,
+        periods.period_date,
+        statements.extract_date,
+        statements.fiscal_year,
+        sum(statements.revenue_amount) as revenue_amount
+    from statements
+    inner join periods
+        on statements.extract_date <= periods.period_date
+        and statements.extract_date > {{ dbt.dateadd('month', -25, 'periods.period_date') }}
+    inner join xref
+        on xref.department = 'finance'
+        and xref.entity = 'customers'
+        and xref.record_id = statements.customer_code
+    where {{ dbt.datediff('statements.extract_date', 'periods.period_date', 'month') }}
+        in (0, 12, 24)
+        and statements.fiscal_year is not null
+    group by xref.client_key, periods.period_date, statements.extract_date, statements.fiscal_year
+),
+
+revenue_by_year as (
+    select
+        client_key,
+        period_date,
+        fiscal_year,
+        revenue_amount,
+        row_number() over (
+            partition by client_key, period_date, fiscal_year order by extract_date desc
+        ) as delivery_rank
+    from statements_history
+),
+
+revenue_trend as (
+    select
+        client_key,
+        period_date,
+        count(*) as revenue_year_count,
+        case when count(*) >= 2 then
+            (count(*) * sum(fiscal_year * ln(revenue_amount))
+                - sum(fiscal_year) * sum(ln(revenue_amount)))
+            / nullif(count(*) * sum(fiscal_year * fiscal_year)
+                - sum(fiscal_year) * sum(fiscal_year), 0)
+        end as revenue_growth_rate
+    from revenue_by_year
+    where delivery_rank = 1
+        and revenue_amount > 0
+    group by client_key, period_date
+),
+
+{#- Risk: credit profiles delivered at the period and in the behaviour window (the snapshots of
+    the behaviour_window_months months up to the period). Several risk numbers of one client
+    are summed (exposure) or the worst taken (rating, overdue, watchlist). A negative balance or
+    limit is an impossible value: treated as missing. -#}
 credit_of_clients as (
     select
         xref.client_key,
-        credit_profiles.extract_date as period_date,
+        periods.period_date,
+        credit_profiles.extract_date,
         rating_priors.rating_rank,
         rating_priors.pd_prior,
-        credit_profiles.credit_limit_amount,
-        credit_profiles.outstanding_balance_amount,
-        credit_profiles.collateral_value_amount,
+        case when not credit_profiles.is_negative_balance
+            then credit_profiles.credit_limit_amount end as credit_limit_amount,
+        case when not credit_profiles.is_negative_balance
+            then credit_profiles.outstanding_balance_amount end as outstanding_balance_amount,
+        case when not credit_profiles.is_negative_balance
+            then credit_profiles.collateral_value_amount end as collateral_value_amount,
         credit_profiles.max_overdue_days,
         credit_profiles.is_on_watchlist
     from credit_profiles
     inner join periods
-        on credit_profiles.extract_date = periods.period_date
+        on credit_profiles.extract_date <= periods.period_date
+        and credit_profiles.extract_date
+            > {{ dbt.dateadd('month', -(behaviour_window_months + 1), 'periods.period_date') }}
     inner join xref
         on xref.department = 'risk'
         and xref.entity = 'credit_profiles'
         and xref.record_id = credit_profiles.risk_client_no
     left join rating_priors
         on credit_profiles.internal_rating = rating_priors.internal_rating
+    where {{ dbt.datediff('credit_profiles.extract_date', 'periods.period_date', 'month') }}
+        < {{ behaviour_window_months }}
 ),
 
 credit_aggregated as (
     select
         client_key,
         period_date,
-        max(rating_rank) as internal_rating_rank,
-        max(pd_prior) as rating_pd_prior,
-        sum(credit_limit_amount) as credit_limit_amount,
-        sum(outstanding_balance_amount) as outstanding_balance_amount,
-        sum(collateral_value_amount) as collateral_value_amount,
-        max(max_overdue_days) as max_overdue_days,
-        max(case when is_on_watchlist then 1 else 0 end) as watchlist_flag
+        max(case when extract_date = period_date then rating_rank end) as internal_rating_rank,
+        max(case when extract_date = period_date then pd_prior end) as rating_pd_prior,
+        sum(case when extract_date = period_date then credit_limit_amount end)
+            as credit_limit_amount,
+        sum(case when extract_date = period_date then outstanding_balance_amount end)
+            as outstanding_balance_amount,
+        sum(case when extract_date = period_date then collateral_value_amount end)
+            as collateral_value_amount,
+        max(case when extract_date = period_date then max_overdue_days end) as max_overdue_days,
+        max(case when extract_date = period_date then
+            case when is_on_watchlist then 1 else 0 end end) as watchlist_flag,
+        max(max_overdue_days) as max_overdue_days_6m,
+        count(distinct case when is_on_watchlist then extract_date end) as watchlist_months_6m,
+        max(case when extract_date = period_date then 1 else 0 end) as has_profile_at_period
     from credit_of_clients
     group by client_key, period_date
 ),
@@ -248,36 +331,50 @@ events_of_clients as (
     where risk_events.event_date is not null
 ),
 
-events_aggregated as (
+events_windowed as (
     select
         events_of_clients.client_key,
         periods.period_date,
-        sum(case when {{ dbt.datediff('events_of_clients.event_date', 'periods.period_date',
-            'month') }} < 12 then 1 else 0 end) as risk_event_count_12m,
-        sum(case when events_of_clients.event_type = '违约' and {{ dbt.datediff(
-            'events_of_clients.event_date', 'periods.period_date', 'month') }}
-            < {{ tiering_parameter('live_default_months') }} then 1 else 0 end)
-            as live_default_count,
-        sum(case when events_of_clients.event_type = '违约' then 1 else 0 end)
-            as default_count_ever,
-        sum(case when events_of_clients.event_type in ('逾期', '展期', '重组') and {{
-            dbt.datediff('events_of_clients.event_date', 'periods.period_date', 'month') }} < 12
-            then 1 else 0 end) as distress_event_count_12m,
-        sum(case when events_of_clients.event_type in ('诉讼', '行政处罚') and {{
-            dbt.datediff('events_of_clients.event_date', 'periods.period_date', 'month') }} < 12
-            then 1 else 0 end) as legal_event_count_12m
+        events_of_clients.event_type,
+        {{ dbt.datediff('events_of_clients.event_date', 'periods.period_date', 'month') }}
+            as months_before
     from events_of_clients
     inner join periods
         on events_of_clients.event_date <= periods.period_date
+        and events_of_clients.event_date
+            > {{ dbt.dateadd('month', -25, 'periods.period_date') }}
         and events_of_clients.first_extract_date <= periods.period_date
-    group by events_of_clients.client_key, periods.period_date
 ),
 
-{#- External registry delivered at the period. -#}
+events_aggregated as (
+    select
+        client_key,
+        period_date,
+        sum(case when months_before < 12 then 1 else 0 end) as risk_event_count_12m,
+        sum(case when months_before < 3 then 1 else 0 end) as risk_event_count_3m,
+        sum(case when event_type = '违约'
+            and months_before < {{ tiering_parameter('live_default_months') }}
+            then 1 else 0 end) as live_default_count,
+        sum(case when event_type = '违约' and months_before < 24 then 1 else 0 end)
+            as default_count_24m,
+        sum(case when event_type in ('逾期', '展期', '重组') and months_before < 12
+            then 1 else 0 end) as distress_event_count_12m,
+        sum(case when event_type in ('诉讼', '行政处罚') and months_before < 12
+            then 1 else 0 end) as legal_event_count_12m
+    from events_windowed
+    where months_before < 24
+    group by client_key, period_date
+),
+
+{#- External registry delivered at the period, and its behaviour window (bureau score and
+    litigation are re-reported every month: their recent average is a less noisy reading). -#}
 registry_of_clients as (
     select
         xref.client_key,
-        registry.extract_date as period_date,
+        periods.period_date,
+        registry.extract_date,
+        {{ dbt.datediff('registry.extract_date', 'periods.period_date', 'month') }}
+            as months_before,
         registry.registration_status,
         registry.litigation_count_12m,
         registry.penalty_count_12m,
@@ -287,17 +384,23 @@ registry_of_clients as (
         case when registry.listed_board is not null then 1 else 0 end as listed_flag
     from registry
     inner join periods
-        on registry.extract_date = periods.period_date
+        on registry.extract_date <= periods.period_date
+        and registry.extract_date
+            > {{ dbt.dateadd('month', -(behaviour_window_months + 1), 'periods.period_date') }}
     inner join xref
         on xref.department = 'external'
         and xref.entity = 'registry'
         and xref.record_id = registry.uscc
+    where {{ dbt.datediff('registry.extract_date', 'periods.period_date', 'month') }}
+        < {{ behaviour_window_months }}
 ),
 
-registry_aggregated as (
+registry_by_delivery as (
     select
         client_key,
         period_date,
+        extract_date,
+        months_before,
         max(case when registration_status in ('吊销', '注销') then 1 else 0 end)
             as registry_revoked_flag,
         max(litigation_count_12m) as litigation_count_12m,
@@ -307,6 +410,25 @@ registry_aggregated as (
         max(association_count) as association_count,
         max(listed_flag) as listed_flag
     from registry_of_clients
+    group by client_key, period_date, extract_date, months_before
+),
+
+registry_aggregated as (
+    select
+        client_key,
+        period_date,
+        max(case when months_before = 0 then registry_revoked_flag end) as registry_revoked_flag,
+        max(case when months_before = 0 then litigation_count_12m end) as litigation_count_12m,
+        max(case when months_before = 0 then penalty_count_12m end) as penalty_count_12m,
+        max(case when months_before = 0 then bureau_score end) as bureau_score,
+        max(case when months_before = 0 then registered_capital_amount end)
+            as registered_capital_amount,
+        max(case when months_before = 0 then association_count end) as association_count,
+        max(case when months_before = 0 then listed_flag end) as listed_flag,
+        avg(1.0 * bureau_score) as bureau_score_avg_6m,
+        avg(1.0 * litigation_count_12m) as litigation_count_avg_6m,
+        max(case when months_before = 0 then 1 else 0 end) as has_registry_at_period
+    from registry_by_delivery
     group by client_key, period_date
 ),
 
@@ -418,7 +540,7 @@ features as (
         coalesce(income_aggregated.active_months_24m, 0) as active_months_24m,
         coalesce(income_aggregated.receipt_count_12m, 0) as receipt_count_12m,
         income_aggregated.months_since_last_receipt,
-        income_aggregated.months_since_first_receipt,
+        income_aggregated.months_since_first_receipt_24m,
         income_aggregated.client_key is not null as has_receipts,
         {#- statements -#}
         statements_latest.revenue_amount,
@@ -430,7 +552,9 @@ features as (
         statements_latest.current_liabilities_amount,
         statements_latest.operating_cash_flow_amount,
         statements_latest.interest_expense_amount,
-        {#- credit -#}
+        revenue_trend.revenue_year_count,
+        revenue_trend.revenue_growth_rate,
+        {#- credit (the profile delivered at the period; _6m: the behaviour window) -#}
         credit_aggregated.internal_rating_rank,
         credit_aggregated.rating_pd_prior,
         credit_aggregated.credit_limit_amount,
@@ -438,28 +562,34 @@ features as (
         credit_aggregated.collateral_value_amount,
         credit_aggregated.max_overdue_days,
         credit_aggregated.watchlist_flag,
-        credit_aggregated.client_key is not null as has_credit_profile,
-        case when credit_aggregated.client_key is not null
+        credit_aggregated.max_overdue_days_6m,
+        credit_aggregated.watchlist_months_6m,
+        coalesce(credit_aggregated.has_profile_at_period, 0) = 1 as has_credit_profile,
+        case when credit_aggregated.has_profile_at_period = 1
             then coalesce(events_aggregated.risk_event_count_12m, 0) end as risk_event_count_12m,
-        case when credit_aggregated.client_key is not null
+        case when credit_aggregated.has_profile_at_period = 1
+            then coalesce(events_aggregated.risk_event_count_3m, 0) end as risk_event_count_3m,
+        case when credit_aggregated.has_profile_at_period = 1
             then coalesce(events_aggregated.distress_event_count_12m, 0) end
             as distress_event_count_12m,
-        case when credit_aggregated.client_key is not null
+        case when credit_aggregated.has_profile_at_period = 1
             then coalesce(events_aggregated.legal_event_count_12m, 0) end
             as legal_event_count_12m,
         coalesce(events_aggregated.live_default_count, 0) as live_default_count,
-        coalesce(events_aggregated.default_count_ever, 0) as default_count_ever,
-        {#- registry -#}
+        coalesce(events_aggregated.default_count_24m, 0) as default_count_24m,
+        {#- registry (the delivery at the period; _6m: the behaviour window) -#}
         registry_aggregated.registry_revoked_flag,
         registry_aggregated.litigation_count_12m,
         registry_aggregated.penalty_count_12m,
         registry_aggregated.bureau_score,
+        registry_aggregated.bureau_score_avg_6m,
+        registry_aggregated.litigation_count_avg_6m,
         coalesce(registry_aggregated.registered_capital_amount, clients.registered_capital_amount)
             as registered_capital_amount,
         coalesce(registry_aggregated.association_count, crm_at_period.crm_association_flag)
             as association_count,
         coalesce(registry_aggregated.listed_flag, crm_at_period.crm_listed_flag) as listed_flag,
-        registry_aggregated.client_key is not null as has_registry,
+        coalesce(registry_aggregated.has_registry_at_period, 0) = 1 as has_registry,
         {#- projects -#}
         participations_aggregated.project_count,
         participations_aggregated.project_role_count,
@@ -485,6 +615,9 @@ features as (
     left join statements_latest
         on client_periods.client_key = statements_latest.client_key
         and client_periods.period_date = statements_latest.period_date
+    left join revenue_trend
+        on client_periods.client_key = revenue_trend.client_key
+        and client_periods.period_date = revenue_trend.period_date
     left join credit_aggregated
         on client_periods.client_key = credit_aggregated.client_key
         and client_periods.period_date = credit_aggregated.period_date
@@ -506,6 +639,39 @@ features as (
     left join tickets_aggregated
         on client_periods.client_key = tickets_aggregated.client_key
         and client_periods.period_date = tickets_aggregated.period_date
+),
+
+{#- Ratios (NULL when an input is missing or the denominator is 0). Growth ratios are
+    (a - b) / (|a| + |b|) in [-1, 1]; income growth only for clients already active in the
+    earlier window (a new client's first income is not growth). -#}
+ratios_added as (
+    select
+        *,
+        {{ tiering_ratio('total_liabilities_amount', 'total_assets_amount') }} as leverage_ratio,
+        {{ tiering_ratio('current_assets_amount', 'current_liabilities_amount') }}
+            as current_ratio,
+        {{ tiering_ratio('net_profit_amount + interest_expense_amount',
+            'interest_expense_amount') }} as interest_coverage_ratio,
+        {{ tiering_ratio('operating_cash_flow_amount', 'total_liabilities_amount') }}
+            as cash_flow_to_debt_ratio,
+        {{ tiering_ratio('net_profit_amount', 'revenue_amount') }} as net_margin_ratio,
+        {{ tiering_ratio('outstanding_balance_amount', 'credit_limit_amount') }}
+            as utilisation_ratio,
+        case when outstanding_balance_amount > 0 then
+            {{ tiering_ratio('coalesce(collateral_value_amount, 0)',
+                'outstanding_balance_amount') }}
+        end as collateral_coverage_ratio,
+        case when months_since_first_receipt_24m >= 6 then
+            {{ tiering_ratio('income_6m_amount - income_prior_6m_amount',
+                'abs(income_6m_amount) + abs(income_prior_6m_amount)') }}
+        end as income_trend_ratio,
+        case when months_since_first_receipt_24m >= 12 then
+            {{ tiering_ratio('income_12m_amount - income_prior_12m_amount',
+                'abs(income_12m_amount) + abs(income_prior_12m_amount)') }}
+        end as income_growth_ratio,
+        {{ tiering_ratio('revenue_amount - revenue_prior_year_amount',
+            'abs(revenue_amount) + abs(revenue_prior_year_amount)') }} as revenue_growth_ratio
+    from features
 )
 
-select * from features
+select * from ratios_added

@@ -1,8 +1,10 @@
 {#- One row per client of the latest period: Pareto position by trailing-12-month fee income
     (rank, own and cumulative share), head or tail (head = the clients that bring the first
     long_tail_head_share of income), the tail's total share, and rising stars: tail clients
-    with the highest potential (default profile), at least rising_star_min_potential, at most
-    rising_star_max_count_share of the tail, each with the reason. -#}
+    with the highest potential (default profile) - a potential score of at least
+    rising_star_min_potential, measured on evidence (potential coverage at least
+    rising_star_min_coverage, so a score made of neutral fill-ins never qualifies), at most the
+    top rising_star_max_count_share of the tail by potential - each with the reason. -#}
 with
 
 current_tiers as (select * from {{ ref('client_tiers_current') }}),
@@ -15,10 +17,12 @@ clients_with_income as (
         current_tiers.period_date,
         current_tiers.tier_code,
         current_tiers.potential_score,
+        current_tiers.potential_coverage,
         features.income_12m_amount,
         features.income_prior_12m_amount,
         coalesce(features.pipeline_project_count, 0) as pipeline_project_count,
-        features.department_count
+        features.department_count,
+        features.revenue_growth_rate
     from current_tiers
     inner join features
         on current_tiers.client_key = features.client_key
@@ -81,12 +85,15 @@ flagged as (
         tail_potential_rank,
         pareto_segment = 'tail'
             and potential_score >= {{ tiering_parameter('rising_star_min_potential') }}
+            and potential_coverage >= {{ tiering_parameter('rising_star_min_coverage') }}
             and tail_potential_rank <= tail_client_count
                 * {{ tiering_parameter('rising_star_max_count_share') }}
             as is_rising_star,
         income_prior_12m_amount,
         pipeline_project_count,
-        department_count
+        department_count,
+        revenue_growth_rate,
+        potential_coverage
     from tail_measured
 ),
 
@@ -103,7 +110,11 @@ explained as (
                 dbt.type_string()),
             "' 万元，上年同期 '", dbt.cast('round(income_prior_12m_amount / 10000, 1)',
                 dbt.type_string()),
-            "' 万元；在途项目 '", dbt.cast('pipeline_project_count', dbt.type_string()),
+            "' 万元'",
+            "coalesce(" ~ dbt.concat(["'；营业收入年均增长 '", dbt.cast(
+                'round(100 * (exp(revenue_growth_rate) - 1), 1)', dbt.type_string()), "'%'"])
+                ~ ", '')",
+            "'；在途项目 '", dbt.cast('pipeline_project_count', dbt.type_string()),
             "' 个；覆盖部门 '", dbt.cast('department_count', dbt.type_string()), "' 个'"]) }}
         end as rising_star_reason,
         income_rank,
@@ -113,6 +124,8 @@ explained as (
         cumulative_income_share,
         tail_income_share,
         potential_score,
+        potential_coverage,
+        revenue_growth_rate,
         is_rising_star
     from flagged
 )

@@ -1,7 +1,8 @@
 {#- One row per open project (储备 or 在建, latest delivery) per candidate client, top
     fit_top_n per project. Candidates: the best fit_candidates_per_profile clients by composite
     under the project type's weight profile (default if the type has none), after the hard
-    filters (no registry 吊销/注销, no live default, credit score at or above the credit floor).
+    filters: no guardrail applies (registry not 吊销/注销, no live default, credit score at or
+    above the credit floor and PD below the ceiling).
     Fit (0-100) = weighted capacity against the financing need, risk tolerance against the
     project's risk level, influence, track record on past projects and the composite; weights in
     seed tiering_parameters (fit_weight_*). fit_explanation spells out each part. -#}
@@ -67,8 +68,7 @@ eligible_clients as (
     inner join features
         on tiers.client_key = features.client_key
         and tiers.period_date = features.period_date
-    where tiers.guardrail_code not in ('registry_revoked', 'live_default')
-        and tiers.credit_score >= {{ tiering_parameter('credit_floor_score') }}
+    where tiers.guardrail_code = 'none'
 ),
 
 candidates as (
@@ -90,8 +90,13 @@ fit_parts as (
         candidates.tier_code,
         open_projects.financing_need_amount,
         candidates.capacity_amount,
-        coalesce(least({{ tiering_ratio('candidates.capacity_amount',
-            'open_projects.financing_need_amount') }}, 1.0), 0.5) as capacity_fit,
+        {#- unknown capacity or need: the neutral 0.5; negative equity: no capacity -#}
+        case when candidates.capacity_amount is not null
+                and open_projects.financing_need_amount > 0
+            then least(greatest(1.0 * candidates.capacity_amount, 0.0)
+                / open_projects.financing_need_amount, 1.0)
+            else 0.5
+        end as capacity_fit,
         least(candidates.risk_tolerance_score / open_projects.required_tolerance_score, 1.0)
             as tolerance_fit,
         candidates.influence_score / 100.0 as influence_fit,

@@ -1,10 +1,14 @@
 {#- One row per client per period: the six dimension scores (0-100, higher is better for the
-    firm), their coverage (share of the dimension's inputs present, 0-1), the risk model's PD and
-    the guardrail inputs. Formulas: docs/tiering.md. Each component is in [0, 1]; a missing
-    component counts as the neutral 0.5 (macro tiering_dimension_score). The firm's own ledgers
-    (receipts, tickets, project participations) are complete, so "none" there is a known zero;
-    descriptive snapshots (statements, credit profiles, registry) cover only some clients, so
-    their absence is missing, never a silent zero. Incremental by period. -#}
+    firm), their coverage (weighted share of the dimension's inputs present, 0-1), the 12-month
+    PD and the guardrail inputs. Formulas: docs/tiering.md.
+
+    Each component is in [0, 1]; a dimension is the weighted mean of its components (weights in
+    seed tiering_dimension_components) x 100, and a missing component counts as the neutral 0.5
+    (macro tiering_dimension_score): missing is never a silent zero, and a client with no input
+    on a dimension scores exactly 50 with coverage 0. The firm's own ledgers (receipts, tickets,
+    project participations) are complete, so "none" there is a known zero; descriptive snapshots
+    (statements, credit profiles, registry, satisfaction) cover only some clients, so their
+    absence is missing. Incremental by period. -#}
 {{ config(
     materialized='incremental',
     incremental_strategy=tiering_incremental_strategy(),
@@ -22,6 +26,10 @@ features as (
 
 pd_scores as (select * from {{ source('ml', 'client_pd_scores') }}),
 
+{#- PD: the risk model's score for the firm's obligors (a credit profile at the period); the
+    rating's PD prior when the model has not scored the row or scored it by its cold start; the
+    portfolio prior otherwise (pd_source says which). Only a model or rating PD enters the
+    credit dimension. -#}
 features_with_pd as (
     select
         features.*,
@@ -30,26 +38,14 @@ features_with_pd as (
             features.rating_pd_prior,
             {{ tiering_parameter('unrated_pd_prior') }}
         ) as pd_12m,
-        pd_scores.model_version,
-        {{ tiering_ratio('features.total_liabilities_amount', 'features.total_assets_amount') }}
-            as leverage_ratio,
-        {{ tiering_ratio('features.current_assets_amount', 'features.current_liabilities_amount') }}
-            as current_ratio,
-        {{ tiering_ratio('features.net_profit_amount + features.interest_expense_amount',
-            'features.interest_expense_amount') }} as interest_coverage_ratio,
-        {{ tiering_ratio('features.operating_cash_flow_amount',
-            'features.total_liabilities_amount') }} as cash_flow_to_debt_ratio,
-        {{ tiering_ratio('features.net_profit_amount', 'features.revenue_amount') }}
-            as net_margin_ratio,
-        {{ tiering_ratio('features.income_6m_amount - features.income_prior_6m_amount',
-            'abs(features.income_6m_amount) + abs(features.income_prior_6m_amount)') }}
-            as income_trend_ratio,
-        {{ tiering_ratio('features.income_12m_amount - features.income_prior_12m_amount',
-            'abs(features.income_12m_amount) + abs(features.income_prior_12m_amount)') }}
-            as income_growth_ratio,
-        {{ tiering_ratio('features.revenue_amount - features.revenue_prior_year_amount',
-            'abs(features.revenue_amount) + abs(features.revenue_prior_year_amount)') }}
-            as revenue_growth_ratio
+        case
+            when pd_scores.pd_12m is not null
+                and pd_scores.model_version not like 'cold-start%' then 'model'
+            when pd_scores.pd_12m is not null or features.rating_pd_prior is not null
+                then 'rating_prior'
+            else 'portfolio_prior'
+        end as pd_source,
+        pd_scores.model_version
     from features
     left join pd_scores
         on features.client_key = pd_scores.client_key
@@ -69,7 +65,10 @@ components as (
         (income_trend_ratio + 1.0) / 2.0 as value_trend,
         {{ tiering_percentile('net_margin_ratio') }} as value_margin,
         {#- credit (资信与偿债能力) -#}
-        {{ tiering_percentile('pd_12m', higher_is_better=false) }} as credit_pd,
+        case when pd_source <> 'portfolio_prior'
+            then {{ tiering_percentile('case when pd_source <> \'portfolio_prior\' then pd_12m end',
+                higher_is_better=false) }}
+        end as credit_pd,
         (10.0 - internal_rating_rank) / 9.0 as credit_rating,
         case when max_overdue_days is not null then
             (1.0 - least(greatest(max_overdue_days, 0), 180) / 180.0)
@@ -78,8 +77,10 @@ components as (
         {{ tiering_percentile('leverage_ratio', higher_is_better=false) }} as credit_leverage,
         {{ tiering_percentile('interest_coverage_ratio') }} as credit_interest_coverage,
         {{ tiering_percentile('cash_flow_to_debt_ratio') }} as credit_cash_flow,
-        1.0 - least(distress_event_count_12m + legal_event_count_12m, 4) / 4.0
-            as credit_risk_events,
+        {#- least/greatest skip NULLs on every engine: guard each missing input -#}
+        case when distress_event_count_12m is not null then
+            1.0 - least(distress_event_count_12m + coalesce(legal_event_count_12m, 0), 4) / 4.0
+        end as credit_risk_events,
         case when has_registry then
             case when registry_revoked_flag = 1 then 0.0
                 else 1.0 - least(coalesce(litigation_count_12m, 0)
@@ -92,22 +93,21 @@ components as (
             then least(greatest(1.0 - leverage_ratio, 0.0), 1.0) end as tolerance_equity,
         {{ tiering_percentile('current_ratio') }} as tolerance_liquidity,
         case
-            when outstanding_balance_amount > 0
-                then least(coalesce(collateral_value_amount, 0) / outstanding_balance_amount,
-                    2.0) / 2.0
+            when outstanding_balance_amount > 0 then least(collateral_coverage_ratio, 2.0) / 2.0
             when has_credit_profile then 1.0
         end as tolerance_collateral,
         {{ tiering_percentile('registered_capital_amount') }} as tolerance_capital,
         {{ tiering_percentile('total_assets_amount') }} as tolerance_assets,
         {#- influence (市场影响力) -#}
         1.0 * listed_flag as influence_listing,
-        least(association_count, 3) / 3.0 as influence_associations,
+        case when association_count is not null
+            then least(association_count, 3) / 3.0 end as influence_associations,
         {{ tiering_percentile('registered_capital_amount') }} as influence_capital,
         least(coalesce(project_role_count, 0), 3) / 3.0 as influence_project_roles,
         {{ tiering_percentile('coalesce(co_partner_count, 0)') }} as influence_partners,
         {#- potential (合作潜力) -#}
         (income_growth_ratio + 1.0) / 2.0 as potential_income_growth,
-        (revenue_growth_ratio + 1.0) / 2.0 as potential_revenue_growth,
+        {{ tiering_percentile('revenue_growth_rate') }} as potential_revenue_growth,
         least(coalesce(pipeline_project_count, 0), 3) / 3.0 as potential_pipeline,
         greatest(department_count - 1, 0) / 5.0 as potential_breadth,
         {#- loyalty (忠诚度) -#}
@@ -139,6 +139,7 @@ scored as (
         client_key,
         period_date,
         model_version,
+        pd_source,
         {%- for dimension, parts in dimensions.items() %}
         {{ tiering_dimension_score(parts) }} as {{ dimension }}_score,
         {{ tiering_dimension_coverage(parts) }} as {{ dimension }}_coverage,
@@ -147,9 +148,15 @@ scored as (
         income_12m_amount,
         credit_limit_amount,
         outstanding_balance_amount,
+        max_overdue_days,
         live_default_count,
+        has_credit_profile,
         coalesce(registry_revoked_flag, 0) = 1 as is_registry_revoked,
-        live_default_count > 0 as has_live_default
+        {#- in default: a 违约 event within live_default_months, or past due at least
+            past_due_default_days (the Basel definition of default: 90 days past due) -#}
+        live_default_count > 0
+            or coalesce(max_overdue_days, 0) >= {{ tiering_parameter('past_due_default_days') }}
+            as has_live_default
     from components
 )
 
