@@ -222,9 +222,9 @@ def build_home(home: Path, as_of: date, *, periods: list[date] | None = None, n:
 
 
 def write_dynamics_marts(paths: Paths, period: date, previous: date, n: int = 200) -> None:
-    """marts.tier_migrations and marts.tier_review_queue with the columns the dynamics marts
-    document (models/marts/dynamics/_dynamics__models.yml): a 1-month matrix with an NR column,
-    and a queue of two triggers."""
+    """marts.tier_migrations, tier_review_queue and tier_performance with the columns the
+    dynamics marts document (models/marts/dynamics/_dynamics__models.yml): a 1-month matrix with
+    an NR column, a queue of two triggers, and two monitoring periods."""
     con = duckdb.connect(str(paths.warehouse))
     rows = []
     for i, src in enumerate(TIERS):
@@ -232,7 +232,8 @@ def write_dynamics_marts(paths: Paths, period: date, previous: date, n: int = 20
             count = 30 if i == j else (2 if dst != "NR" else 1)
             rows.append({"profile_code": "default", "horizon_months": 1,
                          "from_period_date": previous, "period_date": period,
-                         "from_tier_code": src, "to_tier_code": dst, "client_count": count})
+                         "from_tier_code": src, "to_tier_code": dst, "client_count": count,
+                         "from_tier_client_count": 30 + 2 * (len(TIERS) - 1) + 1})
     con.register("migrations", pd.DataFrame(rows))
     con.execute("""create or replace table marts.tier_migrations as
         select * replace (cast(period_date as date) as period_date,
@@ -251,6 +252,12 @@ def write_dynamics_marts(paths: Paths, period: date, previous: date, n: int = 20
         select * replace (cast(period_date as date) as period_date,
             cast(trigger_date as date) as trigger_date, cast(due_date as date) as due_date)
         from queue""")
+    con.register("performance", pd.DataFrame({
+        "period_date": [previous, period], "profile_code": "default",
+        "psi_composite": [None, 0.04], "default_rate": [0.02, 0.021],
+        "is_outcome_window_complete": False}))
+    con.execute("""create or replace table marts.tier_performance as
+        select * replace (cast(period_date as date) as period_date) from performance""")
     con.close()
 
 
