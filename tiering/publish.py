@@ -181,6 +181,9 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
                 con.execute(f"create table {SCHEMA}.{_q(table)} as "
                             f"select {select} from build.{SCHEMA}.{_q(table)}")
                 rows += con.execute(f"select count(*) from {SCHEMA}.{_q(table)}").fetchone()[0]
+                # BI tools query the public names unqualified (`select * from dim_clients`):
+                # a view in the default schema for each mart.
+                con.execute(f"create view main.{_q(table)} as select * from {SCHEMA}.{_q(table)}")
             con.execute("detach build")
             passed = sum(bool(r.success) for r in results)
             con.execute("insert into main.publish_log values (?, ?, ?, ?, ?, ?, ?)",
