@@ -14,7 +14,6 @@
     check_cols=['registered_name', 'uscc', 'registration_status', 'account_manager',
                 'client_type', 'province', 'city', 'industry_code', 'listed_board', 'is_retired'],
     updated_at='as_of_at',
-    enabled=tiering_snapshots_supported(),
 ) }}
 
 {%- set existing = none %}

@@ -33,18 +33,3 @@
         else (select min(tier_rank) from {{ policy }})
     end
 {%- endmacro %}
-
-{#- Whether dbt snapshots can run on this engine. dbt-spark's snapshot materialization needs a
-    Delta / Hudi / Iceberg table (merge); this project's Spark target writes plain Parquet
-    (docs/scaling.md), so the dim_clients snapshot and the mart over it are disabled there. -#}
-{% macro tiering_snapshots_supported() -%}
-    {{ return(adapter.dispatch('tiering_snapshots_supported', 'tiering')()) }}
-{%- endmacro %}
-
-{% macro default__tiering_snapshots_supported() -%}
-    {{ return(true) }}
-{%- endmacro %}
-
-{% macro spark__tiering_snapshots_supported() -%}
-    {{ return(false) }}
-{%- endmacro %}

@@ -79,5 +79,7 @@
 
 {#- Safe ratio: NULL when the denominator is NULL or 0. -#}
 {% macro tiering_ratio(numerator, denominator) -%}
-    case when ({{ denominator }}) <> 0 then 1.0 * ({{ numerator }}) / ({{ denominator }}) end
+    {#- doubles: Spark divides decimals into a decimal rounded to 6 digits -#}
+    case when ({{ denominator }}) <> 0
+        then cast(({{ numerator }}) as double) / cast(({{ denominator }}) as double) end
 {%- endmacro %}

@@ -425,8 +425,8 @@ registry_aggregated as (
             as registered_capital_amount,
         max(case when months_before = 0 then association_count end) as association_count,
         max(case when months_before = 0 then listed_flag end) as listed_flag,
-        avg(1.0 * bureau_score) as bureau_score_avg_6m,
-        avg(1.0 * litigation_count_12m) as litigation_count_avg_6m,
+        avg(cast(bureau_score as double)) as bureau_score_avg_6m,
+        avg(cast(litigation_count_12m as double)) as litigation_count_avg_6m,
         max(case when months_before = 0 then 1 else 0 end) as has_registry_at_period
     from registry_by_delivery
     group by client_key, period_date

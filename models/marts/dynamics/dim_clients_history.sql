@@ -1,7 +1,6 @@
 {#- One row per client per version of its golden-record attributes (snapshot
     dim_clients_snapshot): what the client looked like from valid_from_date to valid_to_date,
     and which attributes changed against the version before. -#}
-{{ config(enabled=tiering_snapshots_supported()) }}
 
 {%- set attributes = ['registered_name', 'uscc', 'registration_status', 'account_manager',
                       'client_type', 'province', 'city', 'industry_code', 'listed_board',
