@@ -35,6 +35,14 @@ NAME_COLUMNS = ("contact_name", "caller_name", "legal_representative", "contact_
 PHONE_MARKERS = ("phone", "mobile", "tel")
 EMAIL_MARKERS = ("email", "e_mail", "mail")
 
+# Columns that hold codes, keys and labels the pipeline itself derives, never text a person typed:
+# copied as they are. Every other text column is scanned for phones and emails (mask_text_sql),
+# which costs three regular expressions per value, too much to spend on tens of millions of keys.
+STRUCTURED_SUFFIXES = ("_key", "_code", "_id", "_status", "_type", "_band", "_segment", "_source",
+                       "_version", "_label", "_file", "_level", "_section", "_attributes")
+STRUCTURED_COLUMNS = ("department", "entity", "match_rule", "uscc", "province", "city",
+                      "listed_board", "tier_name", "industry_section_name", "service_strategy")
+
 # What a phone number or an email looks like inside any text (an alphanumeric identifier such as a
 # USCC that happens to contain eleven digits is not a phone number).
 MOBILE_PATTERN = r"(^|[^0-9A-Za-z])(1[3-9][0-9])[0-9]{4}([0-9]{4})([^0-9A-Za-z]|$)"
@@ -107,6 +115,8 @@ def masking_expression(column: str, data_type: str) -> str | None:
         return mask_email_sql(col)
     if any(m in name for m in PHONE_MARKERS):
         return mask_phone_sql(col)
+    if name in STRUCTURED_COLUMNS or name.endswith(STRUCTURED_SUFFIXES):
+        return None
     return mask_text_sql(col)
 
 

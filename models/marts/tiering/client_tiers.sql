@@ -73,21 +73,23 @@ first_period_to_build as (
     select min(period_index) as period_index from periods_to_build
 ),
 
+{#- The tier logic runs on narrow rows (keys, composite, guardrail, unstabilised tier); the
+    wide columns of the composites (scores, contributions, reasons) join once at the end. -#}
 composites as (
     select
-        composites.*,
-        periods_to_build.period_index
+        composites.client_key,
+        composites.profile_code,
+        composites.period_date,
+        periods_to_build.period_index,
+        composites.composite_score,
+        composites.guardrail_code,
+        composites.tier_rank as unstabilised_tier_rank
     from {{ ref('int_tiering_composites_weighted') }} as composites
     inner join periods_to_build
         on composites.period_date = periods_to_build.period_date
 ),
 
-reasons as (
-    select reasons.*
-    from {{ ref('int_tiering_reasons_ranked') }} as reasons
-    inner join periods_to_build
-        on reasons.period_date = periods_to_build.period_date
-),
+reason_codes as (select * from {{ ref('tiering_reason_codes') }}),
 
 {#- Stored rows of the periods just before the first period to build: the seed of the switches
     (the period right before) and the composites of the persistence window. -#}
@@ -119,7 +121,7 @@ stored as (
         period_index,
         composite_score,
         cast(null as {{ dbt.type_string() }}) as stable_band_tier_code,
-        tier_code
+        cast(null as {{ dbt.type_string() }}) as tier_code
     from composites
     where 1 = 0
     {%- endif %}
@@ -149,130 +151,134 @@ rows_in_play as (
         on stored.stable_band_tier_code = policy.tier_code
 ),
 
-segment_starts as (
+{#- Every boundary between two tiers: the lower score bound of each tier but the worst. The
+    policy's five tiers (S A B C D, tier_rank 1-5: seed tests) have four, evaluated side by side
+    in columns, so that every window below runs once over (client, profile) ordered by period. -#}
+{%- set boundary_ranks = [1, 2, 3, 4] %}
+boundary_scores as (
     select
-        *,
-        case
-            when lag(period_index) over (
-                partition by client_key, profile_code order by period_index
-            ) = period_index - 1 then 0
-            else 1
-        end as is_segment_start
-    from rows_in_play
-),
-
-segments as (
-    select
-        *,
-        sum(is_segment_start) over (
-            partition by client_key, profile_code
-            order by period_index
-            rows between unbounded preceding and current row
-        ) as segment_number
-    from segment_starts
-),
-
-{#- Every boundary between two tiers: the lower score bound of each tier but the worst. -#}
-boundaries as (
-    select
-        tier_rank as boundary_tier_rank,
-        min_score as boundary_score
+        {%- for rank in boundary_ranks %}
+        max(case when tier_rank = {{ rank }} then min_score end)
+            as boundary_{{ rank }}_score{{ ',' if not loop.last }}
+        {%- endfor %}
     from policy
-    where tier_rank < (select max(tier_rank) from policy)
 ),
 
+rows_ordered as (
+    select
+        rows_in_play.*,
+        boundary_scores.*,
+        lag(period_index) over (
+            partition by client_key, profile_code order by period_index
+        ) as previous_period_index,
+        lag(composite_score) over (
+            partition by client_key, profile_code order by period_index
+        ) as previous_composite_score
+    from rows_in_play
+    cross join boundary_scores
+),
+
+{#- A segment is a run of consecutive periods; each starts from its band. Per boundary: the side
+    of the period (1 = at or above) and whether it changed against the period before. -#}
 sides as (
     select
-        segments.*,
-        boundaries.boundary_tier_rank,
-        boundaries.boundary_score,
-        case when segments.composite_score >= boundaries.boundary_score then 1 else 0 end
-            as is_above
-    from segments
-    cross join boundaries
-),
-
-side_changes as (
-    select
         *,
+        case when previous_period_index = period_index - 1 then 0 else 1 end
+            as is_segment_start,
+        {%- for rank in boundary_ranks %}
+        case when composite_score >= boundary_{{ rank }}_score then 1 else 0 end
+            as is_above_{{ rank }},
         case
-            when lag(is_above) over (
-                partition by client_key, profile_code, boundary_tier_rank, segment_number
-                order by period_index
-            ) = is_above then 0
+            when previous_period_index = period_index - 1
+                and (case when previous_composite_score >= boundary_{{ rank }}_score
+                    then 1 else 0 end)
+                = (case when composite_score >= boundary_{{ rank }}_score then 1 else 0 end)
+                then 0
             else 1
-        end as is_side_change
-    from sides
+        end as is_side_change_{{ rank }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from rows_ordered
 ),
 
-side_runs as (
-    select
-        *,
-        sum(is_side_change) over (
-            partition by client_key, profile_code, boundary_tier_rank, segment_number
-            order by period_index
-            rows between unbounded preceding and current row
-        ) as side_run_number
-    from side_changes
-),
-
+{#- Where the current run of periods on one side began: a segment start is always a change,
+    so the window need not be split by segment. -#}
 streaks as (
     select
         *,
-        row_number() over (
-            partition by client_key, profile_code, boundary_tier_rank, segment_number,
-                side_run_number
+        {%- for rank in boundary_ranks %}
+        max(case when is_side_change_{{ rank }} = 1 then period_index end) over (
+            partition by client_key, profile_code
             order by period_index
-        ) as periods_on_side
-    from side_runs
+            rows between unbounded preceding and current row
+        ) as side_since_period_index_{{ rank }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from sides
 ),
 
 {#- The switch's state (1 = at or above the boundary) where a period decides it, else NULL. -#}
 decisions as (
     select
         streaks.*,
+        {%- for rank in boundary_ranks %}
         case
-            when streaks.is_stored and streaks.period_index = first_period_to_build.period_index - 1
+            when streaks.is_stored
+                and streaks.period_index = first_period_to_build.period_index - 1
                 then case
-                    when streaks.stored_stable_band_tier_rank is null then streaks.is_above
-                    when streaks.stored_stable_band_tier_rank <= streaks.boundary_tier_rank
-                        then 1
+                    when streaks.stored_stable_band_tier_rank is null
+                        then streaks.is_above_{{ rank }}
+                    when streaks.stored_stable_band_tier_rank <= {{ rank }} then 1
                     else 0
                 end
             when streaks.is_stored then null
-            when streaks.is_segment_start = 1 then streaks.is_above
-            when streaks.composite_score >= streaks.boundary_score + {{ margin }} then 1
-            when streaks.composite_score < streaks.boundary_score - {{ margin }} then 0
-            when streaks.periods_on_side >= {{ persistence }} then streaks.is_above
-        end as decided_state
+            when streaks.is_segment_start = 1 then streaks.is_above_{{ rank }}
+            when streaks.composite_score >= streaks.boundary_{{ rank }}_score + {{ margin }}
+                then 1
+            when streaks.composite_score < streaks.boundary_{{ rank }}_score - {{ margin }}
+                then 0
+            when streaks.period_index - streaks.side_since_period_index_{{ rank }} + 1
+                >= {{ persistence }}
+                then streaks.is_above_{{ rank }}
+        end as decided_state_{{ rank }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from streaks
     cross join first_period_to_build
 ),
 
+{#- The latest decision so far (period_index * 2 + state): every segment starts with one, so
+    the running maximum never reaches into an earlier segment. -#}
 switches as (
     select
-        *,
-        max(case when decided_state is not null then period_index * 2 + decided_state end)
-            over (
-                partition by client_key, profile_code, boundary_tier_rank, segment_number
-                order by period_index
-                rows between unbounded preceding and current row
-            ) as decision_code
+        client_key,
+        profile_code,
+        period_date,
+        is_stored,
+        {%- for rank in boundary_ranks %}
+        max(case
+            when decided_state_{{ rank }} is not null
+                then period_index * 2 + decided_state_{{ rank }}
+        end) over (
+            partition by client_key, profile_code
+            order by period_index
+            rows between unbounded preceding and current row
+        ) as decision_code_{{ rank }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from decisions
 ),
 
+{#- The stable band: the best tier whose lower boundary's switch is up. -#}
 stable_bands as (
     select
         client_key,
         profile_code,
         period_date,
-        coalesce(
-            min(case when mod(decision_code, 2) = 1 then boundary_tier_rank end),
-            (select max(tier_rank) from policy)
-        ) as stable_band_tier_rank
+        case
+            {%- for rank in boundary_ranks %}
+            when mod(decision_code_{{ rank }}, 2) = 1 then {{ rank }}
+            {%- endfor %}
+            else (select max(tier_rank) from policy)
+        end as stable_band_tier_rank
     from switches
     where not is_stored
-    group by client_key, profile_code, period_date
 ),
 
 ruled as (
@@ -290,31 +296,42 @@ ruled as (
         and composites.period_date = stable_bands.period_date
 ),
 
-overrides_matched as (
+{#- The override that applies to a client in a period (the latest valid_from wins): few rows,
+    matched before they meet the tier rows. -#}
+overrides_by_period as (
     select
-        ruled.*,
+        overrides.current_client_key as client_key,
+        periods_to_build.period_date,
         overrides.override_id,
         overrides.reason as override_reason,
         overrides.approver as override_approver,
         overrides.tier_rank as override_tier_rank,
         overrides.valid_to as override_valid_to,
         row_number() over (
-            partition by ruled.client_key, ruled.profile_code, ruled.period_date
+            partition by overrides.current_client_key, periods_to_build.period_date
             order by overrides.valid_from desc, overrides.override_id
         ) as override_rank
-    from ruled
-    left join overrides
-        on ruled.client_key = overrides.current_client_key
-        and ruled.period_date >= overrides.valid_from
-        and ruled.period_date <= overrides.valid_to
+    from overrides
+    inner join periods_to_build
+        on periods_to_build.period_date >= overrides.valid_from
+        and periods_to_build.period_date <= overrides.valid_to
 ),
 
 overridden as (
     select
-        *,
-        coalesce(override_tier_rank, rule_tier_rank) as final_tier_rank
-    from overrides_matched
-    where override_rank = 1
+        ruled.*,
+        overrides_by_period.override_id,
+        overrides_by_period.override_reason,
+        overrides_by_period.override_approver,
+        overrides_by_period.override_tier_rank,
+        overrides_by_period.override_valid_to,
+        coalesce(overrides_by_period.override_tier_rank, ruled.rule_tier_rank)
+            as final_tier_rank
+    from ruled
+    left join overrides_by_period
+        on ruled.client_key = overrides_by_period.client_key
+        and ruled.period_date = overrides_by_period.period_date
+        and overrides_by_period.override_rank = 1
 ),
 
 previous_tiers as (
@@ -337,18 +354,11 @@ previous_tiers as (
         on overridden.final_tier_rank = policy.tier_rank
 ),
 
-reasons_pivoted as (
-    select
-        client_key,
-        period_date,
-        profile_code,
-        {%- for rank in [1, 2, 3] %}
-        max(case when reason_rank = {{ rank }} then reason_code end) as reason_code_{{ rank }},
-        max(case when reason_rank = {{ rank }} then reason_label end) as reason_label_{{ rank }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
-    from reasons
-    group by client_key, period_date, profile_code
+composites_wide as (
+    select composites.*
+    from {{ ref('int_tiering_composites_weighted') }} as composites
+    inner join periods_to_build
+        on composites.period_date = periods_to_build.period_date
 ),
 
 tiers as (
@@ -360,39 +370,43 @@ tiers as (
         final_tier.tier_name,
         band_tier.tier_code as band_tier_code,
         stable_band_tier.tier_code as stable_band_tier_code,
-        overridden.tier_code as unstabilised_tier_code,
+        composites_wide.tier_code as unstabilised_tier_code,
         rule_tier.tier_code as rule_tier_code,
         previous_tiers.tier_code as previous_tier_code,
-        overridden.guardrail_code,
+        composites_wide.guardrail_code,
         {%- for rank in [1, 2, 3] %}
-        reasons_pivoted.reason_code_{{ rank }},
-        reasons_pivoted.reason_label_{{ rank }},
+        composites_wide.reason_code_{{ rank }},
+        reason_{{ rank }}.reason_label as reason_label_{{ rank }},
         {%- endfor %}
         overridden.override_id,
         overridden.override_reason,
         overridden.override_approver,
-        overridden.model_version,
-        overridden.composite_score,
+        composites_wide.model_version,
+        composites_wide.composite_score,
         {%- for dimension in dimensions %}
-        overridden.{{ dimension }}_score,
+        composites_wide.{{ dimension }}_score,
         {%- endfor %}
         {%- for dimension in dimensions %}
-        overridden.{{ dimension }}_contribution,
+        composites_wide.{{ dimension }}_contribution,
         {%- endfor %}
         {%- for dimension in dimensions %}
-        overridden.{{ dimension }}_coverage,
+        composites_wide.{{ dimension }}_coverage,
         {%- endfor %}
-        overridden.pd_12m,
+        composites_wide.pd_12m,
         overridden.final_tier_rank as tier_rank,
-        overridden.is_guardrail_binding,
-        overridden.rule_tier_rank <> overridden.tier_rank as is_stability_holding,
+        composites_wide.is_guardrail_binding,
+        overridden.rule_tier_rank <> overridden.unstabilised_tier_rank as is_stability_holding,
         overridden.override_id is not null as is_override,
         overridden.override_valid_to
     from overridden
+    inner join composites_wide
+        on overridden.client_key = composites_wide.client_key
+        and overridden.profile_code = composites_wide.profile_code
+        and overridden.period_date = composites_wide.period_date
     inner join policy as final_tier
         on overridden.final_tier_rank = final_tier.tier_rank
     inner join policy as band_tier
-        on overridden.band_tier_rank = band_tier.tier_rank
+        on composites_wide.band_tier_rank = band_tier.tier_rank
     inner join policy as stable_band_tier
         on overridden.stable_band_tier_rank = stable_band_tier.tier_rank
     inner join policy as rule_tier
@@ -401,10 +415,10 @@ tiers as (
         on overridden.client_key = previous_tiers.client_key
         and overridden.profile_code = previous_tiers.profile_code
         and overridden.period_index = previous_tiers.next_period_index
-    left join reasons_pivoted
-        on overridden.client_key = reasons_pivoted.client_key
-        and overridden.period_date = reasons_pivoted.period_date
-        and overridden.profile_code = reasons_pivoted.profile_code
+    {%- for rank in [1, 2, 3] %}
+    left join reason_codes as reason_{{ rank }}
+        on composites_wide.reason_code_{{ rank }} = reason_{{ rank }}.reason_code
+    {%- endfor %}
 )
 
 select * from tiers

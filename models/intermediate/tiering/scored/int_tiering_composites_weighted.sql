@@ -6,7 +6,14 @@
     below credit_floor_score or PD at or above pd_ceiling → at best C, however large the
     composite. guardrail_code names the most
     severe guardrail that applies ('none' if none); is_guardrail_binding says it changed the
-    band's tier. The stabilisation of tiers over time (issue #5) reads this model. -#}
+    band's tier. The stabilisation of tiers over time (issue #5) reads this model.
+
+    The top three reasons (reason_code_1..3): the guardrail that applies comes first, then the
+    dimensions that move the composite furthest from neutral (weight × |score - 50|), as
+    DIMENSION_HIGH (score ≥ 50) or DIMENSION_LOW, ties in dimension order. Ranked across
+    columns (each candidate's rank = 1 + the candidates that beat it), not by unpivoting seven
+    candidate rows per client, period and profile and sorting them: the same order at a
+    fraction of the cost (docs/benchmarks.md). -#}
 {{ config(materialized='view') }}
 
 {%- set dimensions = ['value', 'credit', 'risk_tolerance', 'influence', 'potential', 'loyalty'] %}
@@ -38,23 +45,48 @@ weighted as (
     cross join profiles
 ),
 
-banded as (
+{#- The policy's bands side by side (tiers S A B C D, tier_rank 1-5: seed tests), so that a
+    composite finds its band with a CASE instead of a range join. -#}
+{%- set tier_ranks = [1, 2, 3, 4, 5] %}
+policy_bands as (
+    select
+        {%- for rank in tier_ranks %}
+        max(case when tier_rank = {{ rank }} then min_score end) as tier_{{ rank }}_min_score,
+        max(case when tier_rank = {{ rank }} then max_score end) as tier_{{ rank }}_max_score
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from policy
+),
+
+band_ranked as (
     select
         weighted.*,
-        policy.tier_rank as band_tier_rank,
+        case
+            {%- for rank in tier_ranks %}
+            when weighted.composite_score >= policy_bands.tier_{{ rank }}_min_score
+                and weighted.composite_score < policy_bands.tier_{{ rank }}_max_score
+                then {{ rank }}
+            {%- endfor %}
+        end as band_tier_rank
+    from weighted
+    cross join policy_bands
+),
+
+banded as (
+    select
+        band_ranked.*,
         policy.tier_code as band_tier_code,
         case
-            when weighted.is_registry_revoked then 'registry_revoked'
-            when weighted.has_live_default then 'live_default'
-            when weighted.credit_score < {{ tiering_parameter('credit_floor_score') }}
-                or weighted.pd_12m >= {{ tiering_parameter('pd_ceiling') }}
+            when band_ranked.is_registry_revoked then 'registry_revoked'
+            when band_ranked.has_live_default then 'live_default'
+            when band_ranked.credit_score < {{ tiering_parameter('credit_floor_score') }}
+                or band_ranked.pd_12m >= {{ tiering_parameter('pd_ceiling') }}
                 then 'credit_floor'
             else 'none'
         end as guardrail_code
-    from weighted
+    from band_ranked
     inner join policy
-        on weighted.composite_score >= policy.min_score
-        and weighted.composite_score < policy.max_score
+        on band_ranked.band_tier_rank = policy.tier_rank
 ),
 
 capped as (
@@ -91,6 +123,63 @@ tiered as (
         on guarded.tier_rank = policy.tier_rank
     left join policy as cap_policy
         on guarded.guardrail_cap_tier_rank = cap_policy.tier_rank
+),
+
+{#- Reason candidates: the guardrail (strength 1000, beats every dimension; -1 when none
+    applies, so it never ranks in the top three), then the six dimensions in order. Each has its
+    strength and its rank among the seven (<candidate>_reason_strength, _reason_rank). -#}
+{%- set candidates = [(
+    'guardrail',
+    "case guardrail_code when 'registry_revoked' then 'GR_REGISTRY_REVOKED'"
+    ~ " when 'live_default' then 'GR_LIVE_DEFAULT' when 'credit_floor' then 'GR_CREDIT_FLOOR' end",
+    "case when guardrail_code = 'none' then -1.0 else 1000.0 end")] %}
+{%- for dimension in dimensions %}
+    {%- do candidates.append((
+        dimension,
+        "case when " ~ dimension ~ "_score >= 50 then '" ~ dimension | upper ~ "_HIGH' else '"
+        ~ dimension | upper ~ "_LOW' end",
+        "coalesce(" ~ dimension ~ "_weight * abs(" ~ dimension ~ "_score - 50), -1.0)")) %}
+{%- endfor %}
+
+reason_strengths as (
+    select
+        tiered.*,
+        {%- for name, code, strength in candidates %}
+        cast({{ strength }} as double) as {{ name }}_reason_strength
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from tiered
+),
+
+{#- A candidate's rank: 1 + the candidates that beat it (stronger, or as strong and earlier). -#}
+reason_ranks as (
+    select
+        reason_strengths.*,
+        {%- for name, code, strength in candidates %}
+        {%- set i = loop.index0 %}
+        1
+        {%- for other in candidates if other[0] != name %}
+        + case when {{ other[0] }}_reason_strength > {{ name }}_reason_strength
+            {%- if loop.index0 < i %}
+            or {{ other[0] }}_reason_strength = {{ name }}_reason_strength
+            {%- endif %} then 1 else 0 end
+        {%- endfor %} as {{ name }}_reason_rank
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from reason_strengths
+),
+
+reasons_chosen as (
+    select
+        reason_ranks.*,
+        {%- for rank in [1, 2, 3] %}
+        case
+            {%- for name, code, strength in candidates %}
+            when {{ name }}_reason_rank = {{ rank }} then {{ code }}
+            {%- endfor %}
+        end as reason_code_{{ rank }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from reason_ranks
 )
 
-select * from tiered
+select * from reasons_chosen
