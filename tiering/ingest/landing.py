@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from tiering.contract import DEPARTMENTS
+from tiering.ingest.decode import codec_of
 
 MANIFEST = "_manifest.json"
 
@@ -83,5 +85,18 @@ def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
         rows = spec.get("rows") if isinstance(spec, dict) else None
         if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
             raise ManifestError(f'{MANIFEST}: file {name} has no valid "rows" count')
-        files[name] = ManifestFile(name, rows, spec.get("encoding"))
+        encoding = spec.get("encoding")
+        if encoding is not None and not _known_encoding(encoding):
+            raise ManifestError(f"{MANIFEST}: file {name} has an unknown encoding {encoding!r}")
+        files[name] = ManifestFile(name, rows, encoding)
     return files
+
+
+def _known_encoding(encoding: object) -> bool:
+    if not isinstance(encoding, str):
+        return False
+    try:
+        codecs.lookup(codec_of(encoding))
+    except LookupError:
+        return False
+    return True

@@ -177,6 +177,7 @@ def _ingest_delivery(paths: Paths, delivery: LandedDelivery) -> DeliveryResult:
         files = _read_delivery(paths, delivery, result.warnings)
     except (ManifestError, DeliveryRejected) as exc:
         result.message = str(exc)
+        result.warnings.clear()  # they describe files that are not loaded
         return result
     loaded_at = store.now_utc()
     _publish(paths, delivery, files, loaded_at)
@@ -220,6 +221,7 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
         if parsed.rows_found != spec.rows:
             raise DeliveryRejected(f"{name}: manifest says {spec.rows} rows, "
                                    f"found {parsed.rows_found}")
+        warnings += [f"{name}: {note}" for note in parsed.notes]
         extra = [c for c in parsed.columns if c not in entity.columns]
         if extra:
             warnings.append(f"{name}: unknown extra column(s) {', '.join(extra)} "
