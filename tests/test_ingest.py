@@ -439,12 +439,16 @@ def test_encodings_as_departments_label_them(paths: Paths) -> None:
     manifest["extract_date"] = str(JAN)
     manifest["files"]["customers.csv"]["encoding"] = "ansi"
     (jan / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    summary = ingest(paths)
-    assert [r.status for r in summary.results] == ["loaded", "loaded", "rejected"]
+    folder = make_delivery(paths.landing, "external", NOV, n=2)  # Parquet: no text encoding
+    manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["registry.parquet"]["encoding"] = "n/a"
+    (folder / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    results = {(r.department, r.extract_date): r for r in ingest(paths).results}
+    assert [r.status for r in results.values()] == ["loaded", "loaded", "loaded", "rejected"]
     assert any("customers.csv: starts with a UTF-8 byte order mark: read as UTF-8, not gbk" in w
-               for w in summary.results[0].warnings)
-    assert summary.results[2].message == ("_manifest.json: file customers.csv has an unknown "
-                                          "encoding 'ansi'")
+               for w in results[("finance", NOV)].warnings)
+    assert results[("finance", JAN)].message == ("_manifest.json: file customers.csv has an "
+                                                 "unknown encoding 'ansi'")
     names = raw_rows(paths, "finance", "customers", "customer_name")
     assert names[1] == names[3] == ("北京中鼎經緯實業發展有限公司",)
     assert_invariant(paths)

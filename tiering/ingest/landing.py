@@ -85,14 +85,12 @@ def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
         rows = spec.get("rows") if isinstance(spec, dict) else None
         if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
             raise ManifestError(f'{MANIFEST}: file {name} has no valid "rows" count')
-        encoding = spec.get("encoding")
-        if encoding is not None and not _known_encoding(encoding):
-            raise ManifestError(f"{MANIFEST}: file {name} has an unknown encoding {encoding!r}")
-        files[name] = ManifestFile(name, rows, encoding)
+        files[name] = ManifestFile(name, rows, spec.get("encoding"))
     return files
 
 
-def _known_encoding(encoding: object) -> bool:
+def known_encoding(encoding: object) -> bool:
+    """A text encoding Python can decode (the manifest's label, as codec_of reads it)."""
     if not isinstance(encoding, str):
         return False
     try:

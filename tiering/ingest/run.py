@@ -17,8 +17,8 @@ import pyarrow as pa
 from tiering.config import Paths
 from tiering.contract import Entity, entities_of
 from tiering.ingest import store
-from tiering.ingest.landing import MANIFEST, LandedDelivery, ManifestError, read_manifest, \
-    scan_landing
+from tiering.ingest.landing import MANIFEST, LandedDelivery, ManifestError, known_encoding, \
+    read_manifest, scan_landing
 from tiering.ingest.readers import FileRejected, ParsedFile, read_file
 
 
@@ -210,6 +210,10 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
         if not path.is_file():
             raise DeliveryRejected(f"{name} is listed in the manifest but missing")
         relative = path.relative_to(paths.landing).as_posix()
+        if entity.fmt != "parquet" and spec.encoding is not None \
+                and not known_encoding(spec.encoding):
+            raise DeliveryRejected(f"{MANIFEST}: file {name} has an unknown encoding "
+                                   f"{spec.encoding!r}")
         try:
             parsed = read_file(path, entity, spec.encoding or entity.encoding)
         except FileRejected as exc:
