@@ -167,6 +167,12 @@ CLIENT_NAMES = {  # raw -> (core, region, legal form, branch)
     " 中鼎经纬 实业发展有限公司 ": ("中鼎经纬实业发展", None, "有限公司", None),
     "〔广州〕南粤能源集团有限公司": ("南粤能源集团", "广州", "有限公司", None),
     "宁夏回族自治区贺兰山酒业有限公司": ("贺兰山酒业", "宁夏", "有限公司", None),
+    # every prefecture-level city, not only the big ones; short forms that begin ordinary names
+    # (长治, 安康, ...) only inside brackets
+    "江门市粤星照明电器有限公司": ("粤星照明电器", "江门", "有限公司", None),
+    "粤星照明电器（江门）有限公司": ("粤星照明电器", "江门", "有限公司", None),
+    "长治久安科技股份有限公司": ("长治久安科技", None, "股份有限公司", None),
+    "安康（长治）医疗有限公司": ("安康医疗", "长治", "有限公司", None),
 }
 
 
