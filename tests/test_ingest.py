@@ -460,5 +460,6 @@ def test_a_rejected_delivery_logs_only_why(paths: Paths) -> None:
     set_manifest_rows(folder, "customers.csv", 11)
     set_manifest_rows(folder, "receipts.csv", 12)  # but the delivery is broken
     [rejected] = ingest(paths).of("rejected")
-    assert log(paths)[("finance", NOV)]["message"] == "receipts.csv: manifest says 12 rows, found 10"
+    message = log(paths)[("finance", NOV)]["message"]
+    assert message == "receipts.csv: manifest says 12 rows, found 10"
     assert rejected.warnings == []

@@ -429,7 +429,8 @@ def amount_text(rng: random.Random, value: Decimal, flavours: tuple[str, ...] | 
 
 
 def expected_amount(value: Decimal, multiplier: int) -> str:
-    return str((value * multiplier).quantize(Decimal("0.01"), ROUND_HALF_UP))
+    amount = (value * multiplier).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return str(abs(amount) if amount == 0 else amount)  # "-0.00" is 0.00
 
 
 def excel_serial(d: date) -> int:
@@ -510,7 +511,7 @@ class _Generator:
     def __init__(self, companies: int, months: int, start: str, seed: int) -> None:
         self.rng = random.Random(seed)
         year, month = (int(x) for x in start.split("-"))
-        self.months = [_month_end(year, month + i) for i in range(months)]
+        self.months = [month_end(year, month + i) for i in range(months)]
         self.world = build_world(self.rng, companies)
         self.truth: list[tuple[str, str, str, str, str]] = []
         coverage = {"crm": 0.85, "finance": 0.55, "risk": 0.4, "projects": 0.3, "service": 0.5,
@@ -999,7 +1000,8 @@ def _clock(rng: random.Random, d: date) -> str:
     return f"{d.isoformat()} {hour:02d}:{minute:02d}:{second:02d}"
 
 
-def _month_end(year: int, month: int) -> date:
+def month_end(year: int, month: int) -> date:
+    """The last day of a month; `month` may run past 12 (13 = January of the next year)."""
     year += (month - 1) // 12
     month = (month - 1) % 12 + 1
     nxt = date(year + (month == 12), month % 12 + 1, 1)
@@ -1207,7 +1209,7 @@ def generate(landing: Path, truth: Path, companies: int = 400, months: int = 3,
             finance = next(d for d in deliveries if d.department == "finance"
                            and d.extract_date == gen.months[1])
             finance.manifest_row_offset["receipts.csv"] = 3
-        extra = Delivery("crm", _month_end(gen.months[-1].year, gen.months[-1].month + 1),
+        extra = Delivery("crm", month_end(gen.months[-1].year, gen.months[-1].month + 1),
                          manifest=False)
         extra.files["clients.csv"] = (entity("crm", "clients"), gen.crm(len(gen.months) - 1,
                                                                          states["crm"]),
