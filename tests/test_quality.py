@@ -137,6 +137,28 @@ def test_raw_value_problems(tmp_path, no_project):
     assert bad["expect_column_values_to_not_be_null(crm_id)"].blocking
 
 
+def test_amounts_parse_as_staging_reads_them(tmp_path, no_project):
+    """The receipts gate reads amounts with staging's rules (parse_number): full-width digits,
+    accounting brackets and padded text pass; text that is no number still blocks."""
+    paths = build_home(tmp_path / "home", AS_OF)
+    receipts = paths.raw / "finance" / "receipts" / f"{AS_OF}.parquet"
+    formats = "['１，２３４．５０', '(1,234.00)', ' 12.5 ', '￥1,234元', '1，234.5']"
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * replace ({formats}[_row_number % 5 + 1] as amount) "
+                    f"from read_parquet('{receipts}')) to '{tmp_path}/r.parquet'")
+        (tmp_path / "r.parquet").replace(receipts)
+        assert not failed(run_layer("raw", paths, AS_OF, project_dir=no_project),
+                          "raw.finance.receipts")
+        con.execute(f"copy (select * replace (case when _row_number <= 10 then '待核实' "
+                    f"else amount end as amount) from read_parquet('{receipts}')) "
+                    f"to '{tmp_path}/r.parquet'")
+    (tmp_path / "r.parquet").replace(receipts)
+    bad = {r.expectation: r for r in failed(run_layer("raw", paths, AS_OF,
+                                                       project_dir=no_project),
+                                            "raw.finance.receipts")}
+    assert bad["expect_column_values_to_not_be_null(amount_parsed)"].blocking
+
+
 def test_missing_table_skipped_until_expected(tmp_path, no_project):
     paths = build_home(tmp_path / "home", AS_OF)
     with duckdb.connect(str(paths.warehouse)) as con:

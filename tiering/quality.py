@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tiering.config import PROJECT_DIR, Paths
+from tiering.ingest.rules import number_values
 
 LAYERS = ("raw", "unified", "marts")
 GX_DIR = PROJECT_DIR / "expectations"
@@ -193,6 +194,8 @@ class Inputs:
         self.paths, self.as_of, self.period = paths, as_of, period_of(as_of)
         self.con = duckdb.connect(":memory:")
         self.con.create_function("uscc_is_valid", uscc_is_valid, ["VARCHAR"], "BOOLEAN",
+                                 type="arrow", null_handling="special")
+        self.con.create_function("parse_number", number_values, ["VARCHAR"], "DOUBLE",
                                  type="arrow", null_handling="special")
         self.tables: set[str] = set()
         if paths.warehouse.exists():

@@ -30,9 +30,16 @@ def _record(error: UnicodeDecodeError) -> tuple[str, int]:
 codecs.register_error(_ERROR_HANDLER, _record)
 
 
+# Labels systems put on GBK files: GB2312 is a subset GBK extends (traditional characters, 堃 喆
+# ...), CP936 is Windows' name for GBK; reading them as GBK loses nothing.
+_GBK_LABELS = {"gb2312", "gb-2312", "cp936", "ms936", "windows-936", "euc-cn"}
+
+
 def codec_of(encoding: str) -> str:
     """Contract encodings (utf-8, utf-8-sig, gbk) to Python codecs; a BOM is stripped separately."""
     name = encoding.lower().replace("_", "-")
+    if name in _GBK_LABELS:
+        return "gbk"
     return "utf-8" if name in {"utf-8-sig", "utf8-sig", "utf8"} else name
 
 

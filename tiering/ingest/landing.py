@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from tiering.contract import DEPARTMENTS
+from tiering.ingest.decode import codec_of
 
 MANIFEST = "_manifest.json"
 
@@ -85,3 +87,14 @@ def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
             raise ManifestError(f'{MANIFEST}: file {name} has no valid "rows" count')
         files[name] = ManifestFile(name, rows, spec.get("encoding"))
     return files
+
+
+def known_encoding(encoding: object) -> bool:
+    """A text encoding Python can decode (the manifest's label, as codec_of reads it)."""
+    if not isinstance(encoding, str):
+        return False
+    try:
+        codecs.lookup(codec_of(encoding))
+    except LookupError:
+        return False
+    return True

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tiering.contract import Entity
-from tiering.ingest.decode import Decoded, codec_of, decode_lines, strip_bom
+from tiering.ingest.decode import BOM, SENTINEL, Decoded, codec_of, decode_lines, strip_bom
 from tiering.ingest.rules import invalid_rows
 
 
@@ -37,12 +37,16 @@ class Quarantined:
     raw_text: str
 
 
+UNNAMED = "_column_"  # + 1-based position: a CSV header field left empty
+
+
 @dataclass
 class ParsedFile:
     columns: list[str]
     table: pa.Table  # usable rows, string columns named `columns`
     row_numbers: np.ndarray  # int64, 1-based data row (JSONL: line) number of each usable row
     quarantined: list[Quarantined] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings for the ingestion summary
 
     @property
     def rows_found(self) -> int:
@@ -51,7 +55,16 @@ class ParsedFile:
 
 def read_file(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     reader = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet}[entity.fmt]
+    note = None
+    if entity.fmt != "parquet" and codec_of(encoding) != "utf-8":
+        with path.open("rb") as handle:
+            if handle.read(len(BOM)) == BOM:
+                # saved as "CSV UTF-8" (Excel) although GBK is declared: read as GBK, its Chinese
+                # would turn into other Chinese characters without a single decoding error
+                note = f"starts with a UTF-8 byte order mark: read as UTF-8, not {encoding}"
+                encoding = "utf-8"
     parsed = reader(path, entity, encoding)
+    parsed.notes += [note] if note else []
     return _quarantine_invalid(parsed, entity)
 
 
@@ -107,10 +120,19 @@ def _parse_with_fallback(path: Path, encoding: str, parse) -> tuple[Decoded, pa.
     try:
         return (decoded, *parse(decoded.utf8, False))
     except pa.ArrowInvalid as exc:
-        if not _is_utf8_error(exc):
+        # Invalid UTF-8 fails the parse too when it sits in a row with a wrong column count
+        # (pyarrow cannot hand that row's text to the handler), so any error of the fast path
+        # is retried once the undecodable lines are set aside.
+        if decoded.bad_lines or codec_of(encoding) != "utf-8":
             raise FileRejected(f"cannot be parsed: {exc}") from None
+        first_error = exc
     decoded = _decoded(path, encoding, force_lines=True)
-    return (decoded, *parse(decoded.utf8, False))
+    if not decoded.bad_lines and not _is_utf8_error(first_error):
+        raise FileRejected(f"cannot be parsed: {first_error}")
+    try:
+        return (decoded, *parse(decoded.utf8, False))
+    except pa.ArrowInvalid as exc:
+        raise FileRejected(f"cannot be parsed: {exc}") from None
 
 
 def _csv_header(data: bytes) -> list[str]:
@@ -119,59 +141,76 @@ def _csv_header(data: bytes) -> list[str]:
     names = [name.strip() for name in next(csv.reader([first]), [])]
     if not names or names == [""]:
         raise FileRejected("has no header row")
+    # a column without a name (a delimiter at the end of every line, as some exports write)
+    names = [name or f"{UNNAMED}{position}" for position, name in enumerate(names, start=1)]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise FileRejected(f"header repeats column(s) {', '.join(duplicated)}")
     return names
 
 
-def _physical_lines(data: bytes) -> int:
-    """Lines in the buffer (a last line without a newline counts; a trailing newline does not)."""
-    newlines = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A))
-    return newlines + (1 if data and not data.endswith(b"\n") else 0)
+_SENTINEL_TEXT = SENTINEL.decode("utf-8")
 
 
-def _csv_line_ordinals(table: pa.Table, invalid_lines: np.ndarray, invalid_spans: np.ndarray,
-                       first_data_line: int, physical_lines: int | None = None,
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Data row numbers of the usable rows and of the invalid rows, from the physical line numbers
-    the parser reports for invalid rows. Usable rows may span lines (quoted newlines); when the
-    file's line count shows that none does (`physical_lines`), the per-value scan is skipped."""
-    spans = np.ones(table.num_rows, dtype=np.int64)
-    one_line_rows = physical_lines is not None and physical_lines == (
-        first_data_line - 1 + table.num_rows + int(invalid_spans.sum()))
-    for column in ([] if one_line_rows else table.columns):
-        spans += pc.fill_null(pc.count_substring(column, "\n"), 0).to_numpy(zero_copy_only=False)
-    starts = first_data_line + np.concatenate(([0], np.cumsum(spans)[:-1]))
-    order = np.argsort(invalid_lines, kind="stable")
-    usable_before = np.empty(len(order), dtype=np.int64)  # usable rows before each invalid row
-    shift = 0
-    for k in order.tolist():  # once per invalid row
-        usable_before[k] = np.searchsorted(starts, invalid_lines[k] - shift, side="left")
-        shift += int(invalid_spans[k])
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    invalid_rows_ = usable_before + rank + 1
-    usable = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    usable += np.searchsorted(np.sort(usable_before), usable - 1, side="right")
-    return usable, invalid_rows_
+def _sentinel_count(values: list[str | None]) -> int:
+    return sum((v or "").count(_SENTINEL_TEXT) for v in values)
 
 
-def _quarantine_parse_errors(invalid: list, decoded: Decoded, rows: np.ndarray,
-                             encoding: str) -> list[Quarantined]:
-    out: list[Quarantined] = []
-    for row, number in zip(invalid, rows.tolist()):
-        if row.number in decoded.bad_lines:
-            out.append(Quarantined(number, f"undecodable bytes (not {encoding})",
-                                   decoded.bad_lines[row.number]))
-        else:
-            out.append(Quarantined(
-                number,
-                f"wrong column count (expected {row.expected_columns}, "
-                f"found {row.actual_columns})",
-                row.text,
-            ))
-    return out
+def _csv_rows(table: pa.Table, invalid: list, decoded: Decoded, names: list[str],
+              encoding: str) -> ParsedFile:
+    """Data row numbers and quarantined rows of a parsed CSV.
+
+    pyarrow numbers the rows it reports as records, not lines: the header is 1, a quoted value
+    spanning lines is one record, blank lines are not counted. So a broken row's data row number
+    is its number - 1 and the usable rows hold the other numbers, in order.
+
+    Lines with undecodable bytes were replaced by a sentinel before parsing (decode.py): on a line
+    of its own it is a one-field row (a wrong column count); inside a quoted multi-line value it
+    would parse as text, so usable rows holding it are quarantined as well. Sentinels occur in
+    file order, so the k-th one stands for the k-th bad line."""
+    if any(row.number is None or row.number < 2 for row in invalid):
+        raise FileRejected("cannot be parsed: the CSV parser did not report broken rows' numbers")
+    broken = np.array([row.number - 1 for row in invalid], dtype=np.int64)
+    total = table.num_rows + len(invalid)
+    usable = np.delete(np.arange(1, total + 1, dtype=np.int64), broken - 1)
+    # (data row, sentinels in it, reason or None, raw text) for every row to quarantine
+    found: list[tuple[int, int, str | None, str]] = []
+    for row, number in zip(invalid, broken.tolist()):
+        text = row.text or ""
+        reason = None if _SENTINEL_TEXT in text else (
+            f"wrong column count (expected {row.expected_columns}, found {row.actual_columns})")
+        found.append((number, text.count(_SENTINEL_TEXT), reason, text))
+    keep = np.ones(table.num_rows, dtype=bool)
+    if decoded.bad_lines and table.num_rows:
+        mask = np.zeros(table.num_rows, dtype=bool)
+        for column in table.columns:
+            mask |= pc.fill_null(pc.match_substring(column, _SENTINEL_TEXT), False).to_numpy(
+                zero_copy_only=False)
+        for index in np.flatnonzero(mask).tolist():  # rows hit by a bad line: a handful
+            values = [table.column(c)[index].as_py() for c in names]
+            found.append((int(usable[index]), _sentinel_count(values), None,
+                          _csv_line(values)))
+            keep[index] = False
+    found.sort()
+    bad_texts = [decoded.bad_lines[line] for line in sorted(decoded.bad_lines)]
+    quarantined: list[Quarantined] = []
+    for number, sentinels, reason, text in found:
+        if reason is None:
+            raw = [bad_texts.pop(0) if bad_texts else "" for _ in range(max(sentinels, 1))]
+            for line in raw:
+                text = text.replace(_SENTINEL_TEXT, line, 1)
+            reason = f"undecodable bytes (not {encoding})"
+        quarantined.append(Quarantined(number, reason, text))
+    if not keep.all():
+        table, usable = table.filter(pa.array(keep)), usable[keep]
+    return ParsedFile(names, table, usable, quarantined)
+
+
+def _csv_line(values: list[str | None]) -> str:
+    """One row as CSV text; values holding a newline, quote or comma are quoted."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue()[:-2]
 
 
 def read_csv(path: Path, entity: Entity, encoding: str) -> ParsedFile:
@@ -184,17 +223,20 @@ def read_csv(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     decoded, table, invalid = _parse_with_fallback(path, encoding, parse)
     if 1 in decoded.bad_lines:
         raise FileRejected(f"header row has undecodable bytes (not {encoding})")
-    names = state["names"]
-    if not invalid:
-        rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-        return ParsedFile(names, table, rows)
-    # The single-threaded parse (see _parse_with_fallback) reports broken rows' line numbers.
-    lines = np.array([row.number for row in invalid], dtype=np.int64)
-    spans = np.array([1 + (row.text or "").count("\n") for row in invalid], dtype=np.int64)
-    usable, broken = _csv_line_ordinals(table, lines, spans, first_data_line=2,
-                                        physical_lines=_physical_lines(decoded.utf8))
-    return ParsedFile(names, table, usable,
-                      _quarantine_parse_errors(invalid, decoded, broken, encoding))
+    parsed = _csv_rows(table, invalid, decoded, state["names"], encoding)
+    return _drop_empty_unnamed(parsed)
+
+
+def _drop_empty_unnamed(parsed: ParsedFile) -> ParsedFile:
+    """A column with neither a name nor a value (a trailing delimiter) is dropped; one holding
+    values stays, named `_column_<position>` (an extra column, loaded as text)."""
+    for name in [c for c in parsed.columns if c.startswith(UNNAMED)]:
+        if parsed.table.column(name).null_count == parsed.table.num_rows:
+            parsed.table = parsed.table.drop_columns([name])
+            parsed.columns.remove(name)
+            parsed.notes.append(f"empty column without a name at position "
+                                f"{name[len(UNNAMED):]} (a delimiter ending each line) dropped")
+    return parsed
 
 
 # ------------------------------------------------------------------------------------- JSONL
@@ -278,8 +320,15 @@ def _with_raw(table: pa.Table, raw: pa.ChunkedArray) -> pa.Table:
 
 
 # ----------------------------------------------------------------------------------- Parquet
+# The contract's clock is Beijing time (+08:00): an instant (timestamp with a time zone) becomes
+# its Beijing wall-clock time with the offset, so a date written as local midnight stays that date.
+BEIJING = "Asia/Shanghai"
+
+
 def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
-    """Every column to text with DuckDB: dates YYYY-MM-DD, booleans true/false, lists JSON."""
+    """Every column to text with DuckDB: dates YYYY-MM-DD, timestamps YYYY-MM-DD HH:MM:SS (with
+    +08:00 when the column holds instants), booleans true/false, lists JSON, a float NaN NULL
+    (no value, as pandas writes a missing number)."""
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
@@ -293,6 +342,9 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
         if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind) \
                 or pa.types.is_map(kind):
             selects.append(f"cast(to_json({quoted}) as varchar) as {quoted}")
+        elif pa.types.is_timestamp(kind) and kind.tz is not None:
+            selects.append(f"cast(timezone('{BEIJING}', {quoted}) as varchar) || '+08:00' "
+                           f"as {quoted}")
         else:
             selects.append(f"cast({quoted} as varchar) as {quoted}")
     try:
@@ -306,7 +358,16 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     finally:
         con.close()
     rows = table.column("__row_number").to_numpy().astype(np.int64)
-    return ParsedFile(names, table.drop_columns(["__row_number"]), rows)
+    table = table.drop_columns(["__row_number"])
+    for index, name in enumerate(names):
+        # NaN to NULL on the text: DuckDB folds isnan() away when the file's column statistics
+        # (which leave NaN out) say there is none
+        if pa.types.is_floating(schema.field(name).type):
+            column = table.column(index)
+            nan = pc.match_substring_regex(column, "^-?nan$", ignore_case=True)
+            table = table.set_column(index, name, pc.if_else(nan, pa.scalar(None, pa.string()),
+                                                             column))
+    return ParsedFile(names, table, rows)
 
 
 # -------------------------------------------------------------------------------- validation
@@ -316,13 +377,7 @@ def _raw_text(parsed: ParsedFile, entity: Entity, indices: np.ndarray) -> list[s
         return subset.column("__raw_text").to_pylist()
     records = subset.select(parsed.columns).to_pylist()
     if entity.fmt == "csv":  # the row re-serialised as CSV (quoted newlines kept)
-        out = []
-        for record in records:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="").writerow(
-                ["" if v is None else v for v in record.values()])
-            out.append(buffer.getvalue())
-        return out
+        return [_csv_line(list(record.values())) for record in records]
     return [json.dumps(record, ensure_ascii=False) for record in records]
 
 

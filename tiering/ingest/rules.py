@@ -3,7 +3,9 @@
 Ingestion checks only what makes a row unusable: a key column missing, a numeric field that is not
 a number (thousands separators allowed), a date field in none of the contract's formats. Coded
 fields and valid-typed impossible values (future dates, negative balances) are left to staging,
-which flags them.
+which flags them. Whatever staging's parsers read (macros/cleaning/numbers.sql, dates.sql) must
+pass here too: values failing the plain pattern are checked again after NFKC folding (full-width
+digits and separators) with a currency sign, a unit word or accounting brackets allowed.
 """
 
 from __future__ import annotations
@@ -46,10 +48,45 @@ _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 # 2024-03-05, 2024/3/5, 2024年3月5日, each optionally with a time and a UTC offset
 # (2024-03-05 09:30:00, 2024-03-05T09:30:00+08:00); or an Excel serial day number such as 45356.
 DATE_PATTERN = (
-    rf"^\s*(?:\d{{4}}(?:-{_MONTH}-{_DAY}|/{_MONTH}/{_DAY}|年{_MONTH}月{_DAY}日)"
-    r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+    rf"^\s*(?:\d{{4}}(?:-{_MONTH}-{_DAY}|/{_MONTH}/{_DAY}|\.{_MONTH}\.{_DAY}|年{_MONTH}月{_DAY}日)"
+    r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
     r"|\d{5}(?:\.\d+)?)\s*$"
 )
+# After NFKC folding: the same number with an optional currency sign before and unit word after,
+# or an accounting negative in brackets: ¥1,234.50 / 12.5万元 / (1,234.00).
+_PLAIN_NUMBER = r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
+LENIENT_NUMBER_PATTERN = (
+    rf"^\s*¥?\s*(?:[+-]?{_PLAIN_NUMBER}(?:[eE][+-]?\d+)?|\(\s*{_PLAIN_NUMBER}\s*\))"
+    r"\s*(?:万元|亿元|元|万|亿)?\s*$"
+)
+
+
+def _fails(values: pa.ChunkedArray, pattern: str, lenient: str) -> pa.ChunkedArray:
+    """True where a non-null value matches neither `pattern` nor, once NFKC-folded, `lenient`
+    (folding only the few values the plain pattern rejects)."""
+    bad = pc.fill_null(pc.invert(pc.match_substring_regex(values, pattern)), False)
+    if not pc.any(bad).as_py():
+        return bad
+    index = pc.indices_nonzero(bad)
+    folded = pc.utf8_normalize(pc.take(values, index), "NFKC")
+    still = pc.invert(pc.match_substring_regex(folded, lenient)).to_numpy(zero_copy_only=False)
+    mask = np.zeros(len(values), dtype=bool)
+    mask[index.to_numpy()[still]] = True
+    return pa.chunked_array([mask])
+
+
+def number_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The number in each text (float64), NULL where there is none: the values ingestion lets
+    through as numbers, read the way staging's `parse_number` reads them (unit words ignored).
+    Registered in the quality gates' DuckDB as `parse_number(varchar)` (tiering/quality.py)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    text = pc.utf8_normalize(pc.cast(values, pa.string()), "NFKC")
+    valid = pc.fill_null(pc.match_substring_regex(text, LENIENT_NUMBER_PATTERN), False)
+    negative = pc.fill_null(pc.match_substring_regex(text, r"^\s*¥?\s*\("), False)
+    digits = pc.replace_substring_regex(text, r"[\s,¥()]|万元|亿元|元|万|亿", "")
+    number = pc.cast(pc.if_else(valid, digits, pa.scalar(None, pa.string())), pa.float64())
+    return pc.if_else(negative, pc.negate(number), number)
 
 
 def invalid_rows(table: pa.Table, entity: Entity) -> tuple[np.ndarray, list[tuple[int, str]]]:
@@ -63,13 +100,12 @@ def invalid_rows(table: pa.Table, entity: Entity) -> tuple[np.ndarray, list[tupl
             values = table.column(column)
             blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
             checks.append((column, blank, "key"))
-    for kind, columns, pattern in (("number", NUMERIC.get(key, ()), NUMBER_PATTERN),
-                                   ("date", DATES.get(key, ()), DATE_PATTERN)):
+    for kind, columns, pattern, lenient in (
+            ("number", NUMERIC.get(key, ()), NUMBER_PATTERN, LENIENT_NUMBER_PATTERN),
+            ("date", DATES.get(key, ()), DATE_PATTERN, DATE_PATTERN)):
         for column in columns:
             if column in table.column_names:
-                values = table.column(column)
-                bad = pc.fill_null(pc.invert(pc.match_substring_regex(values, pattern)), False)
-                checks.append((column, bad, kind))
+                checks.append((column, _fails(table.column(column), pattern, lenient), kind))
     if not checks or table.num_rows == 0:
         return np.empty(0, dtype=np.int64), []
     masks = [np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool) for _, mask, _ in checks]

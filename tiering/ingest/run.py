@@ -17,8 +17,8 @@ import pyarrow as pa
 from tiering.config import Paths
 from tiering.contract import Entity, entities_of
 from tiering.ingest import store
-from tiering.ingest.landing import MANIFEST, LandedDelivery, ManifestError, read_manifest, \
-    scan_landing
+from tiering.ingest.landing import MANIFEST, LandedDelivery, ManifestError, known_encoding, \
+    read_manifest, scan_landing
 from tiering.ingest.readers import FileRejected, ParsedFile, read_file
 
 
@@ -177,6 +177,7 @@ def _ingest_delivery(paths: Paths, delivery: LandedDelivery) -> DeliveryResult:
         files = _read_delivery(paths, delivery, result.warnings)
     except (ManifestError, DeliveryRejected) as exc:
         result.message = str(exc)
+        result.warnings.clear()  # they describe files that are not loaded
         return result
     loaded_at = store.now_utc()
     _publish(paths, delivery, files, loaded_at)
@@ -209,6 +210,10 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
         if not path.is_file():
             raise DeliveryRejected(f"{name} is listed in the manifest but missing")
         relative = path.relative_to(paths.landing).as_posix()
+        if entity.fmt != "parquet" and spec.encoding is not None \
+                and not known_encoding(spec.encoding):
+            raise DeliveryRejected(f"{MANIFEST}: file {name} has an unknown encoding "
+                                   f"{spec.encoding!r}")
         try:
             parsed = read_file(path, entity, spec.encoding or entity.encoding)
         except FileRejected as exc:
@@ -220,6 +225,7 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
         if parsed.rows_found != spec.rows:
             raise DeliveryRejected(f"{name}: manifest says {spec.rows} rows, "
                                    f"found {parsed.rows_found}")
+        warnings += [f"{name}: {note}" for note in parsed.notes]
         extra = [c for c in parsed.columns if c not in entity.columns]
         if extra:
             warnings.append(f"{name}: unknown extra column(s) {', '.join(extra)} "

@@ -1,0 +1,192 @@
+"""Deliveries that follow the contract but were not written by our simulator.
+
+`tiering.testing.variants` writes a landing zone from the contract alone: other company names,
+cities (many missing from the big-city list the cleaning seeds started with), people and rates,
+and the contract's mess in other flavours (CRLF, BOMs where unexpected and missing where
+expected, shuffled and extra columns, a trailing delimiter, quoted newlines, GBK labelled GB2312,
+JSON numbers as strings, \\u escapes, nulls vs missing keys, Parquet dates as instants, decimals,
+NaN counts, ...), rows broken on purpose, a delivery with a wrong manifest count and one still
+being written. It is ingested, built with dbt (everything up to the risk model), gated with Great
+Expectations, and checked against the generator's truth. docs/robustness.md has the figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tiering.config import Paths
+from tiering.contract import ENTITIES
+from tiering.testing import variant_checks as checks
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DBT = str(Path(sys.executable).parent / "dbt")
+COMPANIES, MONTHS, START, SEED = 400, 3, "2025-10", 20261202
+AS_OF = date(2025, 12, 31)
+BAD_MONTH = date(2025, 11, 30)  # finance's delivery of this month claims 3 receipts too many
+PRECISION_FLOOR, RECALL_FLOOR = 0.85, 0.92  # identity on variants (measured: docs/robustness.md)
+PARSE_NULL_TOLERANCE = 0.001
+
+
+def _dbt(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
+               DBT_LOG_PATH=str(home / "logs"))
+    env.pop("TIERING_LANDING_DIR", None)
+    return subprocess.run([DBT, *args, "--profiles-dir", "."], cwd=PROJECT_DIR, env=env,
+                          capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Generate, ingest, `dbt build` (up to the risk model, no unit tests: those run in
+    test_staging / test_identity / test_tiering), then the raw and unified gates."""
+    from tiering.ingest import ingest
+    from tiering.quality import run_layer
+    from tiering.testing.variants import generate
+
+    home = tmp_path_factory.mktemp("variant_home")
+    paths = Paths(home=home)
+    summary = generate(home / "landing", home / "truth", COMPANIES, MONTHS, START, SEED)
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("TIERING_LANDING_DIR", raising=False)
+        env.setenv("TIERING_HOME", str(home))
+        env.setenv("TIERING_GX_UNCOMMITTED", str(home / "gx"))
+        ingested = ingest(paths)
+        seed = _dbt(home, "seed")
+        assert seed.returncode == 0, seed.stdout[-3000:]
+        build = _dbt(home, "build", "--exclude", "tag:after_risk_model",
+                     "--exclude-resource-type", "unit_test",
+                     "--vars", f"{{as_of_date: '{AS_OF}', raw_root: '{home / 'raw'}'}}")
+        gates = {layer: run_layer(layer, paths, AS_OF, docs="on_failure")
+                 for layer in ("raw", "unified")}
+        gates["raw_bad_month"] = run_layer("raw", paths, BAD_MONTH, docs="on_failure")
+    return {"home": home, "paths": paths, "summary": summary, "ingested": ingested,
+            "build": build, "gates": gates}
+
+
+# --- ingestion -----------------------------------------------------------------------------
+def test_every_delivery_has_the_outcome_the_contract_asks_for(variant: dict) -> None:
+    got = {(r.department, r.extract_date.isoformat()): r for r in variant["ingested"].results}
+    for expected in variant["summary"].deliveries:
+        result = got[(expected["department"], expected["extract_date"])]
+        assert result.status == expected["status"], (expected, result)
+        assert expected["message"] in result.message, (expected, result.message)
+    statuses = [r.status for r in got.values()]
+    assert statuses.count("rejected") == 1 and statuses.count("pending") == 1
+
+
+def test_every_delivered_row_is_loaded_or_quarantined(variant: dict) -> None:
+    """For every file of every loaded delivery: loaded + quarantined = manifest rows."""
+    balance = checks.row_balance(variant["home"], variant["summary"].deliveries)
+    assert [b for b in balance if b[1] != b[2] + b[3]] == []
+    assert len(balance) == 27  # 17 loaded deliveries of 1 to 3 files
+
+
+def test_quarantine_holds_exactly_the_rows_broken_on_purpose(variant: dict) -> None:
+    """Every legitimate flavour loads; every broken row is quarantined with a reason that names
+    file, row and (where one is at fault) field."""
+    with checks.connect(variant["home"]) as con:
+        unexpected, missed = checks.quarantine_diff(con, AS_OF)
+        kinds = con.execute(f"select flavour, count(*) from expected_quarantine "
+                            f"where {checks.loaded(AS_OF)} group by 1 order by 1").fetchall()
+    assert not unexpected, f"legitimate rows quarantined: {unexpected[:10]}"
+    assert not missed, f"broken rows not quarantined as they should be: {missed[:10]}"
+    assert {k for k, _ in kinds} >= {"undecodable", "extra_column", "few_columns", "truncated",
+                                     "array", "blank_key", "bad_number", "bad_date"}, kinds
+
+
+def test_raw_layer_keeps_what_was_delivered(variant: dict) -> None:
+    home = variant["home"]
+    with duckdb.connect() as con:
+        extra: set[str] = set()
+        for ent in ENTITIES:
+            for file in (home / "raw" / ent.department / ent.name).glob("20*.parquet"):
+                columns = con.sql(f"select * from '{file}' limit 0").columns
+                assert columns[:len(ent.columns)] == list(ent.columns), file
+                assert all(c and not c.startswith("\ufeff") and not c.startswith("_column_")
+                           for c in columns), (file, columns)
+                extra |= set(columns[len(ent.columns):]) - {"_department", "_entity",
+                                                             "_extract_date", "_source_file",
+                                                             "_row_number", "_loaded_at"}
+    assert extra == {"wechat_id", "摘要", "source_system", "agent_id", "data_source"}
+    with duckdb.connect() as con:
+        multi_line = con.execute(
+            f"select count(*) from read_parquet('{home / 'raw' / 'crm' / 'clients'}/*.parquet') "
+            f"where industry like '%\n（重点客户）'").fetchone()[0]
+    assert multi_line > 0  # a quoted newline is kept inside its value
+
+
+# --- staging -------------------------------------------------------------------------------
+def test_staging_parses_every_delivered_format(variant: dict) -> None:
+    """Each delivered phone, date, timestamp, amount, integer and boolean (truth: what it must
+    become) is parsed to that value; NULLs where a value was delivered stay under a tiny
+    tolerance and no value is parsed wrong."""
+    with checks.connect(variant["home"]) as con:
+        parsed = checks.parse_summary(con, AS_OF)
+    total, nulls, wrong = parsed["values"], parsed["null"], parsed["wrong"]
+    assert total > 15_000 and parsed["flavours"] >= 55, parsed
+    assert nulls <= PARSE_NULL_TOLERANCE * total and wrong == 0, (
+        f"{nulls} NULL and {wrong} wrong of {total} delivered values: {parsed['examples']}")
+    # every delivered value of a snapshot entity reaches staging (incremental entities keep the
+    # latest version of each key)
+    assert not parsed["snapshot_values_missing"], parsed["snapshot_values_missing"]
+
+
+# --- identity ------------------------------------------------------------------------------
+def test_every_identity_record_has_exactly_one_client(variant: dict) -> None:
+    with checks.connect(variant["home"]) as con:
+        found = checks.identity_coverage(con)
+    assert found["xref_rows"] == found["xref_keys"] == found["with_client"] > 0
+    assert not found["missing"], f"truth records without a client: {found['missing'][:10]}"
+    assert found["xref_rows"] == found["truth"]  # nothing the truth does not know
+
+
+def test_identity_quality_on_variants(variant: dict) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "bench_identity", PROJECT_DIR / "benchmarks" / "bench_identity.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    home = variant["home"]
+    result = bench.score(bench.load(home, home / "truth"))
+    figures = (f"precision {result['precision']:.3f}, recall {result['recall']:.3f} over "
+               f"{result['records']} records; tickets {result['tickets']}")
+    print(f"\nidentity on variants: {figures}")
+    assert result["precision"] >= PRECISION_FLOOR, (figures, result["worst_false_merges"][:5])
+    assert result["recall"] >= RECALL_FLOOR, (figures, result["worst_misses"][:5])
+
+
+# --- dbt and the gates ---------------------------------------------------------------------
+def test_dbt_build_passes(variant: dict) -> None:
+    build = variant["build"]
+    assert build.returncode == 0, build.stdout[-5000:]
+    results = json.loads((variant["home"] / "target" / "run_results.json").read_text())
+    statuses = {r["status"] for r in results["results"]}
+    assert statuses <= {"success", "pass"}, [
+        (r["unique_id"], r["status"], r.get("message")) for r in results["results"]
+        if r["status"] not in ("success", "pass")][:10]
+    assert len(results["results"]) > 200
+
+
+def test_gates_pass_and_fail_only_for_the_broken_delivery(variant: dict) -> None:
+    gates = variant["gates"]
+    for layer in ("raw", "unified"):
+        blocking = [r.describe() for r in gates[layer] if r.blocking and not r.success]
+        assert not blocking, blocking
+    warned = [r for r in gates["raw"] if not r.success]
+    assert any(r.expectation == "expect_column_values_to_be_null(earlier_not_loaded)"
+               and "finance 2025-11-30: rejected" in r.message for r in warned)
+    # as of the month of the broken delivery, publishing stops because of it, and only it
+    blocking = [r for r in gates["raw_bad_month"] if r.blocking and not r.success]
+    assert {(r.suite, r.expectation) for r in blocking} == {
+        ("raw.deliveries", "expect_column_values_to_be_null(not_loaded)"),
+        ("raw.freshness", "expect_column_values_to_be_null(stale_department)")}
+    assert all("finance" in r.message for r in blocking)
+    assert "receipts.csv: manifest says" in blocking[0].message + blocking[1].message

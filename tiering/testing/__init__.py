@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks only; no pipeline code imports this package."""
