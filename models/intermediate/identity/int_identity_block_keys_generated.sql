@@ -75,11 +75,13 @@ phone_keys as (
 ),
 
 {#- One wrong character: two equal-length cores one substitution apart share exactly one
-    wildcard key (the core with one position replaced by *). Keys are built on distinct cores
-    and kept only when two different cores share them, so the records' keys stay few. No region
-    is needed to find the candidates; the fuzzy_core rule decides. -#}
+    wildcard key (the core with one position replaced by *). Keys are built on distinct
+    (core, region) values and kept only where two different cores share them, so the records'
+    keys stay few. A record with a region (in its name, else its city) meets the cores of its
+    region; a record without one meets every core sharing the key, whatever its region (the
+    fuzzy_core rule then asks for a single such neighbour). -#}
 long_cores as (
-    select distinct records.name_core
+    select distinct records.name_core, records.region_key
     from records
     cross join thresholds
     where length(records.name_core) >= thresholds.fuzzy_min_core_length
@@ -94,6 +96,7 @@ wildcard_positions as (
 core_wildcards as (
     select
         long_cores.name_core,
+        long_cores.region_key,
         {{ dbt.concat([
             'substr(long_cores.name_core, 1, wildcard_positions.wildcard_position - 1)',
             "'*'",
@@ -104,23 +107,48 @@ core_wildcards as (
     where wildcard_positions.wildcard_position <= length(long_cores.name_core)
 ),
 
-shared_wildcards as (
+{#- Per region: keys two different cores of the region share. -#}
+regional_wildcards as (
+    select region_key, wildcard_key
+    from core_wildcards
+    where region_key is not null
+    group by region_key, wildcard_key
+    having count(distinct name_core) > 1
+),
+
+{#- Across regions: keys a core without region shares with another core. -#}
+open_wildcards as (
     select wildcard_key
     from core_wildcards
     group by wildcard_key
-    having count(*) > 1
+    having count(distinct name_core) > 1
+       and sum(case when region_key is null then 1 else 0 end) > 0
 ),
 
 typo_keys as (
     select
         records.record_key,
         'typo' as block_type,
-        core_wildcards.wildcard_key as block_value
+        {{ dbt.concat(['regional_wildcards.region_key', "'|'",
+                       'regional_wildcards.wildcard_key']) }} as block_value
     from core_wildcards
-    inner join shared_wildcards
-        on core_wildcards.wildcard_key = shared_wildcards.wildcard_key
+    inner join regional_wildcards
+        on core_wildcards.region_key = regional_wildcards.region_key
+        and core_wildcards.wildcard_key = regional_wildcards.wildcard_key
     inner join records
         on core_wildcards.name_core = records.name_core
+        and core_wildcards.region_key = records.region_key
+    union all
+    select
+        records.record_key,
+        'typo' as block_type,
+        {{ dbt.concat(["'*|'", 'open_wildcards.wildcard_key']) }} as block_value
+    from core_wildcards
+    inner join open_wildcards
+        on core_wildcards.wildcard_key = open_wildcards.wildcard_key
+    inner join records
+        on core_wildcards.name_core = records.name_core
+        and coalesce(core_wildcards.region_key, '') = coalesce(records.region_key, '')
 ),
 
 all_keys as (

@@ -11,7 +11,7 @@
       former_name   one record's core is a former name of the other (a registry entry)
       phone         same unshared phone, compatible region, same industry word, similar names
                     (neither a bare short name: a group's members share stem and switchboard)
-      fuzzy_core    equal-length long cores one character apart in the same region, not two
+      fuzzy_core    equal-length long cores one character apart in compatible regions, not two
                     different industry words, the side carrying the typo weakly supported (no
                     tax code; a single record or one department's records) and the other at
                     least as well supported, and the typo one character from no other name
@@ -89,6 +89,7 @@ pairs_with_records as (
         coalesce(a.name_region = b.name_region, false)
             or (a.name_region is null and b.name_region is null) as is_same_region,
         coalesce(a.region_key = b.region_key, false) as is_same_known_region,
+        coalesce(a.region_key <> b.region_key, false) as is_region_key_conflict,
         coalesce(a.name_legal_family <> b.name_legal_family, false) as is_legal_form_conflict,
         coalesce(a.name_core = b.name_core, false) as is_same_core,
         {#- Two recognised industry words differ unless one ends the other (新材料 / 材料: the
@@ -209,15 +210,18 @@ core_support as (
     group by records.name_core, coalesce(records.region_key, '')
 ),
 
-{#- One wrong character: equal-length long cores one substitution apart in the same region, the
-    typo on a weakly supported side that has no other such neighbour (a typo one character from
-    two real names, 黄华 between 黄河 and 裕华, belongs to neither). -#}
+{#- One wrong character: equal-length long cores one substitution apart in compatible regions
+    (the same, or one unknown), the typo on a weakly supported side that has no other such
+    neighbour (a typo one character from two real names, 黄华 between 黄河 and 裕华, belongs to
+    neither; nor does a name without region one character from names in two cities). -#}
 fuzzy_pairs as (
     select
         pairs_with_trust.record_key_a,
         pairs_with_trust.record_key_b,
         pairs_with_trust.core_a,
         pairs_with_trust.core_b,
+        pairs_with_trust.region_key_a,
+        pairs_with_trust.region_key_b,
         (
             support_a.tax_code_count = 0 and support_a.registry_count = 0
             and (support_a.record_count = 1 or support_a.department_count = 1)
@@ -239,7 +243,7 @@ fuzzy_pairs as (
         and pairs_with_trust.region_key_b = support_b.region_key
     cross join thresholds
     where pairs_with_trust.is_same_length
-      and pairs_with_trust.is_same_known_region
+      and not pairs_with_trust.is_region_key_conflict
       and not pairs_with_trust.is_region_conflict
       and not pairs_with_trust.is_legal_form_conflict
       and not pairs_with_trust.is_tax_code_conflict
@@ -256,14 +260,19 @@ fuzzy_candidates as (
     where is_typo_side_a or is_typo_side_b
 ),
 
+{#- A neighbour is a name in a region: one core in two cities is two neighbours. -#}
 typo_neighbours as (
-    select record_key, count(distinct neighbour_core) as neighbour_count
+    select record_key, count(distinct neighbour_name) as neighbour_count
     from (
-        select record_key_a as record_key, core_b as neighbour_core
+        select
+            record_key_a as record_key,
+            {{ dbt.concat(['core_b', "'|'", 'region_key_b']) }} as neighbour_name
         from fuzzy_candidates
         where is_typo_side_a
         union all
-        select record_key_b as record_key, core_a as neighbour_core
+        select
+            record_key_b as record_key,
+            {{ dbt.concat(['core_a', "'|'", 'region_key_a']) }} as neighbour_name
         from fuzzy_candidates
         where is_typo_side_b
     ) as typo_sides
