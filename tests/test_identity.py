@@ -96,29 +96,64 @@ def test_every_record_linked_exactly_once(warehouse: dict) -> None:
     assert truth <= 0.01 * linked[0]
 
 
-def test_label_propagation_converged(warehouse: dict) -> None:
+@pytest.mark.parametrize("clients_model", ["int_identity_clusters_propagated",
+                                           "int_identity_clients_resolved"])
+def test_label_propagation_converged(warehouse: dict, clients_model: str) -> None:
+    """No matched pair ends in two clients, after propagation and after short names are placed
+    (a placed cluster moves whole)."""
     with duckdb.connect(str(warehouse["home"] / "warehouse.duckdb"), read_only=True) as con:
-        split = con.execute("""
+        split = con.execute(f"""
             select count(*)
             from intermediate.int_identity_pairs_scored p
-            join intermediate.int_identity_clusters_propagated a on p.record_key_a = a.record_key
-            join intermediate.int_identity_clusters_propagated b on p.record_key_b = b.record_key
+            join intermediate.{clients_model} a on p.record_key_a = a.record_key
+            join intermediate.{clients_model} b on p.record_key_b = b.record_key
             where p.is_match and a.client_key <> b.client_key""").fetchone()[0]
+        matched = con.execute("select count(*) from intermediate.int_identity_pairs_scored "
+                              "where is_match").fetchone()[0]
+    assert matched > 0
     assert split == 0
+
+
+def test_participation_ids_keep_the_raw_partner_name(warehouse: dict) -> None:
+    """record_id of a participation is project_code|partner_name|role exactly as delivered
+    (stray spaces included): every delivered participation of the truth is in the xref."""
+    home = warehouse["home"]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        missing, spaced = con.execute(f"""
+            select
+                count(*) filter (where x.record_id is null),
+                count(*) filter (where x.record_id is not null and t.record_id like '% %')
+            from read_parquet('{home / "truth" / "source_records.parquet"}') t
+            join (select distinct project_code || '|' || partner_name || '|' || role as record_id
+                  from staging.stg_projects__participations) delivered
+                on t.record_id = delivered.record_id
+            left join marts.client_source_xref x
+                on x.department = t.department and x.entity = t.entity
+                and x.record_id = t.record_id
+            where t.entity = 'participations'""").fetchone()
+    assert missing == 0
+    assert spaced > 0
 
 
 def test_quality_against_truth(warehouse: dict) -> None:
     home = warehouse["home"]
     con = bench.load(home, home / "truth")
     result = bench.score(con)
-    # Goals (docs/benchmarks.md): precision >= 0.995, recall >= 0.99 at 2,000 clients. This
-    # small run (1,000 x 4 months) has fewer pairs, so recall gets a little slack.
+    # Goals (docs/benchmarks.md): precision >= 0.995, recall >= 0.99. Bare short names whose
+    # stem several companies carry cannot be placed from the data; without them recall must
+    # reach the goal, with them it gets that slack.
     assert result["precision"] >= 0.995, result["worst_false_merges"]
     assert result["recall"] >= 0.98, result["worst_misses"]
+    bound = result["without_ambiguous_short_names"]
+    assert bound["precision"] >= 0.995 and bound["recall"] >= 0.99, bound
     # Tickets attributed by a mentioned name or an unambiguous phone must be right; tickets with
     # neither (the caller's own mobile, no company named) cannot be attributed (docs/identity.md).
-    assert result["tickets"]["ticket_company_name"]["accuracy"] >= 0.95, result["tickets"]
-    assert result["tickets"]["ticket_phone"]["accuracy"] >= 0.90, result["tickets"]
+    tickets = result["tickets"]
+    for rule in ("ticket_company_name", "ticket_short_name", "ticket_fuzzy_name"):
+        if rule in tickets:
+            assert tickets[rule]["accuracy"] >= 0.95, tickets
+    assert tickets["ticket_phone"]["accuracy"] >= 0.95, tickets
+    assert tickets["identifiable"]["accuracy"] >= 0.95, tickets
 
 
 def test_rerun_gives_identical_keys(warehouse: dict) -> None:

@@ -75,3 +75,15 @@
         when {{ status }} = 'legacy_tax_id' then substr({{ uscc }}, 7, 9)
     end
 {%- endmacro %}
+
+{#- The code with the characters at `position` and `position` + 1 swapped (1-based; both
+    arguments are SQL expressions). Repairs the contract's transposed pair: see
+    int_identity_records_unioned. -#}
+{% macro uscc_adjacent_swap(code, position) -%}
+    {{ dbt.concat([
+        'substr(' ~ code ~ ', 1, ' ~ position ~ ' - 1)',
+        'substr(' ~ code ~ ', ' ~ position ~ ' + 1, 1)',
+        'substr(' ~ code ~ ', ' ~ position ~ ', 1)',
+        'substr(' ~ code ~ ', ' ~ position ~ ' + 2)',
+    ]) }}
+{%- endmacro %}

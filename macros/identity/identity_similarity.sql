@@ -56,3 +56,29 @@
         else {{ core }}
     end
 {%- endmacro %}
+
+{#- Industry word (行业用语) a name core ends with: the longest word of the seed
+    identity_industry_words that the core ends with (and is longer than). Two parts, so that it
+    stays one equality join per word length on a tiny table:
+      select ..., {{ identity_industry_word(core, alias) }} as industry_word
+      from relation {{ identity_industry_word_joins(words_relation, core, alias) }}
+    Word lengths come from identity_industry_word_lengths (the seed's test keeps words inside). -#}
+{% macro identity_industry_word_lengths() %}{{ return([6, 5, 4, 3, 2]) }}{% endmacro %}
+
+{% macro identity_industry_word(core, alias) -%}
+    coalesce(
+        {%- for n in identity_industry_word_lengths() %}
+        {{ alias }}_{{ n }}.industry_word{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
+{% macro identity_industry_word_joins(words_relation, core, alias) -%}
+    {%- for n in identity_industry_word_lengths() %}
+    left join {{ words_relation }} as {{ alias }}_{{ n }}
+        on length({{ alias }}_{{ n }}.industry_word) = {{ n }}
+        and length({{ core }}) > {{ n }}
+        and substring({{ core }}, length({{ core }}) - {{ n - 1 }}, {{ n }})
+            = {{ alias }}_{{ n }}.industry_word
+    {%- endfor %}
+{%- endmacro %}

@@ -6,7 +6,7 @@
     mentioned company's name, the unknown member its var-given name. -#}
 with
 
-clusters as (select * from {{ ref('int_identity_clusters_propagated') }}),
+clusters as (select * from {{ ref('int_identity_clients_resolved') }}),
 
 records as (select * from {{ ref('int_identity_records_unioned') }}),
 

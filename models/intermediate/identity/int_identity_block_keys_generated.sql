@@ -10,10 +10,11 @@ former_names as (select * from {{ ref('stg_external__registry_former_names') }})
 
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 
-uscc_keys as (
-    select record_key, 'uscc' as block_type, uscc as block_value
+{#- Same organisation code: a valid USCC, a repaired transposed one, a legacy tax number. -#}
+tax_code_keys as (
+    select record_key, 'tax_code' as block_type, tax_code as block_value
     from records
-    where uscc is not null
+    where tax_code is not null
 ),
 
 core_keys as (
@@ -33,13 +34,13 @@ former_name_keys as (
 ),
 
 {#- A phone seen on records with different strong identities is a shared switchboard (a group's
-    parent and subsidiaries): two valid USCCs, two recognised industry words (same stem,
+    parent and subsidiaries): two organisation codes, two recognised industry words (same stem,
     different business), or two stems that are neither equal, a short form of each other, nor
     one character apart. -#}
 phone_identities as (
     select
         phone,
-        count(distinct uscc) as uscc_count,
+        count(distinct tax_code) as tax_code_count,
         count(distinct name_industry_word) as industry_word_count,
         count(distinct name_stem) as stem_count,
         min(name_stem) as min_stem,
@@ -52,7 +53,7 @@ phone_identities as (
 unshared_phones as (
     select phone
     from phone_identities
-    where uscc_count <= 1
+    where tax_code_count <= 1
       and industry_word_count <= 1
       and (
           stem_count <= 1
@@ -73,104 +74,85 @@ phone_keys as (
         on records.phone = unshared_phones.phone
 ),
 
-{#- One wrong character: two equal-length cores at edit distance one agree on their first half
-    or on their second half, so block on each half (with region and length). -#}
+{#- One wrong character: two equal-length cores one substitution apart share exactly one
+    wildcard key (the core with one position replaced by *). Keys are built on distinct
+    (core, region) values and kept only where two different cores share them, so the records'
+    keys stay few. A record with a region (in its name, else its city) meets the cores of its
+    region; a record without one meets every core sharing the key, whatever its region (the
+    fuzzy_core rule then asks for a single such neighbour). -#}
 long_cores as (
+    select distinct records.name_core, records.region_key
+    from records
+    cross join thresholds
+    where length(records.name_core) >= thresholds.fuzzy_min_core_length
+),
+
+wildcard_positions as (
+    {%- for position in range(1, (var('identity_fuzzy_max_core_length', 24) | int) + 1) %}
+    select {{ position }} as wildcard_position{{ ' union all' if not loop.last }}
+    {%- endfor %}
+),
+
+core_wildcards as (
+    select
+        long_cores.name_core,
+        long_cores.region_key,
+        {{ dbt.concat([
+            'substr(long_cores.name_core, 1, wildcard_positions.wildcard_position - 1)',
+            "'*'",
+            'substr(long_cores.name_core, wildcard_positions.wildcard_position + 1)',
+        ]) }} as wildcard_key
+    from long_cores
+    cross join wildcard_positions
+    where wildcard_positions.wildcard_position <= length(long_cores.name_core)
+),
+
+{#- Per region: keys two different cores of the region share. -#}
+regional_wildcards as (
+    select region_key, wildcard_key
+    from core_wildcards
+    where region_key is not null
+    group by region_key, wildcard_key
+    having count(distinct name_core) > 1
+),
+
+{#- Across regions: keys a core without region shares with another core. -#}
+open_wildcards as (
+    select wildcard_key
+    from core_wildcards
+    group by wildcard_key
+    having count(distinct name_core) > 1
+       and sum(case when region_key is null then 1 else 0 end) > 0
+),
+
+typo_keys as (
     select
         records.record_key,
-        records.name_core,
-        records.name_region,
-        length(records.name_core) as core_length,
-        cast(floor(length(records.name_core) / 2) as integer) as half_length
-    from records
-    cross join thresholds
-    where records.name_region is not null
-      and length(records.name_core) >= thresholds.fuzzy_min_core_length
-),
-
-edit_keys as (
-    select
-        record_key,
-        'edit_head' as block_type,
-        {{ dbt.concat(['name_region', "'|'", 'cast(core_length as ' ~ dbt.type_string() ~ ')',
-                       "'|'", 'substring(name_core, 1, half_length)']) }} as block_value
-    from long_cores
+        'typo' as block_type,
+        {{ dbt.concat(['regional_wildcards.region_key', "'|'",
+                       'regional_wildcards.wildcard_key']) }} as block_value
+    from core_wildcards
+    inner join regional_wildcards
+        on core_wildcards.region_key = regional_wildcards.region_key
+        and core_wildcards.wildcard_key = regional_wildcards.wildcard_key
+    inner join records
+        on core_wildcards.name_core = records.name_core
+        and core_wildcards.region_key = records.region_key
     union all
     select
-        record_key,
-        'edit_tail' as block_type,
-        {{ dbt.concat(['name_region', "'|'", 'cast(core_length as ' ~ dbt.type_string() ~ ')',
-                       "'|'", 'substring(name_core, half_length + 1, core_length)']) }}
-            as block_value
-    from long_cores
-),
-
-{#- Short names: a bare stem (中鼎经纬) meets the full names with that stem, but only when the
-    stem is unambiguous: one full name core among the records carrying it, in one region (a
-    group's parent and subsidiaries, or one brand in two cities, make it ambiguous) -- block
-    `stem`. A short name whose record states its city (CRM) is also compared within that
-    city: block `stem_region` (stem|region, region from the name, else the record's city). -#}
-stem_records as (
-    select
-        record_key,
-        name_stem,
-        name_core,
-        is_short_name,
-        coalesce(name_region, city) as region_key
-    from records
-    cross join thresholds
-    where name_stem is not null
-      and length(name_stem) >= thresholds.short_name_min_length
-      and (is_short_name or name_industry_word is not null)
-),
-
-stem_identities as (
-    select
-        name_stem,
-        count(distinct name_core) as core_count,
-        count(distinct region_key) as region_count,
-        sum(case when is_short_name then 1 else 0 end) as short_name_count
-    from stem_records
-    group by name_stem
-),
-
-stem_keys as (
-    select stem_records.record_key, 'stem' as block_type, stem_records.name_stem as block_value
-    from stem_records
-    inner join stem_identities
-        on stem_records.name_stem = stem_identities.name_stem
-    where stem_identities.short_name_count > 0
-      and stem_identities.core_count = 2
-      and stem_identities.region_count <= 1
-),
-
-stem_region_identities as (
-    select
-        name_stem,
-        region_key,
-        count(distinct case when not is_short_name then name_core end) as full_core_count,
-        sum(case when is_short_name then 1 else 0 end) as short_name_count
-    from stem_records
-    where region_key is not null
-    group by name_stem, region_key
-),
-
-stem_region_keys as (
-    select
-        stem_records.record_key,
-        'stem_region' as block_type,
-        {{ dbt.concat(['stem_records.name_stem', "'|'", 'stem_records.region_key']) }}
-            as block_value
-    from stem_records
-    inner join stem_region_identities
-        on stem_records.name_stem = stem_region_identities.name_stem
-        and stem_records.region_key = stem_region_identities.region_key
-    where stem_region_identities.short_name_count > 0
-      and stem_region_identities.full_core_count = 1
+        records.record_key,
+        'typo' as block_type,
+        {{ dbt.concat(["'*|'", 'open_wildcards.wildcard_key']) }} as block_value
+    from core_wildcards
+    inner join open_wildcards
+        on core_wildcards.wildcard_key = open_wildcards.wildcard_key
+    inner join records
+        on core_wildcards.name_core = records.name_core
+        and coalesce(core_wildcards.region_key, '') = coalesce(records.region_key, '')
 ),
 
 all_keys as (
-    select * from uscc_keys
+    select * from tax_code_keys
     union all
     select * from core_keys
     union all
@@ -178,11 +160,7 @@ all_keys as (
     union all
     select * from phone_keys
     union all
-    select * from edit_keys
-    union all
-    select * from stem_keys
-    union all
-    select * from stem_region_keys
+    select * from typo_keys
 ),
 
 distinct_keys as (

@@ -1,20 +1,26 @@
 {#- One row per candidate pair of records (record_key_a < record_key_b) that share at least one
     blocking key, with the first matching rule, its score and whether it is a match. Rules, in
     order (docs/identity.md):
-      uscc          same valid USCC and the names agree (similar, short form, former name, or
-                    a renamed stem with the same region and industry word)
+      uscc          same valid USCC and the names agree (similar stems (字号), short form,
+                    former name or its short form, or a rename: same region and industry word,
+                    or same region and one of them a bare short name)
+      tax_code      same organisation code through a repaired USCC or a legacy tax number, and
+                    the names agree
       exact_name    same name core, same region (or both none), same legal-form family
-      core_region   same core, compatible region and legal form, no conflicting USCCs
+      core_region   same core, compatible region and legal form, no conflicting tax codes
       former_name   one record's core is a former name of the other (a registry entry)
-      short_name    a bare stem (中鼎经纬) and the one full name carrying that stem
-      phone         same unshared phone and similar names (not a bare short name), compatible
-                    region, same industry word
-      fuzzy_core    equal-length long cores one character apart, same region, not two different
-                    recognised industry words (seed identity_industry_words), and one of the two
-                    cores is carried by a single record (a typo is rare; two names each seen on
-                    several records are two companies)
-    Never a match: conflicting regions (same brand in two cities) except by USCC, and different
-    cores (parent and subsidiary: a different industry word after a shared stem). -#}
+      phone         same unshared phone, compatible region, same industry word, similar names
+                    (neither a bare short name: a group's members share stem and switchboard)
+      fuzzy_core    equal-length long cores one character apart in compatible regions, not two
+                    different industry words, the side carrying the typo weakly supported (no
+                    tax code; a single record or one department's records) and the other at
+                    least as well supported, and the typo one character from no other name
+    Two bare short names are never linked here: int_identity_clients_resolved attaches short
+    names to the only client carrying their stem. A tax code conflicts only when it is trusted:
+    a code whose record's name agrees with none of the code's other holders (copied from the
+    wrong row) is not trusted, unless it is the registry's own. Never a match: conflicting
+    regions (same brand in two cities) except by tax code, and different cores (parent and
+    subsidiary: a different industry word after a shared stem). -#}
 with
 
 block_keys as (select * from {{ ref('int_identity_block_keys_generated') }}),
@@ -23,22 +29,21 @@ records as (select * from {{ ref('int_identity_records_unioned') }}),
 
 former_names as (select * from {{ ref('stg_external__registry_former_names') }}),
 
+industry_words as (select * from {{ ref('identity_industry_words') }}),
+
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 
 match_rules as (select * from {{ ref('identity_match_rules') }}),
 
 candidate_pairs as (
-    select
+    select distinct
         left_keys.record_key as record_key_a,
-        right_keys.record_key as record_key_b,
-        max(case when left_keys.block_type in ('stem', 'stem_region') then 1 else 0 end) = 1
-            as shares_stem_block
+        right_keys.record_key as record_key_b
     from block_keys as left_keys
     inner join block_keys as right_keys
         on left_keys.block_type = right_keys.block_type
         and left_keys.block_value = right_keys.block_value
         and left_keys.record_key < right_keys.record_key
-    group by left_keys.record_key, right_keys.record_key
 ),
 
 registry_former_cores as (
@@ -49,36 +54,57 @@ registry_former_cores as (
     where former_name_core is not null
 ),
 
-core_counts as (
-    select name_core, count(*) as record_count
-    from records
-    group by name_core
+{#- The stem (字号) of each former name: a short name typed from the old name. -#}
+registry_former_stems as (
+    select distinct
+        registry_former_cores.record_key,
+        substring(registry_former_cores.former_name_core, 1,
+                  length(registry_former_cores.former_name_core)
+                  - length({{ identity_industry_word('registry_former_cores.former_name_core',
+                                                     'words') }})) as former_name_stem
+    from registry_former_cores
+    {{ identity_industry_word_joins('industry_words', 'registry_former_cores.former_name_core',
+                                    'words') }}
+    where {{ identity_industry_word('registry_former_cores.former_name_core', 'words') }}
+        is not null
 ),
 
 pairs_with_records as (
     select
         candidate_pairs.record_key_a,
         candidate_pairs.record_key_b,
-        candidate_pairs.shares_stem_block
-            and a.is_short_name <> b.is_short_name as is_unambiguous_short_name,
-        coalesce(a.is_short_name or b.is_short_name, false) as is_short_name_pair,
-        {#- A typo makes a core that (almost) no other record has; two cores that each appear on
-            several records are two real names (华宇云帆 / 翔宇云帆), not a typo. -#}
-        (core_counts_a.record_count = 1 or core_counts_b.record_count = 1) as is_rare_core_pair,
+        a.department as department_a,
+        b.department as department_b,
+        a.tax_code as tax_code_a,
+        b.tax_code as tax_code_b,
+        coalesce(a.is_short_name and b.is_short_name, false) as is_both_short_names,
+        coalesce(a.is_short_name <> b.is_short_name, false) as is_one_short_name,
         a.name_core as core_a,
         b.name_core as core_b,
-        a.uscc as uscc_a,
-        b.uscc as uscc_b,
+        coalesce(a.region_key, '') as region_key_a,
+        coalesce(b.region_key, '') as region_key_b,
         coalesce(a.uscc = b.uscc, false) as is_same_uscc,
-        coalesce(a.uscc <> b.uscc, false) as is_uscc_conflict,
+        coalesce(a.tax_code = b.tax_code, false) as is_same_tax_code,
         coalesce(a.name_region <> b.name_region, false) as is_region_conflict,
         coalesce(a.name_region = b.name_region, false)
             or (a.name_region is null and b.name_region is null) as is_same_region,
+        coalesce(a.region_key = b.region_key, false) as is_same_known_region,
+        coalesce(a.region_key <> b.region_key, false) as is_region_key_conflict,
         coalesce(a.name_legal_family <> b.name_legal_family, false) as is_legal_form_conflict,
         coalesce(a.name_core = b.name_core, false) as is_same_core,
-        coalesce(a.name_industry_word <> b.name_industry_word, false) as is_industry_conflict,
+        {#- Two recognised industry words differ unless one ends the other (新材料 / 材料: the
+            extra character then belongs to the other name's stem). -#}
+        coalesce(
+            a.name_industry_word <> b.name_industry_word
+            and substring(a.name_industry_word,
+                          length(a.name_industry_word) - length(b.name_industry_word) + 1)
+                <> b.name_industry_word
+            and substring(b.name_industry_word,
+                          length(b.name_industry_word) - length(a.name_industry_word) + 1)
+                <> a.name_industry_word,
+            false
+        ) as is_industry_conflict,
         coalesce(a.name_industry_word = b.name_industry_word, false) as is_same_industry_word,
-        coalesce(a.name_region = b.name_region, false) as is_same_known_region,
         coalesce(a.phone = b.phone, false) as is_same_phone,
         coalesce(
             {{ identity_is_prefix('a.name_core', 'b.name_core') }}
@@ -89,60 +115,210 @@ pairs_with_records as (
         least(length(a.name_core), length(b.name_core)) as shorter_core_length,
         coalesce({{ identity_name_similarity('a.name_core', 'b.name_core') }}, 0)
             as core_similarity,
+        coalesce({{ identity_name_similarity('a.name_stem', 'b.name_stem') }}, 0)
+            as stem_similarity,
         {{ identity_edit_distance('a.name_core', 'b.name_core') }} as core_edit_distance,
         (former_of_b.former_name_core is not null or former_of_a.former_name_core is not null)
-            as is_former_name
+            as is_former_name,
+        (former_stem_of_b.former_name_stem is not null
+            or former_stem_of_a.former_name_stem is not null) as is_former_short_name
     from candidate_pairs
     inner join records as a
         on candidate_pairs.record_key_a = a.record_key
     inner join records as b
         on candidate_pairs.record_key_b = b.record_key
-    left join core_counts as core_counts_a
-        on a.name_core = core_counts_a.name_core
-    left join core_counts as core_counts_b
-        on b.name_core = core_counts_b.name_core
     left join registry_former_cores as former_of_b
         on candidate_pairs.record_key_b = former_of_b.record_key
         and a.name_core = former_of_b.former_name_core
     left join registry_former_cores as former_of_a
         on candidate_pairs.record_key_a = former_of_a.record_key
         and b.name_core = former_of_a.former_name_core
+    left join registry_former_stems as former_stem_of_b
+        on candidate_pairs.record_key_b = former_stem_of_b.record_key
+        and a.is_short_name
+        and a.name_core = former_stem_of_b.former_name_stem
+    left join registry_former_stems as former_stem_of_a
+        on candidate_pairs.record_key_a = former_stem_of_a.record_key
+        and b.is_short_name
+        and b.name_core = former_stem_of_a.former_name_stem
+),
+
+{#- Names that agree enough for two records sharing a tax code to be one company. -#}
+pairs_with_agreement as (
+    select
+        pairs_with_records.*,
+        (stem_similarity >= thresholds.uscc_name_min_similarity
+            or is_short_form or is_former_name or is_former_short_name
+            or (is_same_known_region and is_same_industry_word)
+            or (is_same_known_region and is_one_short_name)) as is_name_agreeing
+    from pairs_with_records
+    cross join thresholds
+),
+
+{#- A record's tax code is trusted unless its name agrees with none of the code's other holders
+    while disagreeing with one (a code copied from the wrong row); the registry's own code is
+    always trusted. Only trusted codes block the name rules. -#}
+tax_code_holders as (
+    select record_key_a as record_key, department_a as department, is_name_agreeing
+    from pairs_with_agreement
+    where is_same_tax_code
+    union all
+    select record_key_b as record_key, department_b as department, is_name_agreeing
+    from pairs_with_agreement
+    where is_same_tax_code
+),
+
+untrusted_tax_codes as (
+    select record_key
+    from tax_code_holders
+    where department <> 'external'
+    group by record_key
+    having max(case when is_name_agreeing then 1 else 0 end) = 0
+),
+
+pairs_with_trust as (
+    select
+        pairs_with_agreement.*,
+        coalesce(
+            untrusted_a.record_key is null and untrusted_b.record_key is null
+                and tax_code_a <> tax_code_b,
+            false
+        ) as is_tax_code_conflict
+    from pairs_with_agreement
+    left join untrusted_tax_codes as untrusted_a
+        on pairs_with_agreement.record_key_a = untrusted_a.record_key
+    left join untrusted_tax_codes as untrusted_b
+        on pairs_with_agreement.record_key_b = untrusted_b.record_key
+),
+
+{#- How well a (core, region) is supported: a typo is rare, seen in one department's records,
+    never the registry's name, and without a trusted tax code of its own; a real name recurs
+    across departments or carries a tax code. -#}
+core_support as (
+    select
+        records.name_core,
+        coalesce(records.region_key, '') as region_key,
+        count(*) as record_count,
+        count(distinct records.department) as department_count,
+        sum(case when records.department = 'external' then 1 else 0 end) as registry_count,
+        count(distinct case when untrusted.record_key is null then records.tax_code end)
+            as tax_code_count,
+        min(case when untrusted.record_key is null then records.tax_code end) as tax_code
+    from records
+    left join untrusted_tax_codes as untrusted
+        on records.record_key = untrusted.record_key
+    group by records.name_core, coalesce(records.region_key, '')
+),
+
+{#- One wrong character: equal-length long cores one substitution apart in compatible regions
+    (the same, or one unknown), the typo on a weakly supported side that has no other such
+    neighbour (a typo one character from two real names, 黄华 between 黄河 and 裕华, belongs to
+    neither; nor does a name without region one character from names in two cities). -#}
+fuzzy_pairs as (
+    select
+        pairs_with_trust.record_key_a,
+        pairs_with_trust.record_key_b,
+        pairs_with_trust.core_a,
+        pairs_with_trust.core_b,
+        pairs_with_trust.region_key_a,
+        pairs_with_trust.region_key_b,
+        (
+            support_a.tax_code_count = 0 and support_a.registry_count = 0
+            and (support_a.record_count = 1 or support_a.department_count = 1)
+            and (support_b.record_count >= support_a.record_count
+                 or support_b.tax_code_count > 0 or support_b.department_count > 1)
+        ) as is_typo_side_a,
+        (
+            support_b.tax_code_count = 0 and support_b.registry_count = 0
+            and (support_b.record_count = 1 or support_b.department_count = 1)
+            and (support_a.record_count >= support_b.record_count
+                 or support_a.tax_code_count > 0 or support_a.department_count > 1)
+        ) as is_typo_side_b
+    from pairs_with_trust
+    inner join core_support as support_a
+        on pairs_with_trust.core_a = support_a.name_core
+        and pairs_with_trust.region_key_a = support_a.region_key
+    inner join core_support as support_b
+        on pairs_with_trust.core_b = support_b.name_core
+        and pairs_with_trust.region_key_b = support_b.region_key
+    cross join thresholds
+    where pairs_with_trust.is_same_length
+      and not pairs_with_trust.is_region_key_conflict
+      and not pairs_with_trust.is_region_conflict
+      and not pairs_with_trust.is_legal_form_conflict
+      and not pairs_with_trust.is_tax_code_conflict
+      and not pairs_with_trust.is_industry_conflict
+      and not pairs_with_trust.is_both_short_names
+      and not pairs_with_trust.is_same_core
+      and pairs_with_trust.shorter_core_length >= thresholds.fuzzy_min_core_length
+      and pairs_with_trust.core_edit_distance = 1
+),
+
+fuzzy_candidates as (
+    select *
+    from fuzzy_pairs
+    where is_typo_side_a or is_typo_side_b
+),
+
+{#- A neighbour is a name in a region: one core in two cities is two neighbours. -#}
+typo_neighbours as (
+    select record_key, count(distinct neighbour_name) as neighbour_count
+    from (
+        select
+            record_key_a as record_key,
+            {{ dbt.concat(['core_b', "'|'", 'region_key_b']) }} as neighbour_name
+        from fuzzy_candidates
+        where is_typo_side_a
+        union all
+        select
+            record_key_b as record_key,
+            {{ dbt.concat(['core_a', "'|'", 'region_key_a']) }} as neighbour_name
+        from fuzzy_candidates
+        where is_typo_side_b
+    ) as typo_sides
+    group by record_key
+),
+
+fuzzy_accepted as (
+    select fuzzy_candidates.record_key_a, fuzzy_candidates.record_key_b
+    from fuzzy_candidates
+    left join typo_neighbours as neighbours_a
+        on fuzzy_candidates.record_key_a = neighbours_a.record_key
+    left join typo_neighbours as neighbours_b
+        on fuzzy_candidates.record_key_b = neighbours_b.record_key
+    where (fuzzy_candidates.is_typo_side_a and neighbours_a.neighbour_count = 1)
+       or (fuzzy_candidates.is_typo_side_b and neighbours_b.neighbour_count = 1)
 ),
 
 pairs_ruled as (
     select
-        pairs_with_records.*,
+        pairs_with_trust.*,
         case
-            when is_same_uscc
-                and (core_similarity >= thresholds.uscc_name_min_similarity
-                     or is_short_form or is_former_name
-                     or (is_same_known_region and is_same_industry_word))
+            when is_same_uscc and is_name_agreeing
                 then 'uscc'
+            when is_same_tax_code and is_name_agreeing
+                then 'tax_code'
             when is_same_core and is_same_region and not is_legal_form_conflict
+                and not is_both_short_names
                 then 'exact_name'
             when is_same_core and not is_region_conflict and not is_legal_form_conflict
-                and not is_uscc_conflict
+                and not is_tax_code_conflict and not is_both_short_names
                 then 'core_region'
-            when is_former_name and not is_region_conflict and not is_uscc_conflict
+            when is_former_name and not is_region_conflict and not is_tax_code_conflict
                 then 'former_name'
-            when is_unambiguous_short_name and not is_uscc_conflict
-                then 'short_name'
-            when is_same_phone and not is_region_conflict and not is_uscc_conflict
-                and not is_industry_conflict
-                and not is_short_name_pair
+            when is_same_phone and not is_region_conflict and not is_tax_code_conflict
+                and not is_industry_conflict and not is_one_short_name
+                and not is_both_short_names
                 and core_similarity >= thresholds.phone_name_min_similarity
                 then 'phone'
-            when is_same_length and is_same_region and not is_region_conflict
-                and not is_legal_form_conflict and not is_uscc_conflict
-                and not is_industry_conflict
-                and is_rare_core_pair
-                and shorter_core_length >= thresholds.fuzzy_min_core_length
-                and core_edit_distance <= 1
-                then 'fuzzy_core'
-            when is_same_uscc then 'uscc_name_conflict'
+            when fuzzy_accepted.record_key_a is not null then 'fuzzy_core'
+            when is_same_tax_code then 'uscc_name_conflict'
             else 'no_match'
         end as match_rule
-    from pairs_with_records
+    from pairs_with_trust
+    left join fuzzy_accepted
+        on pairs_with_trust.record_key_a = fuzzy_accepted.record_key_a
+        and pairs_with_trust.record_key_b = fuzzy_accepted.record_key_b
     cross join thresholds
 ),
 
@@ -159,7 +335,8 @@ pairs_scored as (
         match_rules.is_match,
         pairs_ruled.core_a,
         pairs_ruled.core_b,
-        pairs_ruled.core_similarity
+        pairs_ruled.core_similarity,
+        pairs_ruled.is_tax_code_conflict
     from pairs_ruled
     inner join match_rules
         on pairs_ruled.match_rule = match_rules.match_rule

@@ -1,7 +1,12 @@
 {#- One row per identity-bearing source record except service tickets (those are attributed
     after clustering, see int_identity_tickets_attributed): crm clients, finance customers, risk
     credit profiles, project participations and registry entries, in their latest delivered
-    version, with the fields matching uses and the record's anchor sort key. -#}
+    version, with the fields matching uses and the record's anchor sort key.
+    tax_code: the organisation code (GB 11714, 9 characters) the record's tax identifier carries:
+    a valid USCC's characters 9-17; a USCC failing its check character repaired when exactly one
+    swap of two adjacent characters makes it valid (the contract's transposed pair); a legacy
+    15-digit tax registration number's characters 7-15 when their own check passes. The same
+    company keeps its organisation code from the legacy number to the USCC. -#}
 with
 
 crm_clients as (select * from {{ ref('stg_crm__clients') }}),
@@ -59,9 +64,11 @@ industry_words as (select * from {{ ref('identity_industry_words') }}),
         {{ identity_legal_family(e.name ~ '_legal_form') }} as name_legal_family,
         {% if e.uscc -%}
         case when uscc_status = 'valid' then uscc end as uscc,
+        uscc as uscc_clean,
         uscc_status,
         {%- else -%}
         cast(null as {{ dbt.type_string() }}) as uscc,
+        cast(null as {{ dbt.type_string() }}) as uscc_clean,
         'missing' as uscc_status,
         {%- endif %}
         {% if e.phone -%}
@@ -93,6 +100,67 @@ records_unioned as (
     {%- endfor %}
 ),
 
+{#- A USCC failing its check: every swap of two adjacent (different) characters; the repair is
+    the one swap that makes a valid code, when exactly one does. -#}
+codes_to_repair as (
+    select distinct uscc_clean
+    from records_unioned
+    where uscc_status = 'invalid_check'
+),
+
+swap_positions as (
+    {%- for position in range(1, 18) %}
+    select {{ position }} as swap_position{{ ' union all' if not loop.last }}
+    {%- endfor %}
+),
+
+codes_swapped as (
+    select
+        codes_to_repair.uscc_clean,
+        {{ uscc_adjacent_swap('codes_to_repair.uscc_clean', 'swap_positions.swap_position') }}
+            as candidate_uscc
+    from codes_to_repair
+    cross join swap_positions
+    where substr(codes_to_repair.uscc_clean, swap_positions.swap_position, 1)
+        <> substr(codes_to_repair.uscc_clean, swap_positions.swap_position + 1, 1)
+),
+
+codes_repaired as (
+    select
+        uscc_clean,
+        min(candidate_uscc) as uscc_repaired
+    from codes_swapped
+    where {{ uscc_status('candidate_uscc') }} = 'valid'
+    group by uscc_clean
+    having count(*) = 1
+),
+
+records_with_tax_code as (
+    select
+        records_unioned.*,
+        codes_repaired.uscc_repaired,
+        case
+            when records_unioned.uscc_status = 'valid'
+                then substr(records_unioned.uscc_clean, 9, 9)
+            when codes_repaired.uscc_repaired is not null
+                then substr(codes_repaired.uscc_repaired, 9, 9)
+            when records_unioned.uscc_status = 'legacy_tax_id'
+                and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
+                then substr(records_unioned.uscc_clean, 7, 9)
+        end as tax_code,
+        case
+            when records_unioned.uscc_status = 'valid' then 'uscc'
+            when codes_repaired.uscc_repaired is not null then 'uscc_repaired'
+            when records_unioned.uscc_status = 'legacy_tax_id'
+                and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
+                then 'legacy_tax_id'
+        end as tax_code_source,
+        coalesce(records_unioned.name_region, records_unioned.city) as region_key
+    from records_unioned
+    left join codes_repaired
+        on records_unioned.uscc_clean = codes_repaired.uscc_clean
+),
+
 anchor_authority as (
     select
         department,
@@ -101,25 +169,13 @@ anchor_authority as (
     where attribute = 'anchor'
 ),
 
-{#- The industry word a core ends with (longest of the seed's words), via one equality join
-    per word length so it stays a hash join on a tiny table. -#}
-{%- set word_lengths = [6, 5, 4, 3, 2] %}
+{#- The industry word a core ends with (longest of the seed's words). -#}
 records_with_industry_word as (
     select
         records_unioned.*,
-        coalesce(
-            {%- for n in word_lengths %}
-            words_{{ n }}.industry_word{{ ',' if not loop.last }}
-            {%- endfor %}
-        ) as name_industry_word
-    from records_unioned
-    {%- for n in word_lengths %}
-    left join industry_words as words_{{ n }}
-        on length(words_{{ n }}.industry_word) = {{ n }}
-        and length(records_unioned.name_core) > {{ n }}
-        and substring(records_unioned.name_core, length(records_unioned.name_core) - {{ n - 1 }},
-                      {{ n }}) = words_{{ n }}.industry_word
-    {%- endfor %}
+        {{ identity_industry_word('records_unioned.name_core', 'words') }} as name_industry_word
+    from records_with_tax_code as records_unioned
+    {{ identity_industry_word_joins('industry_words', 'records_unioned.name_core', 'words') }}
 ),
 
 records_keyed as (

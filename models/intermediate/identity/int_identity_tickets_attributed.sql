@@ -1,84 +1,135 @@
-{#- One row per service ticket: the client it is attributed to. In order of preference:
-      ticket_company_name   the mentioned company resolves by name (core, compatible region;
-                            else a bare stem) to exactly one client
+{#- One row per service ticket: the client it is attributed to. Tickets never create edges; they
+    are attributed after clients are resolved, by every signal they carry, in this order:
+      ticket_company_name   the mentioned company's core (+ compatible region) is the full name or
+                            a registry former name of exactly one client
+      ticket_short_name     no client has that full name, but exactly one client carries it as a
+                            stem (字号: a short name), in full names, former names or as a client
+                            known only by its short name
+      ticket_fuzzy_name     no client has or carries the name, but exactly one client's full name
+                            is one character away (same length, compatible region)
+      ticket_name_and_phone the name fits several clients and exactly one of them holds the
+                            caller phone (a CRM contact phone, or learnt from other tickets)
       ticket_phone          the caller phone is held by exactly one client (CRM contact phones)
       ticket_phone_mention  other tickets from the same phone named exactly one client
-      ticket_shared_phone   a shared switchboard: the earliest client holding the phone
+      ticket_caller_name    a shared switchboard: the caller is the CRM contact or the registry's
+                            legal representative of exactly one of the clients holding the phone
+      ticket_shared_phone   a shared switchboard otherwise: the earliest client holding it
       ticket_new_client     a company no department knows, named in the ticket (or by another
                             ticket from the same phone): a prospect client keyed on that name
       ticket_unattributed   nothing identifies the company (no name, unknown phone): the
                             unknown-member client (var identity_unattributed_client_key), so
                             every ticket has exactly one client_key and no nameless client is
-                            invented per phone -#}
+                            invented per phone
+    A caller's name alone never attributes a ticket (people share names); it only picks among the
+    clients a shared phone already narrowed the ticket to. -#}
 with
 
 tickets as (select * from {{ ref('stg_service__tickets') }}),
 
 records as (select * from {{ ref('int_identity_records_unioned') }}),
 
-clusters as (select * from {{ ref('int_identity_clusters_propagated') }}),
+clients as (select * from {{ ref('int_identity_clients_resolved') }}),
 
 former_names as (select * from {{ ref('stg_external__registry_former_names') }}),
+
+crm_clients as (select * from {{ ref('stg_crm__clients') }} where is_latest_version),
+
+registry as (select * from {{ ref('stg_external__registry') }} where is_latest_version),
+
+industry_words as (select * from {{ ref('identity_industry_words') }}),
+
+thresholds as (select * from {{ ref('identity_thresholds') }}),
 
 match_rules as (select * from {{ ref('identity_match_rules') }}),
 
 records_clustered as (
     select
+        records.record_key,
         records.name_core,
-        records.name_region,
         records.name_stem,
-        records.name_industry_word,
+        records.region_key,
+        records.is_short_name,
         records.phone,
-        clusters.cluster_label,
-        clusters.client_key
+        clients.cluster_label,
+        clients.client_key
     from records
-    inner join clusters
-        on records.record_key = clusters.record_key
+    inner join clients
+        on records.record_key = clients.record_key
 ),
 
-name_index as (
-    select distinct name_core, name_region, cluster_label, client_key
+short_name_only_clients as (
+    select cluster_label
     from records_clustered
-    where name_core is not null
-    union
-    select distinct
-        {{ identity_core_key('former_names.former_name_core') }} as name_core,
-        former_names.former_name_region as name_region,
-        clusters.cluster_label,
-        clusters.client_key
+    group by cluster_label
+    having min(case when is_short_name then 1 else 0 end) = 1
+),
+
+registry_former_names as (
+    select
+        {{ identity_core_key('former_names.former_name_core') }} as former_name_core,
+        coalesce(former_names.former_name_region, records_clustered.region_key) as region_key,
+        records_clustered.cluster_label,
+        records_clustered.client_key
     from former_names
-    inner join clusters
-        on clusters.department = 'external'
-        and clusters.entity = 'registry'
-        and clusters.record_id = former_names.uscc
+    inner join records_clustered
+        on records_clustered.record_key
+            = {{ dbt.concat(["'external|registry|'", 'former_names.uscc']) }}
     where former_names.former_name_core is not null
 ),
 
-phone_index as (
-    select
-        phone,
-        count(distinct cluster_label) as client_count,
-        min(cluster_label) as earliest_cluster_label
+{#- Full names (and registry former names) of every client. -#}
+name_index as (
+    select distinct name_core, region_key, cluster_label, client_key
     from records_clustered
-    where phone is not null
-    group by phone
+    where name_core is not null
+      and not is_short_name
+    union
+    select distinct former_name_core, region_key, cluster_label, client_key
+    from registry_former_names
 ),
 
-phone_clients as (
+{#- Stems carried by every client: full names' stems, former names' stems, and the cores of
+    clients known only by short names. -#}
+former_name_stems as (
+    select
+        substring(registry_former_names.former_name_core, 1,
+                  length(registry_former_names.former_name_core)
+                  - length({{ identity_industry_word('registry_former_names.former_name_core',
+                                                     'words') }})) as stem,
+        registry_former_names.region_key,
+        registry_former_names.cluster_label,
+        registry_former_names.client_key
+    from registry_former_names
+    {{ identity_industry_word_joins('industry_words', 'registry_former_names.former_name_core',
+                                    'words') }}
+    where {{ identity_industry_word('registry_former_names.former_name_core', 'words') }}
+        is not null
+),
+
+stem_index as (
+    select distinct name_stem as stem, region_key, cluster_label, client_key
+    from records_clustered
+    where not is_short_name
+      and name_stem is not null
+    union
+    select distinct stem, region_key, cluster_label, client_key
+    from former_name_stems
+    union
     select distinct
-        phone_index.phone,
-        phone_index.client_count,
+        records_clustered.name_core as stem,
+        records_clustered.region_key,
+        records_clustered.cluster_label,
         records_clustered.client_key
-    from phone_index
-    inner join records_clustered
-        on phone_index.phone = records_clustered.phone
-        and phone_index.earliest_cluster_label = records_clustered.cluster_label
+    from records_clustered
+    inner join short_name_only_clients
+        on records_clustered.cluster_label = short_name_only_clients.cluster_label
 ),
 
 tickets_latest as (
     select
         ticket_id,
         caller_phone,
+        caller_name,
         {{ identity_core_key('company_mentioned_core') }} as company_mentioned_core,
         company_mentioned_region,
         company_mentioned_clean,
@@ -90,112 +141,280 @@ tickets_latest as (
     from tickets
 ),
 
-mention_candidates as (
+mentions as (
+    select ticket_id, company_mentioned_core, company_mentioned_region
+    from tickets_latest
+    where company_mentioned_core is not null
+),
+
+{#- One wrong character in the mention: wildcard keys (one position replaced by *) shared with a
+    client's full name of the same length. -#}
+wildcard_positions as (
+    {%- for position in range(1, (var('identity_fuzzy_max_core_length', 24) | int) + 1) %}
+    select {{ position }} as wildcard_position{{ ' union all' if not loop.last }}
+    {%- endfor %}
+),
+
+mention_wildcards as (
+    select
+        mentions.ticket_id,
+        mentions.company_mentioned_region,
+        {{ dbt.concat([
+            'substr(mentions.company_mentioned_core, 1, wildcard_positions.wildcard_position - 1)',
+            "'*'",
+            'substr(mentions.company_mentioned_core, wildcard_positions.wildcard_position + 1)',
+        ]) }} as wildcard_key
+    from mentions
+    cross join wildcard_positions
+    cross join thresholds
+    where wildcard_positions.wildcard_position <= length(mentions.company_mentioned_core)
+      and length(mentions.company_mentioned_core) >= thresholds.fuzzy_min_core_length
+),
+
+index_wildcards as (
+    select
+        name_index.region_key,
+        name_index.cluster_label,
+        name_index.client_key,
+        {{ dbt.concat([
+            'substr(name_index.name_core, 1, wildcard_positions.wildcard_position - 1)',
+            "'*'",
+            'substr(name_index.name_core, wildcard_positions.wildcard_position + 1)',
+        ]) }} as wildcard_key
+    from name_index
+    cross join wildcard_positions
+    cross join thresholds
+    where wildcard_positions.wildcard_position <= length(name_index.name_core)
+      and length(name_index.name_core) >= thresholds.fuzzy_min_core_length
+),
+
+{#- Candidate clients by name, per stage; a ticket keeps only its first stage with a candidate. -#}
+name_candidates_staged as (
+    select mentions.ticket_id, 1 as name_stage, name_index.cluster_label, name_index.client_key
+    from mentions
+    inner join name_index
+        on mentions.company_mentioned_core = name_index.name_core
+        and (mentions.company_mentioned_region is null or name_index.region_key is null
+             or mentions.company_mentioned_region = name_index.region_key)
+    union
+    select mentions.ticket_id, 2 as name_stage, stem_index.cluster_label, stem_index.client_key
+    from mentions
+    inner join stem_index
+        on mentions.company_mentioned_core = stem_index.stem
+        and (mentions.company_mentioned_region is null or stem_index.region_key is null
+             or mentions.company_mentioned_region = stem_index.region_key)
+    union
+    select
+        mention_wildcards.ticket_id,
+        3 as name_stage,
+        index_wildcards.cluster_label,
+        index_wildcards.client_key
+    from mention_wildcards
+    inner join index_wildcards
+        on mention_wildcards.wildcard_key = index_wildcards.wildcard_key
+        and (mention_wildcards.company_mentioned_region is null
+             or index_wildcards.region_key is null
+             or mention_wildcards.company_mentioned_region = index_wildcards.region_key)
+),
+
+first_name_stages as (
+    select ticket_id, min(name_stage) as name_stage
+    from name_candidates_staged
+    group by ticket_id
+),
+
+name_candidates as (
+    select name_candidates_staged.*
+    from name_candidates_staged
+    inner join first_name_stages
+        on name_candidates_staged.ticket_id = first_name_stages.ticket_id
+        and name_candidates_staged.name_stage = first_name_stages.name_stage
+),
+
+name_resolved as (
+    select
+        ticket_id,
+        min(name_stage) as name_stage,
+        count(distinct cluster_label) as client_count,
+        min(client_key) as client_key
+    from name_candidates
+    group by ticket_id
+),
+
+{#- Clients holding each phone: CRM contact phones. -#}
+crm_phone_clients as (
+    select distinct phone, cluster_label, client_key
+    from records_clustered
+    where phone is not null
+),
+
+crm_phone_index as (
+    select
+        phone,
+        count(distinct cluster_label) as client_count,
+        min(cluster_label) as earliest_cluster_label
+    from crm_phone_clients
+    group by phone
+),
+
+{#- Phones learnt from tickets whose mentioned name resolved to one client. -#}
+learnt_phone_clients as (
+    select distinct tickets_latest.caller_phone as phone, name_resolved.client_key
+    from tickets_latest
+    inner join name_resolved
+        on tickets_latest.ticket_id = name_resolved.ticket_id
+    where name_resolved.client_count = 1
+      and tickets_latest.caller_phone is not null
+),
+
+learnt_phone_index as (
+    select phone, count(distinct client_key) as client_count, min(client_key) as client_key
+    from learnt_phone_clients
+    group by phone
+),
+
+phone_holders as (
+    select phone, client_key from crm_phone_clients
+    union
+    select phone, client_key from learnt_phone_clients
+),
+
+{#- A name that fits several clients, narrowed by the caller phone to one. -#}
+name_and_phone_resolved as (
+    select
+        name_candidates.ticket_id,
+        count(distinct name_candidates.client_key) as client_count,
+        min(name_candidates.client_key) as client_key
+    from name_candidates
+    inner join name_resolved
+        on name_candidates.ticket_id = name_resolved.ticket_id
+    inner join tickets_latest
+        on name_candidates.ticket_id = tickets_latest.ticket_id
+    inner join phone_holders
+        on tickets_latest.caller_phone = phone_holders.phone
+        and name_candidates.client_key = phone_holders.client_key
+    where name_resolved.client_count > 1
+    group by name_candidates.ticket_id
+),
+
+{#- People known per client: CRM contacts and registry legal representatives. -#}
+client_people as (
+    select distinct clients.client_key, crm_clients.contact_name as person_name
+    from crm_clients
+    inner join clients
+        on clients.department = 'crm'
+        and clients.entity = 'clients'
+        and clients.record_id = crm_clients.crm_id
+    where crm_clients.contact_name is not null
+    union
+    select distinct clients.client_key, registry.legal_representative as person_name
+    from registry
+    inner join clients
+        on clients.department = 'external'
+        and clients.entity = 'registry'
+        and clients.record_id = registry.uscc
+    where registry.legal_representative is not null
+),
+
+shared_phone_callers as (
     select
         tickets_latest.ticket_id,
-        count(distinct name_index.cluster_label) as client_count,
-        min(name_index.client_key) as client_key
+        count(distinct crm_phone_clients.client_key) as client_count,
+        min(crm_phone_clients.client_key) as client_key
     from tickets_latest
-    inner join name_index
-        on tickets_latest.company_mentioned_core = name_index.name_core
-        and coalesce(tickets_latest.company_mentioned_region = name_index.name_region, true)
+    inner join crm_phone_index
+        on tickets_latest.caller_phone = crm_phone_index.phone
+    inner join crm_phone_clients
+        on tickets_latest.caller_phone = crm_phone_clients.phone
+    inner join client_people
+        on crm_phone_clients.client_key = client_people.client_key
+        and tickets_latest.caller_name = client_people.person_name
+    where crm_phone_index.client_count > 1
     group by tickets_latest.ticket_id
 ),
 
-{#- A short name (bare stem) mentioned: the one client whose full names carry that stem. -#}
-stem_index as (
+phone_clients as (
     select
-        name_stem,
-        count(distinct cluster_label) as client_count,
-        min(client_key) as client_key
-    from records_clustered
-    where name_industry_word is not null
-    group by name_stem
-),
-
-mention_resolved as (
-    select
-        tickets_latest.ticket_id,
-        coalesce(
-            case when mention_candidates.client_count = 1 then mention_candidates.client_key end,
-            case
-                when mention_candidates.ticket_id is null and stem_index.client_count = 1
-                    then stem_index.client_key
-            end
-        ) as client_key
-    from tickets_latest
-    left join mention_candidates
-        on tickets_latest.ticket_id = mention_candidates.ticket_id
-    left join stem_index
-        on tickets_latest.company_mentioned_core = stem_index.name_stem
-    where mention_candidates.client_count = 1
-       or (mention_candidates.ticket_id is null and stem_index.client_count = 1)
-),
-
-phone_mentions as (
-    select
-        tickets_latest.caller_phone,
-        count(distinct mention_resolved.client_key) as client_count,
-        min(mention_resolved.client_key) as client_key
-    from tickets_latest
-    inner join mention_resolved
-        on tickets_latest.ticket_id = mention_resolved.ticket_id
-    where tickets_latest.caller_phone is not null
-    group by tickets_latest.caller_phone
+        crm_phone_index.phone,
+        crm_phone_index.client_count,
+        min(crm_phone_clients.client_key) as client_key
+    from crm_phone_index
+    inner join crm_phone_clients
+        on crm_phone_index.phone = crm_phone_clients.phone
+        and crm_phone_index.earliest_cluster_label = crm_phone_clients.cluster_label
+    group by crm_phone_index.phone, crm_phone_index.client_count
 ),
 
 {#- A mentioned company that resolves to no client: a prospect, keyed on its name core. -#}
 prospect_mentions as (
     select
-        tickets_latest.ticket_id,
-        tickets_latest.caller_phone,
+        mentions.ticket_id,
         {{ identity_client_key(dbt.concat(["'service|name|'",
-            "tickets_latest.company_mentioned_core"])) }} as client_key
-    from tickets_latest
-    left join mention_resolved
-        on tickets_latest.ticket_id = mention_resolved.ticket_id
-    where tickets_latest.company_mentioned_core is not null
-        and mention_resolved.ticket_id is null
+            "mentions.company_mentioned_core"])) }} as client_key
+    from mentions
+    left join name_resolved
+        on mentions.ticket_id = name_resolved.ticket_id
+    where name_resolved.ticket_id is null
 ),
 
 prospect_phones as (
     select
-        caller_phone,
-        count(distinct client_key) as client_count,
-        min(client_key) as client_key
-    from prospect_mentions
-    where caller_phone is not null
-    group by caller_phone
+        tickets_latest.caller_phone,
+        count(distinct prospect_mentions.client_key) as client_count,
+        min(prospect_mentions.client_key) as client_key
+    from tickets_latest
+    inner join prospect_mentions
+        on tickets_latest.ticket_id = prospect_mentions.ticket_id
+    where tickets_latest.caller_phone is not null
+    group by tickets_latest.caller_phone
 ),
 
 tickets_attributed as (
     select
         tickets_latest.*,
         case
-            when mention_resolved.client_key is not null then 'ticket_company_name'
+            when name_resolved.client_count = 1 and name_resolved.name_stage = 1
+                then 'ticket_company_name'
+            when name_resolved.client_count = 1 and name_resolved.name_stage = 2
+                then 'ticket_short_name'
+            when name_resolved.client_count = 1 and name_resolved.name_stage = 3
+                then 'ticket_fuzzy_name'
+            when name_and_phone_resolved.client_count = 1 then 'ticket_name_and_phone'
             when phone_clients.client_count = 1 then 'ticket_phone'
-            when phone_mentions.client_count = 1 then 'ticket_phone_mention'
+            when learnt_phone_index.client_count = 1 then 'ticket_phone_mention'
+            when shared_phone_callers.client_count = 1 then 'ticket_caller_name'
             when phone_clients.client_count > 1 then 'ticket_shared_phone'
             when prospect_mentions.ticket_id is not null then 'ticket_new_client'
             when prospect_phones.client_count = 1 then 'ticket_new_client'
             else 'ticket_unattributed'
         end as match_rule,
         coalesce(
-            mention_resolved.client_key,
+            case when name_resolved.client_count = 1 then name_resolved.client_key end,
+            case
+                when name_and_phone_resolved.client_count = 1
+                    then name_and_phone_resolved.client_key
+            end,
             case when phone_clients.client_count = 1 then phone_clients.client_key end,
-            case when phone_mentions.client_count = 1 then phone_mentions.client_key end,
+            case when learnt_phone_index.client_count = 1 then learnt_phone_index.client_key end,
+            case
+                when shared_phone_callers.client_count = 1 then shared_phone_callers.client_key
+            end,
             phone_clients.client_key,
             prospect_mentions.client_key,
             case when prospect_phones.client_count = 1 then prospect_phones.client_key end,
             '{{ var("identity_unattributed_client_key") }}'
         ) as client_key
     from tickets_latest
-    left join mention_resolved
-        on tickets_latest.ticket_id = mention_resolved.ticket_id
+    left join name_resolved
+        on tickets_latest.ticket_id = name_resolved.ticket_id
+    left join name_and_phone_resolved
+        on tickets_latest.ticket_id = name_and_phone_resolved.ticket_id
     left join phone_clients
         on tickets_latest.caller_phone = phone_clients.phone
-    left join phone_mentions
-        on tickets_latest.caller_phone = phone_mentions.caller_phone
+    left join learnt_phone_index
+        on tickets_latest.caller_phone = learnt_phone_index.phone
+    left join shared_phone_callers
+        on tickets_latest.ticket_id = shared_phone_callers.ticket_id
     left join prospect_mentions
         on tickets_latest.ticket_id = prospect_mentions.ticket_id
     left join prospect_phones

@@ -3,7 +3,7 @@ with
 
 records as (select * from {{ ref('int_identity_records_unioned') }}),
 
-clusters as (select * from {{ ref('int_identity_clusters_propagated') }}),
+clusters as (select * from {{ ref('int_identity_clients_resolved') }}),
 
 pairs as (select * from {{ ref('int_identity_pairs_scored') }}),
 
@@ -48,13 +48,16 @@ records_linked as (
         records.record_id,
         clusters.client_key,
         case
-            when best_edges.record_key is null then 'singleton'
+            when best_edges.record_key is null and clusters.attach_rule is null
+                then 'singleton'
             when records.record_key = clusters.anchor_record_key then 'anchor'
+            when clusters.attach_rule is not null then clusters.attach_rule
             else best_edges.match_rule
         end as match_rule,
         case
-            when best_edges.record_key is null then 1.0
+            when best_edges.record_key is null and clusters.attach_rule is null then 1.0
             when records.record_key = clusters.anchor_record_key then 1.0
+            when clusters.attach_rule is not null then attach_rules.match_score
             else best_edges.match_score
         end as match_score,
         records.first_seen_date,
@@ -67,6 +70,8 @@ records_linked as (
         on records.record_key = clusters.record_key
     left join best_edges
         on records.record_key = best_edges.record_key
+    left join match_rules as attach_rules
+        on clusters.attach_rule = attach_rules.match_rule
 ),
 
 tickets_linked as (

@@ -1,0 +1,296 @@
+{#- One row per record (except tickets): the client it belongs to after label propagation and
+    after short names are placed. A short name (a bare stem such as 中鼎经纬: no legal form, no
+    industry word) identifies a company only through the other names that carry its stem, so it
+    is placed after clustering, by clients rather than records (typos, legal forms and
+    departments of one company count once):
+      short_name        a cluster made only of short names with one stem (and at most one
+                        region: its CRM city, or a region in the name) joins the only client
+                        that carries the stem in a full name or a registry former name, in a
+                        compatible region. When the short names state no region, a short-names-
+                        only cluster of the stem elsewhere (a company known only by its short
+                        name) makes the stem ambiguous too. Not when both carry tax codes (they
+                        would have matched on it).
+      short_name_group  short-names-only clusters of a stem that no full name carries (in their
+                        region) form one client per region; those without a region join the
+                        stem's only region, or the stem's group when none has a region.
+    An ambiguous short name (a group's parent and subsidiaries, one brand in two cities, two
+    unrelated companies with the same 字号) stays a client of its own. The final cluster label
+    is still some record's anchor_sort_key, so the client key stays the hash of the earliest
+    record of the client's full names (a short name never anchors a client it joins). -#}
+with
+
+records as (select * from {{ ref('int_identity_records_unioned') }}),
+
+clusters as (select * from {{ ref('int_identity_clusters_propagated') }}),
+
+former_names as (select * from {{ ref('stg_external__registry_former_names') }}),
+
+industry_words as (select * from {{ ref('identity_industry_words') }}),
+
+thresholds as (select * from {{ ref('identity_thresholds') }}),
+
+records_clustered as (
+    select
+        records.record_key,
+        records.department,
+        records.entity,
+        records.record_id,
+        records.anchor_sort_key,
+        records.name_core,
+        records.name_stem,
+        records.is_short_name,
+        records.region_key,
+        records.tax_code,
+        records.phone,
+        clusters.cluster_label
+    from records
+    inner join clusters
+        on records.record_key = clusters.record_key
+),
+
+{#- A tax code held by records of two clusters is disputed: the records whose names disagree
+    with its holders copied it from the wrong row, so it says nothing about them. -#}
+tax_code_clusters as (
+    select tax_code, count(distinct cluster_label) as cluster_count
+    from records_clustered
+    where tax_code is not null
+    group by tax_code
+),
+
+cluster_profiles as (
+    select
+        records_clustered.cluster_label,
+        min(case when records_clustered.is_short_name then 1 else 0 end) as is_short_names_only,
+        count(distinct records_clustered.name_core) as core_count,
+        min(records_clustered.name_core) as short_core,
+        count(distinct records_clustered.region_key) as region_count,
+        min(records_clustered.region_key) as region_key,
+        count(distinct
+            case when tax_code_clusters.cluster_count = 1 then records_clustered.tax_code end
+        ) as tax_code_count
+    from records_clustered
+    left join tax_code_clusters
+        on records_clustered.tax_code = tax_code_clusters.tax_code
+    group by records_clustered.cluster_label
+),
+
+short_clusters as (
+    select
+        cluster_profiles.cluster_label,
+        cluster_profiles.short_core,
+        cluster_profiles.region_key,
+        cluster_profiles.tax_code_count
+    from cluster_profiles
+    cross join thresholds
+    where cluster_profiles.is_short_names_only = 1
+      and cluster_profiles.core_count = 1
+      and cluster_profiles.region_count <= 1
+      and length(cluster_profiles.short_core) >= thresholds.short_name_min_length
+),
+
+{#- Former names of registry entries, with their stem (the core without its industry word). -#}
+former_cores as (
+    select
+        {{ dbt.concat(["'external|registry|'", 'uscc']) }} as record_key,
+        {{ identity_core_key('former_name_core') }} as former_name_core,
+        former_name_region
+    from former_names
+    where former_name_core is not null
+),
+
+former_stems as (
+    select
+        former_cores.record_key,
+        former_cores.former_name_region,
+        substring(former_cores.former_name_core, 1,
+                  length(former_cores.former_name_core)
+                  - length({{ identity_industry_word('former_cores.former_name_core',
+                                                     'words') }})) as former_name_stem
+    from former_cores
+    {{ identity_industry_word_joins('industry_words', 'former_cores.former_name_core', 'words') }}
+    where {{ identity_industry_word('former_cores.former_name_core', 'words') }} is not null
+),
+
+{#- Every client carrying a stem in a full name, with the region it carries it in. -#}
+stem_carriers as (
+    select distinct
+        records_clustered.name_stem as stem,
+        records_clustered.region_key,
+        records_clustered.cluster_label
+    from records_clustered
+    where not records_clustered.is_short_name
+      and records_clustered.name_stem is not null
+    union
+    select distinct
+        former_stems.former_name_stem as stem,
+        coalesce(former_stems.former_name_region, records_clustered.region_key) as region_key,
+        records_clustered.cluster_label
+    from former_stems
+    inner join records_clustered
+        on former_stems.record_key = records_clustered.record_key
+),
+
+cluster_tax_codes as (
+    select cluster_label, count(distinct tax_code) as tax_code_count
+    from records_clustered
+    group by cluster_label
+),
+
+candidates as (
+    select
+        short_clusters.cluster_label,
+        stem_carriers.cluster_label as candidate_label,
+        cluster_tax_codes.tax_code_count as candidate_tax_code_count
+    from short_clusters
+    inner join stem_carriers
+        on short_clusters.short_core = stem_carriers.stem
+        and (short_clusters.region_key is null
+             or stem_carriers.region_key is null
+             or short_clusters.region_key = stem_carriers.region_key)
+    inner join cluster_tax_codes
+        on stem_carriers.cluster_label = cluster_tax_codes.cluster_label
+),
+
+{#- Candidates that also hold one of the short names' phones (a CRM contact phone). -#}
+candidates_on_phone as (
+    select distinct candidates.cluster_label, candidates.candidate_label
+    from candidates
+    inner join records_clustered as short_records
+        on candidates.cluster_label = short_records.cluster_label
+    inner join records_clustered as candidate_records
+        on candidates.candidate_label = candidate_records.cluster_label
+        and short_records.phone = candidate_records.phone
+),
+
+phone_candidate_counts as (
+    select
+        cluster_label,
+        count(distinct candidate_label) as candidate_count,
+        min(candidate_label) as candidate_label
+    from candidates_on_phone
+    group by cluster_label
+),
+
+candidate_counts as (
+    select
+        candidates.cluster_label,
+        count(distinct candidates.candidate_label) as candidate_count,
+        min(candidates.candidate_label) as candidate_label,
+        max(candidates.candidate_tax_code_count) as candidate_tax_code_count,
+        min(phone_candidate_counts.candidate_count) as phone_candidate_count,
+        min(phone_candidate_counts.candidate_label) as phone_candidate_label
+    from candidates
+    left join phone_candidate_counts
+        on candidates.cluster_label = phone_candidate_counts.cluster_label
+    group by candidates.cluster_label
+),
+
+short_clusters_counted as (
+    select
+        short_clusters.*,
+        coalesce(candidate_counts.candidate_count, 0) as candidate_count,
+        candidate_counts.candidate_label,
+        coalesce(candidate_counts.candidate_tax_code_count, 0) as candidate_tax_code_count,
+        coalesce(candidate_counts.phone_candidate_count, 0) as phone_candidate_count,
+        candidate_counts.phone_candidate_label
+    from short_clusters
+    left join candidate_counts
+        on short_clusters.cluster_label = candidate_counts.cluster_label
+),
+
+{#- Regions where only short names of a stem are seen: each stands for a company of its own. -#}
+orphan_regions as (
+    select
+        short_core as stem,
+        count(distinct region_key) as orphan_region_count,
+        min(region_key) as orphan_region
+    from short_clusters_counted
+    where candidate_count = 0
+      and region_key is not null
+    group by short_core
+),
+
+short_clusters_resolved as (
+    select
+        short_clusters_counted.cluster_label,
+        case
+            when short_clusters_counted.tax_code_count > 0
+                and short_clusters_counted.candidate_tax_code_count > 0
+                then null
+            when short_clusters_counted.candidate_count = 1
+                and (short_clusters_counted.region_key is not null
+                     or orphan_regions.stem is null)
+                then short_clusters_counted.candidate_label
+            when short_clusters_counted.phone_candidate_count = 1
+                then short_clusters_counted.phone_candidate_label
+        end as resolved_label,
+        case
+            when short_clusters_counted.candidate_count = 0
+                and short_clusters_counted.tax_code_count = 0
+                then case
+                    when short_clusters_counted.region_key is not null
+                        then {{ dbt.concat(['short_clusters_counted.short_core', "'|'",
+                                            'short_clusters_counted.region_key']) }}
+                    when orphan_regions.stem is null
+                        then {{ dbt.concat(['short_clusters_counted.short_core', "'|'"]) }}
+                    when orphan_regions.orphan_region_count = 1
+                        then {{ dbt.concat(['short_clusters_counted.short_core', "'|'",
+                                            'orphan_regions.orphan_region']) }}
+                end
+        end as group_value
+    from short_clusters_counted
+    left join orphan_regions
+        on short_clusters_counted.short_core = orphan_regions.stem
+),
+
+short_groups as (
+    select group_value, min(cluster_label) as group_label
+    from short_clusters_resolved
+    where group_value is not null
+    group by group_value
+),
+
+cluster_moves as (
+    select
+        short_clusters_resolved.cluster_label,
+        coalesce(short_clusters_resolved.resolved_label, short_groups.group_label)
+            as final_label,
+        case
+            when short_clusters_resolved.resolved_label is not null then 'short_name'
+            when short_groups.group_label <> short_clusters_resolved.cluster_label
+                then 'short_name_group'
+        end as attach_rule
+    from short_clusters_resolved
+    left join short_groups
+        on short_clusters_resolved.group_value = short_groups.group_value
+    where short_clusters_resolved.resolved_label is not null
+       or short_groups.group_label <> short_clusters_resolved.cluster_label
+),
+
+anchors as (
+    select
+        anchor_sort_key as cluster_label,
+        record_key as anchor_record_key
+    from records
+),
+
+clients as (
+    select
+        records_clustered.record_key,
+        records_clustered.department,
+        records_clustered.entity,
+        records_clustered.record_id,
+        records_clustered.cluster_label as propagated_cluster_label,
+        coalesce(cluster_moves.final_label, records_clustered.cluster_label) as cluster_label,
+        cluster_moves.attach_rule,
+        anchors.anchor_record_key,
+        {{ identity_client_key('anchors.anchor_record_key') }} as client_key
+    from records_clustered
+    left join cluster_moves
+        on records_clustered.cluster_label = cluster_moves.cluster_label
+    inner join anchors
+        on coalesce(cluster_moves.final_label, records_clustered.cluster_label)
+            = anchors.cluster_label
+)
+
+select * from clients
