@@ -56,8 +56,9 @@
 
 {#- select <relation>.*, <prefix>_branch, _legal_form, _region, _core (plus helper columns
     starting with __ that the calling model leaves out of its final column list).
-    Needs the column <prefix>_clean in relation. -#}
-{% macro split_company_name(relation, prefix) -%}
+    Needs the column <prefix>_clean in relation. `relation` may be a subquery with an alias
+    (`(select ...) as names`); then pass the alias. -#}
+{% macro split_company_name(relation, prefix, alias=none) -%}
     {%- set clean = prefix ~ '_clean' -%}
     {%- set rest = '__' ~ prefix ~ '_rest' -%}
     {%- set bracket = '__' ~ prefix ~ '_bracket' -%}
@@ -110,7 +111,7 @@
         nullif(replace({{ without_regions }}, '()', ''), '') as {{ prefix }}_core
     from (
         select
-            {{ relation }}.*,
+            {{ alias or relation }}.*,
             {{ regex_extract(clean, _branch_pattern(), 3) }} as __{{ prefix }}_branch,
             coalesce({{ regex_extract(clean, _branch_pattern(), 1) }}, {{ clean }}) as {{ rest }},
             {{ regex_extract(clean, '[(]([^()]+)[)]', 1) }} as {{ bracket }}
@@ -134,6 +135,34 @@
         select region_name, region from {{ ref('regions') }}
     ) as {{ prefix }}_br
         on {{ prefix }}_br.region_name = named.{{ bracket }}
+{%- endmacro %}
+
+{#- select <relation>.* with <prefix>_clean, _core, _region, _legal_form, _branch of the raw name
+    in column <prefix>_raw, each DISTINCT raw name cleaned and split once, then joined back.
+    Snapshot entities deliver the same names every month (at 100,000 clients: 1.9M crm rows,
+    89k distinct names) and the cleaning is most of staging's cost. -#}
+{% macro split_company_names_once(relation, prefix) -%}
+    {%- set raw = prefix ~ '_raw' -%}
+    {%- set distinct_names -%}
+        (select
+            distinct_names.{{ raw }},
+            {{ clean_company_name('distinct_names.' ~ raw) }} as {{ prefix }}_clean
+        from (
+            select distinct {{ raw }} from {{ relation }} where {{ raw }} is not null
+        ) as distinct_names) as names_cleaned
+    {%- endset -%}
+    select
+        {{ relation }}.*,
+        names_split.{{ prefix }}_clean,
+        names_split.{{ prefix }}_core,
+        names_split.{{ prefix }}_region,
+        names_split.{{ prefix }}_legal_form,
+        names_split.{{ prefix }}_branch
+    from {{ relation }}
+    left join (
+        {{ split_company_name(distinct_names, prefix, alias='names_cleaned') }}
+    ) as names_split
+        on {{ relation }}.{{ raw }} = names_split.{{ raw }}
 {%- endmacro %}
 
 {#- Province / city as delivered (北京 or 北京市, 广西壮族自治区) to the short form (北京, 广西). -#}

@@ -13,7 +13,7 @@ history as (
 
 current_xref as (select * from {{ ref('client_source_xref') }}),
 
-clients as (select * from {{ ref('dim_clients') }}),
+clients as {{ inline_cte() }} (select * from {{ ref('dim_clients') }}),
 
 last_recorded as (
     select client_key, max(as_of_date) as as_of_date

@@ -20,17 +20,17 @@
 
 with
 
-clients as (select * from {{ ref('dim_clients') }}),
+clients as {{ inline_cte() }} (select * from {{ ref('dim_clients') }}),
 
-xref as (select * from {{ ref('client_source_xref') }}),
+xref as {{ inline_cte() }} (select * from {{ ref('client_source_xref') }}),
 
-crm_clients as (select * from {{ ref('stg_crm__clients') }}),
+crm_clients as {{ inline_cte() }} (select * from {{ ref('stg_crm__clients') }}),
 
 receipts as (select * from {{ ref('stg_finance__receipts') }}),
 
-statements as (select * from {{ ref('stg_finance__statements') }}),
+statements as {{ inline_cte() }} (select * from {{ ref('stg_finance__statements') }}),
 
-credit_profiles as (select * from {{ ref('stg_risk__credit_profiles') }}),
+credit_profiles as {{ inline_cte() }} (select * from {{ ref('stg_risk__credit_profiles') }}),
 
 risk_events as (select * from {{ ref('stg_risk__risk_events') }}),
 

@@ -8,7 +8,7 @@
     are new in this run are not changes. Empty on the first run. -#}
 with
 
-history as (select * from {{ ref('client_xref_history') }}),
+history as {{ inline_cte() }} (select * from {{ ref('client_xref_history') }}),
 
 current_run as (
     select *

@@ -18,10 +18,10 @@
     count only the months seen so far and will still move. -#}
 with
 
-tiers as (select * from {{ ref('client_tiers') }}
+tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}
           where period_date <= {{ dynamics_as_of() }}),
 
-labelled as (select * from {{ ref('int_dynamics_outcomes_labelled') }}),
+labelled as {{ inline_cte() }} (select * from {{ ref('int_dynamics_outcomes_labelled') }}),
 
 by_tier as (select * from {{ ref('tier_performance_by_tier') }}),
 

@@ -25,9 +25,9 @@ tiers as (
 
 clients as (select * from {{ ref('dim_clients') }}),
 
-xref as (select * from {{ ref('client_source_xref') }}),
+xref as {{ inline_cte() }} (select * from {{ ref('client_source_xref') }}),
 
-features as (select * from {{ ref('int_tiering_client_features_built') }}),
+features as {{ inline_cte() }} (select * from {{ ref('int_tiering_client_features_built') }}),
 
 risk_events as (select * from {{ ref('stg_risk__risk_events') }}),
 

@@ -15,6 +15,12 @@
     consecutive periods find the latest decisive period. A segment of consecutive periods starts
     at the client's first period (or after a gap) from its band tier.
 
+    Cost: the four boundaries are evaluated side by side in columns, every window runs over
+    (client, profile) ordered by period on narrow rows, and the previous period's tier comes
+    out of the same windows (a frame ending one row before), so the only join of tier rows
+    with tier rows is the last one, which adds the composites' wide columns (scores,
+    contributions, reasons) to the narrow result (docs/benchmarks.md).
+
     Incremental by period (delete+insert on DuckDB, insert_overwrite of the period partitions on
     Spark): a run builds the periods newer than the table's newest plus the as-of period, never
     one after the as-of date. The switches of a built period continue from the stored row of
@@ -43,6 +49,8 @@
 with
 
 policy as (select * from {{ ref('tiering_tier_policy') }}),
+
+reason_codes as (select * from {{ ref('tiering_reason_codes') }}),
 
 overrides as (
     select * from {{ ref('int_dynamics_overrides_governed') }}
@@ -73,8 +81,7 @@ first_period_to_build as (
     select min(period_index) as period_index from periods_to_build
 ),
 
-{#- The tier logic runs on narrow rows (keys, composite, guardrail, unstabilised tier); the
-    wide columns of the composites (scores, contributions, reasons) join once at the end. -#}
+{#- The tier logic runs on narrow rows (keys, composite, guardrail, unstabilised tier). -#}
 composites as (
     select
         composites.client_key,
@@ -82,14 +89,13 @@ composites as (
         composites.period_date,
         periods_to_build.period_index,
         composites.composite_score,
-        composites.guardrail_code,
-        composites.tier_rank as unstabilised_tier_rank
+        composites.tier_rank as unstabilised_tier_rank,
+        {{ dynamics_guardrail_floor_rank('composites.guardrail_code', 'policy') }}
+            as guardrail_floor_rank
     from {{ ref('int_tiering_composites_weighted') }} as composites
     inner join periods_to_build
         on composites.period_date = periods_to_build.period_date
 ),
-
-reason_codes as (select * from {{ ref('tiering_reason_codes') }}),
 
 {#- Stored rows of the periods just before the first period to build: the seed of the switches
     (the period right before) and the composites of the persistence window. -#}
@@ -134,7 +140,9 @@ rows_in_play as (
         period_date,
         period_index,
         composite_score,
+        guardrail_floor_rank,
         cast(null as {{ dbt.type_int() }}) as stored_stable_band_tier_rank,
+        cast(null as {{ dbt.type_int() }}) as stored_tier_rank,
         false as is_stored
     from composites
     union all
@@ -144,11 +152,15 @@ rows_in_play as (
         stored.period_date,
         stored.period_index,
         stored.composite_score,
-        policy.tier_rank as stored_stable_band_tier_rank,
+        cast(null as {{ dbt.type_int() }}) as guardrail_floor_rank,
+        stable_band_policy.tier_rank as stored_stable_band_tier_rank,
+        tier_policy.tier_rank as stored_tier_rank,
         true as is_stored
     from stored
-    left join policy
-        on stored.stable_band_tier_code = policy.tier_code
+    left join policy as stable_band_policy
+        on stored.stable_band_tier_code = stable_band_policy.tier_code
+    left join policy as tier_policy
+        on stored.tier_code = tier_policy.tier_code
 ),
 
 {#- Every boundary between two tiers: the lower score bound of each tier but the worst. The
@@ -167,37 +179,62 @@ boundary_scores as (
 rows_ordered as (
     select
         rows_in_play.*,
-        boundary_scores.*,
         lag(period_index) over (
             partition by client_key, profile_code order by period_index
         ) as previous_period_index,
         lag(composite_score) over (
             partition by client_key, profile_code order by period_index
-        ) as previous_composite_score
+        ) as previous_composite_score,
+        lag(guardrail_floor_rank) over (
+            partition by client_key, profile_code order by period_index
+        ) as previous_guardrail_floor_rank,
+        lag(stored_tier_rank) over (
+            partition by client_key, profile_code order by period_index
+        ) as previous_stored_tier_rank,
+        lag(is_stored) over (
+            partition by client_key, profile_code order by period_index
+        ) as is_previous_stored
     from rows_in_play
-    cross join boundary_scores
 ),
 
 {#- A segment is a run of consecutive periods; each starts from its band. Per boundary: the side
-    of the period (1 = at or above) and whether it changed against the period before. -#}
+    of the period (1 = at or above), whether it changed against the period before, and the
+    state the hysteresis margin decides (1 beyond it above, 0 beyond it below, else NULL). Only
+    these narrow flags go on through the windows below. -#}
 sides as (
     select
-        *,
-        case when previous_period_index = period_index - 1 then 0 else 1 end
-            as is_segment_start,
+        rows_ordered.client_key,
+        rows_ordered.profile_code,
+        rows_ordered.period_date,
+        rows_ordered.period_index,
+        rows_ordered.is_stored,
+        rows_ordered.guardrail_floor_rank,
+        rows_ordered.stored_stable_band_tier_rank,
+        rows_ordered.previous_period_index,
+        rows_ordered.previous_guardrail_floor_rank,
+        rows_ordered.previous_stored_tier_rank,
+        rows_ordered.is_previous_stored,
+        case when rows_ordered.previous_period_index = rows_ordered.period_index - 1 then 0 else 1
+        end as is_segment_start,
         {%- for rank in boundary_ranks %}
-        case when composite_score >= boundary_{{ rank }}_score then 1 else 0 end
+        {%- set boundary = 'boundary_scores.boundary_' ~ rank ~ '_score' %}
+        case when rows_ordered.composite_score >= {{ boundary }} then 1 else 0 end
             as is_above_{{ rank }},
         case
-            when previous_period_index = period_index - 1
-                and (case when previous_composite_score >= boundary_{{ rank }}_score
+            when rows_ordered.previous_period_index = rows_ordered.period_index - 1
+                and (case when rows_ordered.previous_composite_score >= {{ boundary }}
                     then 1 else 0 end)
-                = (case when composite_score >= boundary_{{ rank }}_score then 1 else 0 end)
+                = (case when rows_ordered.composite_score >= {{ boundary }} then 1 else 0 end)
                 then 0
             else 1
-        end as is_side_change_{{ rank }}{{ ',' if not loop.last }}
+        end as is_side_change_{{ rank }},
+        case
+            when rows_ordered.composite_score >= {{ boundary }} + {{ margin }} then 1
+            when rows_ordered.composite_score < {{ boundary }} - {{ margin }} then 0
+        end as margin_state_{{ rank }}{{ ',' if not loop.last }}
         {%- endfor %}
     from rows_ordered
+    cross join boundary_scores
 ),
 
 {#- Where the current run of periods on one side began: a segment start is always a change,
@@ -218,7 +255,16 @@ streaks as (
 {#- The switch's state (1 = at or above the boundary) where a period decides it, else NULL. -#}
 decisions as (
     select
-        streaks.*,
+        streaks.client_key,
+        streaks.profile_code,
+        streaks.period_date,
+        streaks.period_index,
+        streaks.is_stored,
+        streaks.guardrail_floor_rank,
+        streaks.previous_period_index,
+        streaks.previous_guardrail_floor_rank,
+        streaks.previous_stored_tier_rank,
+        streaks.is_previous_stored,
         {%- for rank in boundary_ranks %}
         case
             when streaks.is_stored
@@ -231,10 +277,7 @@ decisions as (
                 end
             when streaks.is_stored then null
             when streaks.is_segment_start = 1 then streaks.is_above_{{ rank }}
-            when streaks.composite_score >= streaks.boundary_{{ rank }}_score + {{ margin }}
-                then 1
-            when streaks.composite_score < streaks.boundary_{{ rank }}_score - {{ margin }}
-                then 0
+            when streaks.margin_state_{{ rank }} is not null then streaks.margin_state_{{ rank }}
             when streaks.period_index - streaks.side_since_period_index_{{ rank }} + 1
                 >= {{ persistence }}
                 then streaks.is_above_{{ rank }}
@@ -244,56 +287,70 @@ decisions as (
     cross join first_period_to_build
 ),
 
-{#- The latest decision so far (period_index * 2 + state): every segment starts with one, so
-    the running maximum never reaches into an earlier segment. -#}
+{#- The latest decision so far (period_index * 2 + state), for the row and for the row before
+    it: every segment starts with a decision, so the running maximum never reaches into an
+    earlier segment. -#}
 switches as (
     select
         client_key,
         profile_code,
         period_date,
+        period_index,
         is_stored,
+        guardrail_floor_rank,
+        previous_period_index,
+        previous_guardrail_floor_rank,
+        previous_stored_tier_rank,
+        is_previous_stored,
         {%- for rank in boundary_ranks %}
+        {%- set last_boundary = loop.last %}
+        {%- for frame_end, name in [('current row', 'decision_code'),
+                                    ('1 preceding', 'previous_decision_code')] %}
         max(case
             when decided_state_{{ rank }} is not null
                 then period_index * 2 + decided_state_{{ rank }}
         end) over (
             partition by client_key, profile_code
             order by period_index
-            rows between unbounded preceding and current row
-        ) as decision_code_{{ rank }}{{ ',' if not loop.last }}
+            rows between unbounded preceding and {{ frame_end }}
+        ) as {{ name }}_{{ rank }}{{ ',' if not (loop.last and last_boundary) }}
+        {%- endfor %}
         {%- endfor %}
     from decisions
 ),
 
-{#- The stable band: the best tier whose lower boundary's switch is up. -#}
-stable_bands as (
+{#- The stable band: the best tier whose lower boundary's switch is up; then the guardrails. -#}
+ruled as (
     select
         client_key,
         profile_code,
         period_date,
+        period_index,
+        stable_band_tier_rank,
+        greatest(stable_band_tier_rank, guardrail_floor_rank) as rule_tier_rank,
         case
-            {%- for rank in boundary_ranks %}
-            when mod(decision_code_{{ rank }}, 2) = 1 then {{ rank }}
+            when previous_period_index = period_index - 1 and is_previous_stored
+                then previous_stored_tier_rank
+            when previous_period_index = period_index - 1
+                then greatest(previous_stable_band_tier_rank, previous_guardrail_floor_rank)
+        end as previous_rule_tier_rank,
+        previous_period_index = period_index - 1 and not is_previous_stored
+            as is_previous_built
+    from (
+        select
+            switches.*,
+            {%- for name in ['decision_code', 'previous_decision_code'] %}
+            case
+                {%- for rank in boundary_ranks %}
+                when mod({{ name }}_{{ rank }}, 2) = 1 then {{ rank }}
+                {%- endfor %}
+                else (select max(tier_rank) from policy)
+            end as {{ name | replace('decision_code', 'stable_band_tier_rank') }}
+            {{- ',' if not loop.last }}
             {%- endfor %}
-            else (select max(tier_rank) from policy)
-        end as stable_band_tier_rank
-    from switches
-    where not is_stored
-),
-
-ruled as (
-    select
-        composites.*,
-        stable_bands.stable_band_tier_rank,
-        greatest(
-            stable_bands.stable_band_tier_rank,
-            {{ dynamics_guardrail_floor_rank('composites.guardrail_code', 'policy') }}
-        ) as rule_tier_rank
-    from composites
-    inner join stable_bands
-        on composites.client_key = stable_bands.client_key
-        and composites.profile_code = stable_bands.profile_code
-        and composites.period_date = stable_bands.period_date
+        from switches
+        where not is_stored
+    ) as banded
 ),
 
 {#- The override that applies to a client in a period (the latest valid_from wins): few rows,
@@ -301,14 +358,14 @@ ruled as (
 overrides_by_period as (
     select
         overrides.current_client_key as client_key,
-        periods_to_build.period_date,
+        periods_to_build.period_index,
         overrides.override_id,
         overrides.reason as override_reason,
         overrides.approver as override_approver,
         overrides.tier_rank as override_tier_rank,
         overrides.valid_to as override_valid_to,
         row_number() over (
-            partition by overrides.current_client_key, periods_to_build.period_date
+            partition by overrides.current_client_key, periods_to_build.period_index
             order by overrides.valid_from desc, overrides.override_id
         ) as override_rank
     from overrides
@@ -317,43 +374,35 @@ overrides_by_period as (
         and periods_to_build.period_date <= overrides.valid_to
 ),
 
-overridden as (
+winning_overrides as (
+    select * from overrides_by_period where override_rank = 1
+),
+
+{#- The final tier of the row and of the period before it (the stored tier when that period was
+    built earlier, else its rule tier or its override). -#}
+decided as (
     select
         ruled.*,
-        overrides_by_period.override_id,
-        overrides_by_period.override_reason,
-        overrides_by_period.override_approver,
-        overrides_by_period.override_tier_rank,
-        overrides_by_period.override_valid_to,
-        coalesce(overrides_by_period.override_tier_rank, ruled.rule_tier_rank)
-            as final_tier_rank
+        winning_overrides.override_id,
+        winning_overrides.override_reason,
+        winning_overrides.override_approver,
+        winning_overrides.override_valid_to,
+        coalesce(winning_overrides.override_tier_rank, ruled.rule_tier_rank) as final_tier_rank,
+        case
+            when ruled.is_previous_built
+                then coalesce(previous_overrides.override_tier_rank, ruled.previous_rule_tier_rank)
+            else ruled.previous_rule_tier_rank
+        end as previous_tier_rank
     from ruled
-    left join overrides_by_period
-        on ruled.client_key = overrides_by_period.client_key
-        and ruled.period_date = overrides_by_period.period_date
-        and overrides_by_period.override_rank = 1
+    left join winning_overrides
+        on ruled.client_key = winning_overrides.client_key
+        and ruled.period_index = winning_overrides.period_index
+    left join winning_overrides as previous_overrides
+        on ruled.client_key = previous_overrides.client_key
+        and ruled.period_index - 1 = previous_overrides.period_index
 ),
 
-previous_tiers as (
-    select
-        stored.client_key,
-        stored.profile_code,
-        stored.period_index + 1 as next_period_index,
-        stored.tier_code
-    from stored
-    cross join first_period_to_build
-    where stored.period_index = first_period_to_build.period_index - 1
-    union all
-    select
-        overridden.client_key,
-        overridden.profile_code,
-        overridden.period_index + 1 as next_period_index,
-        policy.tier_code
-    from overridden
-    inner join policy
-        on overridden.final_tier_rank = policy.tier_rank
-),
-
+{#- The composites' wide columns (scores, contributions, reasons), joined once. -#}
 composites_wide as (
     select composites.*
     from {{ ref('int_tiering_composites_weighted') }} as composites
@@ -363,24 +412,24 @@ composites_wide as (
 
 tiers as (
     select
-        overridden.client_key,
-        overridden.period_date,
-        overridden.profile_code,
+        decided.client_key,
+        decided.period_date,
+        decided.profile_code,
         final_tier.tier_code,
         final_tier.tier_name,
-        band_tier.tier_code as band_tier_code,
+        composites_wide.band_tier_code,
         stable_band_tier.tier_code as stable_band_tier_code,
         composites_wide.tier_code as unstabilised_tier_code,
         rule_tier.tier_code as rule_tier_code,
-        previous_tiers.tier_code as previous_tier_code,
+        previous_tier.tier_code as previous_tier_code,
         composites_wide.guardrail_code,
         {%- for rank in [1, 2, 3] %}
         composites_wide.reason_code_{{ rank }},
         reason_{{ rank }}.reason_label as reason_label_{{ rank }},
         {%- endfor %}
-        overridden.override_id,
-        overridden.override_reason,
-        overridden.override_approver,
+        decided.override_id,
+        decided.override_reason,
+        decided.override_approver,
         composites_wide.model_version,
         composites_wide.composite_score,
         {%- for dimension in dimensions %}
@@ -393,28 +442,24 @@ tiers as (
         composites_wide.{{ dimension }}_coverage,
         {%- endfor %}
         composites_wide.pd_12m,
-        overridden.final_tier_rank as tier_rank,
+        decided.final_tier_rank as tier_rank,
         composites_wide.is_guardrail_binding,
-        overridden.rule_tier_rank <> overridden.unstabilised_tier_rank as is_stability_holding,
-        overridden.override_id is not null as is_override,
-        overridden.override_valid_to
-    from overridden
-    inner join composites_wide
-        on overridden.client_key = composites_wide.client_key
-        and overridden.profile_code = composites_wide.profile_code
-        and overridden.period_date = composites_wide.period_date
+        decided.rule_tier_rank <> composites_wide.tier_rank as is_stability_holding,
+        decided.override_id is not null as is_override,
+        decided.override_valid_to
+    from composites_wide
+    inner join decided
+        on composites_wide.client_key = decided.client_key
+        and composites_wide.profile_code = decided.profile_code
+        and composites_wide.period_date = decided.period_date
     inner join policy as final_tier
-        on overridden.final_tier_rank = final_tier.tier_rank
-    inner join policy as band_tier
-        on composites_wide.band_tier_rank = band_tier.tier_rank
+        on decided.final_tier_rank = final_tier.tier_rank
     inner join policy as stable_band_tier
-        on overridden.stable_band_tier_rank = stable_band_tier.tier_rank
+        on decided.stable_band_tier_rank = stable_band_tier.tier_rank
     inner join policy as rule_tier
-        on overridden.rule_tier_rank = rule_tier.tier_rank
-    left join previous_tiers
-        on overridden.client_key = previous_tiers.client_key
-        and overridden.profile_code = previous_tiers.profile_code
-        and overridden.period_index = previous_tiers.next_period_index
+        on decided.rule_tier_rank = rule_tier.tier_rank
+    left join policy as previous_tier
+        on decided.previous_tier_rank = previous_tier.tier_rank
     {%- for rank in [1, 2, 3] %}
     left join reason_codes as reason_{{ rank }}
         on composites_wide.reason_code_{{ rank }} = reason_{{ rank }}.reason_code

@@ -3,7 +3,7 @@
     service strategy). -#}
 with
 
-tiers as (select * from {{ ref('client_tiers') }}),
+tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}),
 
 clients as (select * from {{ ref('dim_clients') }}),
 

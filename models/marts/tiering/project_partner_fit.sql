@@ -8,7 +8,7 @@
     seed tiering_parameters (fit_weight_*). fit_explanation spells out each part. -#}
 with
 
-tiers as (select * from {{ ref('client_tiers') }}),
+tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}),
 
 features as (select * from {{ ref('int_tiering_client_features_built') }}),
 

@@ -8,7 +8,6 @@ cleaned as (
     select
         crm_id,
         client_name as client_name_raw,
-        {{ clean_company_name('client_name') }} as client_name_clean,
         uscc as uscc_raw,
         {{ clean_uscc('uscc') }} as uscc,
         {{ clean_free_text('contact_name') }} as contact_name,
@@ -34,7 +33,7 @@ cleaned as (
 ),
 
 names_split as (
-    {{ split_company_name('cleaned', 'client_name') }}
+    {{ split_company_names_once('cleaned', 'client_name') }}
 ),
 
 codes_checked as (

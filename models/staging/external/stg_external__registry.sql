@@ -9,7 +9,6 @@ cleaned as (
         uscc as uscc_raw,
         {{ clean_uscc('uscc') }} as uscc,
         registered_name as registered_name_raw,
-        {{ clean_company_name('registered_name') }} as registered_name_clean,
         former_names as former_names_json,
         {{ clean_free_text('legal_representative') }} as legal_representative,
         {{ clean_code('registration_status') }} as registration_status,
@@ -35,7 +34,7 @@ cleaned as (
 ),
 
 names_split as (
-    {{ split_company_name('cleaned', 'registered_name') }}
+    {{ split_company_names_once('cleaned', 'registered_name') }}
 ),
 
 codes_checked as (

@@ -8,7 +8,6 @@ cleaned as (
     select
         customer_code,
         customer_name as customer_name_raw,
-        {{ clean_company_name('customer_name') }} as customer_name_clean,
         tax_id as uscc_raw,
         {{ clean_uscc('tax_id') }} as uscc,
         extract_date,
@@ -21,7 +20,7 @@ cleaned as (
 ),
 
 names_split as (
-    {{ split_company_name('cleaned', 'customer_name') }}
+    {{ split_company_names_once('cleaned', 'customer_name') }}
 ),
 
 codes_checked as (

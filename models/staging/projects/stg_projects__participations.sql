@@ -12,7 +12,6 @@ cleaned as (
         role,
         {{ dbt.concat(['project_code', "'|'", 'partner_name', "'|'", 'role']) }} as record_id,
         partner_name as partner_name_raw,
-        {{ clean_company_name('partner_name') }} as partner_name_clean,
         {{ clean_code('performance_rating') }} as performance_rating,
         {{ parse_amount('committed_amount', "'万元'") }} as committed_amount,
         {{ parse_amount('contributed_amount', "'万元'") }} as contributed_amount,
@@ -27,7 +26,7 @@ cleaned as (
 ),
 
 names_split as (
-    {{ split_company_name('cleaned', 'partner_name') }}
+    {{ split_company_names_once('cleaned', 'partner_name') }}
 ),
 
 final as (

@@ -8,7 +8,6 @@ cleaned as (
     select
         risk_client_no,
         client_name as client_name_raw,
-        {{ clean_company_name('client_name') }} as client_name_clean,
         uscc as uscc_raw,
         {{ clean_uscc('uscc') }} as uscc,
         upper({{ clean_code('internal_rating') }}) as internal_rating,
@@ -29,7 +28,7 @@ cleaned as (
 ),
 
 names_split as (
-    {{ split_company_name('cleaned', 'client_name') }}
+    {{ split_company_names_once('cleaned', 'client_name') }}
 ),
 
 codes_checked as (

@@ -30,7 +30,7 @@ pd_scores as (select * from {{ source('ml', 'client_pd_scores') }}),
     rating's PD prior when the model has not scored the row or scored it by its cold start; the
     portfolio prior otherwise (pd_source says which). Only a model or rating PD enters the
     credit dimension. -#}
-features_with_pd as (
+features_with_pd as {{ inline_cte() }} (
     select
         features.*,
         coalesce(
@@ -52,31 +52,74 @@ features_with_pd as (
         and features.period_date = pd_scores.period_date
 ),
 
+{#- The percentile components: each measure's percent rank among the period's clients that have
+    it, computed on narrow rows (a window sorts every column it is given). -#}
+{%- set percentiles = [('income', "income_12m_amount", true),
+    ('net_margin', "net_margin_ratio", true),
+    ('pd', "case when pd_source <> 'portfolio_prior' then pd_12m end", false),
+    ('leverage', "leverage_ratio", false),
+    ('interest_coverage', "interest_coverage_ratio", true),
+    ('cash_flow', "cash_flow_to_debt_ratio", true),
+    ('bureau', "bureau_score", true),
+    ('liquidity', "current_ratio", true),
+    ('capital', "registered_capital_amount", true),
+    ('assets', "total_assets_amount", true),
+    ('partners', "coalesce(co_partner_count, 0)", true),
+    ('revenue_growth', "revenue_growth_rate", true)] %}
+
+percentiles as (
+    select
+        client_key,
+        period_date,
+        {%- for name, measure, higher_is_better in percentiles %}
+        {{ tiering_percentile(measure, higher_is_better=higher_is_better) }}
+            as {{ name }}_percentile{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        select
+            client_key,
+            period_date,
+            pd_source,
+            pd_12m,
+            income_12m_amount,
+            net_margin_ratio,
+            leverage_ratio,
+            interest_coverage_ratio,
+            cash_flow_to_debt_ratio,
+            bureau_score,
+            current_ratio,
+            registered_capital_amount,
+            total_assets_amount,
+            co_partner_count,
+            revenue_growth_rate
+        from features_with_pd
+    ) as measures
+),
+
 components as (
     select
-        *,
+        features_with_pd.*,
         {#- value (价值贡献) -#}
-        {{ tiering_percentile('income_12m_amount') }} as value_income,
+        percentiles.income_percentile as value_income,
         active_months_12m / 12.0 as value_frequency,
         case
             when months_since_last_receipt is null then 0.0
             else greatest(0.0, 1.0 - months_since_last_receipt / 24.0)
         end as value_recency,
         (income_trend_ratio + 1.0) / 2.0 as value_trend,
-        {{ tiering_percentile('net_margin_ratio') }} as value_margin,
+        percentiles.net_margin_percentile as value_margin,
         {#- credit (资信与偿债能力) -#}
         case when pd_source <> 'portfolio_prior'
-            then {{ tiering_percentile('case when pd_source <> \'portfolio_prior\' then pd_12m end',
-                higher_is_better=false) }}
+            then percentiles.pd_percentile
         end as credit_pd,
         (10.0 - internal_rating_rank) / 9.0 as credit_rating,
         case when max_overdue_days is not null then
             (1.0 - least(greatest(max_overdue_days, 0), 180) / 180.0)
             * (1.0 - 0.5 * coalesce(watchlist_flag, 0))
         end as credit_overdue,
-        {{ tiering_percentile('leverage_ratio', higher_is_better=false) }} as credit_leverage,
-        {{ tiering_percentile('interest_coverage_ratio') }} as credit_interest_coverage,
-        {{ tiering_percentile('cash_flow_to_debt_ratio') }} as credit_cash_flow,
+        percentiles.leverage_percentile as credit_leverage,
+        percentiles.interest_coverage_percentile as credit_interest_coverage,
+        percentiles.cash_flow_percentile as credit_cash_flow,
         {#- least/greatest skip NULLs on every engine: guard each missing input -#}
         case when distress_event_count_12m is not null then
             1.0 - least(distress_event_count_12m + coalesce(legal_event_count_12m, 0), 4) / 4.0
@@ -87,27 +130,27 @@ components as (
                     + coalesce(penalty_count_12m, 0), 5) / 5.0
             end
         end as credit_registry,
-        {{ tiering_percentile('bureau_score') }} as credit_bureau,
+        percentiles.bureau_percentile as credit_bureau,
         {#- risk tolerance (风险承受能力) -#}
         case when leverage_ratio is not null
             then least(greatest(1.0 - leverage_ratio, 0.0), 1.0) end as tolerance_equity,
-        {{ tiering_percentile('current_ratio') }} as tolerance_liquidity,
+        percentiles.liquidity_percentile as tolerance_liquidity,
         case
             when outstanding_balance_amount > 0 then least(collateral_coverage_ratio, 2.0) / 2.0
             when has_credit_profile then 1.0
         end as tolerance_collateral,
-        {{ tiering_percentile('registered_capital_amount') }} as tolerance_capital,
-        {{ tiering_percentile('total_assets_amount') }} as tolerance_assets,
+        percentiles.capital_percentile as tolerance_capital,
+        percentiles.assets_percentile as tolerance_assets,
         {#- influence (市场影响力) -#}
         1.0 * listed_flag as influence_listing,
         case when association_count is not null
             then least(association_count, 3) / 3.0 end as influence_associations,
-        {{ tiering_percentile('registered_capital_amount') }} as influence_capital,
+        percentiles.capital_percentile as influence_capital,
         least(coalesce(project_role_count, 0), 3) / 3.0 as influence_project_roles,
-        {{ tiering_percentile('coalesce(co_partner_count, 0)') }} as influence_partners,
+        percentiles.partners_percentile as influence_partners,
         {#- potential (合作潜力) -#}
         (income_growth_ratio + 1.0) / 2.0 as potential_income_growth,
-        {{ tiering_percentile('revenue_growth_rate') }} as potential_revenue_growth,
+        percentiles.revenue_growth_percentile as potential_revenue_growth,
         least(coalesce(pipeline_project_count, 0), 3) / 3.0 as potential_pipeline,
         greatest(department_count - 1, 0) / 5.0 as potential_breadth,
         {#- loyalty (忠诚度) -#}
@@ -116,6 +159,9 @@ components as (
         (satisfaction_avg_12m - 1.0) / 4.0 as loyalty_satisfaction,
         1.0 - least(coalesce(complaint_count_12m, 0), 3) / 3.0 as loyalty_complaints
     from features_with_pd
+    inner join percentiles
+        on features_with_pd.client_key = percentiles.client_key
+        and features_with_pd.period_date = percentiles.period_date
 ),
 
 {%- set dimensions = {
