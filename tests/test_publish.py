@@ -53,6 +53,7 @@ def test_publish_masks_logs_and_exports(tmp_path):
     assert {column for _, column, _ in personal_data_leaks(paths.warehouse)} >= {
         "contact_phone", "contact_email", "note"}  # the build database keeps them: the scan works
     exported = {p.stem for p in (paths.exports / "2").glob("*.parquet")}
+    exported |= {p.name for p in (paths.exports / "2").iterdir() if p.is_dir()}  # per period
     assert exported == tables
     # the build database keeps the full values
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
@@ -98,3 +99,77 @@ def test_concurrent_reader_sees_whole_versions_and_no_errors(tmp_path):
     assert seen["torn"] == []
     assert seen["reads"] > 10
     assert len(seen["versions"]) >= 3, seen
+
+
+def _serving_rows(serving, table: str) -> list[tuple]:
+    with duckdb.connect(str(serving), read_only=True) as con:
+        return sorted(con.execute(f"select * from marts.{table}").fetchall(), key=str)
+
+
+def _masked_build_rows(paths, table: str) -> list[tuple]:
+    """The build's rows as a from-scratch publish writes them (masked)."""
+    fresh = paths.home / "fresh"
+    fresh.mkdir(exist_ok=True)
+    (fresh / "warehouse.duckdb").unlink(missing_ok=True)
+    (fresh / "warehouse.duckdb").symlink_to(paths.warehouse)
+    from tiering.config import Paths
+    fresh_paths = Paths(home=fresh)
+    fresh_paths.serving.unlink(missing_ok=True)
+    publish(fresh_paths, AS_OF, PASSED)
+    return _serving_rows(fresh_paths.serving, table)
+
+
+def test_publish_copies_only_the_periods_that_changed(tmp_path):
+    """A new version starts from the previous serving file: client_tiers periods whose content
+    is unchanged are neither copied nor exported again (hard links), a changed period is
+    replaced, a vanished one removed, and the result equals a publish from scratch."""
+    periods = [date(2026, 8, 31), date(2026, 9, 30), AS_OF]
+    paths = build_home(tmp_path / "home", AS_OF, periods=periods)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("alter table marts.client_tiers add column override_reason varchar")
+    publish(paths, AS_OF, PASSED)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("update marts.client_tiers set tier_code = 'D', override_reason = "
+                    "'客户来电 13912345678 申请调整' where period_date = date '2026-09-30' "
+                    "and client_key = 'C000007'")
+        con.execute("delete from marts.client_tiers where period_date = date '2026-08-31'")
+    second = publish(paths, AS_OF, PASSED)
+    assert second.version == 2
+    assert _serving_rows(paths.serving, "client_tiers") == _masked_build_rows(paths,
+                                                                             "client_tiers")
+    assert personal_data_leaks(paths.serving) == []
+    with duckdb.connect(str(paths.serving), read_only=True) as con:
+        assert [p for (p,) in con.execute("select distinct period_date from marts.client_tiers "
+                                          "order by 1").fetchall()] == periods[1:]
+    first_export, second_export = (paths.exports / v / "client_tiers" for v in ("1", "2"))
+    assert sorted(p.name for p in second_export.iterdir()) == ["2026-09-30.parquet",
+                                                               "2026-10-31.parquet"]
+    same_file = (first_export / "2026-10-31.parquet").stat().st_ino == (
+        second_export / "2026-10-31.parquet").stat().st_ino
+    rewritten = (first_export / "2026-09-30.parquet").stat().st_ino != (
+        second_export / "2026-09-30.parquet").stat().st_ino
+    assert same_file and rewritten
+    with duckdb.connect() as con:  # the export holds the published (masked) rows
+        exported = con.execute(f"select count(*) from read_parquet('{second_export}/*.parquet')"
+                               ).fetchone()[0]
+    assert exported == len(_serving_rows(paths.serving, "client_tiers"))
+
+
+def test_publish_writes_a_period_table_whole_when_its_columns_change(tmp_path):
+    paths = build_home(tmp_path / "home", AS_OF)
+    publish(paths, AS_OF, PASSED)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("alter table marts.client_tiers add column risk_note varchar")
+        con.execute("update marts.client_tiers set risk_note = '关注'")
+    publish(paths, AS_OF, PASSED)
+    assert _serving_rows(paths.serving, "client_tiers") == _masked_build_rows(paths,
+                                                                             "client_tiers")
+
+
+def test_publish_keeps_the_last_exports_only(tmp_path):
+    from tiering.publish import KEEP_EXPORTS
+    paths = build_home(tmp_path / "home", AS_OF)
+    for _ in range(KEEP_EXPORTS + 2):
+        last = publish(paths, AS_OF, PASSED)
+    kept = sorted(int(p.name) for p in paths.exports.iterdir())
+    assert kept == list(range(last.version - KEEP_EXPORTS + 1, last.version + 1))

@@ -1,11 +1,15 @@
 """Write-audit-publish: the serving copy BI reads.
 
 `publish(paths, as_of, check_results)` refuses (PublishRefused) unless every blocking expectation
-passed. Then it copies every table of schema `marts` of the build database (attached READ-ONLY)
-into a NEW DuckDB file next to the serving file, masking personal data on the way, adds
+passed. Then it writes a NEW DuckDB file next to the serving file: a copy of the previous serving
+file, if it has the current SERVING_FORMAT, else an empty one. Into it go the tables of schema
+`marts` of the build database (attached READ-ONLY), personal data masked on the way: the marts of
+PERIOD_TABLES period by period, only the periods whose content (row count and row-hash sum of the
+masked rows) differs from the previous version; the other marts whole. It adds
 `main.publish_log` (the previous serving file's history + one row) and `main.quality_results`
 (the expectations that gated this version), exports the masked marts as Parquet under
-`$TIERING_HOME/exports/<version>/`, and finally `os.replace`s the new file onto
+`$TIERING_HOME/exports/<version>/` (a period mart one file per period, an unchanged period
+hard-linked from the previous export), and finally `os.replace`s the new file onto
 `$TIERING_HOME/serving.duckdb`. The rename is atomic: a BI reader that opened the old file keeps
 reading it whole, a reader that opens the path afterwards gets the new file whole, and nobody
 ever holds a write lock on the serving path (docs/publishing.md).
@@ -48,6 +52,19 @@ STRUCTURED_COLUMNS = ("department", "entity", "match_rule", "uscc", "province", 
 MOBILE_PATTERN = r"(^|[^0-9A-Za-z])(1[3-9][0-9])[0-9]{4}([0-9]{4})([^0-9A-Za-z]|$)"
 LANDLINE_PATTERN = r"(^|[^0-9A-Za-z])(0[0-9]{2,3})[- ]?[0-9]{3,4}([0-9]{4})([^0-9A-Za-z]|$)"
 EMAIL_PATTERN = r"([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,})"
+
+
+# The layout of the serving file that publishing from the previous version relies on (bump it
+# when that layout changes: the next publish then writes the file from scratch).
+SERVING_FORMAT = 2
+# Marts partitioned by period: a new version copies (and exports) only the periods whose content
+# changed since the previous version; the other marts are copied whole (they are small).
+PERIOD_TABLES = {"client_tiers": "period_date"}
+# Parquet export versions kept under $TIERING_HOME/exports (unchanged files are hard links).
+KEEP_EXPORTS = 3
+# A previous serving file whose free blocks (left by replaced periods and tables) exceed this
+# share is not reused: the next version is written from scratch, so the file cannot keep growing.
+MAX_FREE_BLOCK_SHARE = 0.25
 
 
 class PublishRefused(RuntimeError):
@@ -124,7 +141,22 @@ def _blocking_failures(check_results: Sequence[Any]) -> list[Any]:
     return [r for r in check_results if r.blocking and not r.success]
 
 
-def _previous_log(con: duckdb.DuckDBPyConnection, serving: Path) -> None:
+def _reusable(serving: Path) -> bool:
+    """Whether the next version can start from a copy of this serving file: it exists, has the
+    current SERVING_FORMAT and not too many free blocks."""
+    if not serving.exists():
+        return False
+    try:
+        with duckdb.connect(str(serving), read_only=True) as con:
+            fmt = con.execute("select max(format) from main.serving_format").fetchone()[0]
+            _, _, _, total, _, free, *_ = con.execute("pragma database_size").fetchone()
+    except duckdb.Error:
+        return False
+    return fmt == SERVING_FORMAT and free <= MAX_FREE_BLOCK_SHARE * max(total, 1)
+
+
+def _create_log(con: duckdb.DuckDBPyConnection, serving: Path) -> None:
+    """publish_log of a serving file written from scratch: the previous file's history, if any."""
     con.execute("""create table main.publish_log (
         version integer, as_of_period date, published_at timestamp, checks_run integer,
         checks_passed integer, tables_published integer, rows_published bigint)""")
@@ -139,6 +171,80 @@ def _previous_log(con: duckdb.DuckDBPyConnection, serving: Path) -> None:
                         "select * from previous.main.publish_log")
     finally:
         con.execute("detach previous")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns where table_catalog = ? "
+        "and table_schema = ? and table_name = ? order by ordinal_position",
+        [catalog, SCHEMA, table]).fetchall()
+
+
+def _fingerprints(con: duckdb.DuckDBPyConnection, relation: str, column: str,
+                  names: Sequence[str]) -> dict[Any, tuple[int, int]]:
+    """Per period: row count and the sum of the rows' hashes (order-free content checksum)."""
+    row = ", ".join(_q(c) for c in names)
+    return {p: (n, h) for p, n, h in con.execute(
+        f"select {_q(column)}, count(*), sum(hash({row})) from {relation} group by 1").fetchall()}
+
+
+def _copy_table(con: duckdb.DuckDBPyConnection, catalog: str, table: str, select: str,
+                columns: Sequence[tuple[str, str]], reusable: bool) -> list[Any] | None:
+    """Copy one mart from the build into the serving file being written. Tables partitioned by
+    period (PERIOD_TABLES) that the previous version already holds with the same columns copy
+    only the periods whose content changed; returns those periods (None: copied whole)."""
+    target = f"{SCHEMA}.{_q(table)}"
+    source = f"build.{SCHEMA}.{_q(table)}"
+    period = PERIOD_TABLES.get(table)
+    if period and reusable and _columns(con, catalog, table) == list(columns):
+        names = [c for c, _ in columns]
+        new = _fingerprints(con, f"(select {select} from {source})", period, names)
+        old = _fingerprints(con, target, period, names)
+        changed = sorted(p for p in new if old.get(p) != new[p])
+        gone = sorted(p for p in old if p not in new)
+        if changed or gone:
+            con.execute(f"delete from {target} where {_q(period)} in "
+                        f"(select unnest(?))", [changed + gone])
+        if changed:
+            con.execute(f"insert into {target} select {select} from {source} "
+                        f"where {_q(period)} in (select unnest(?))", [changed])
+        return changed
+    con.execute(f"drop table if exists {target} cascade")
+    con.execute(f"create table {target} as select {select} from {source}")
+    return None
+
+
+def _export(con: duckdb.DuckDBPyConnection, table: str, export_tmp: Path,
+            previous_export: Path | None, changed: list[Any] | None) -> None:
+    """The masked mart as Parquet: one file, or for a period table one file per period
+    (<table>/<period>.parquet), a period that did not change hard-linked from the previous
+    version's export instead of written again."""
+    relation = f"{SCHEMA}.{_q(table)}"
+    period = PERIOD_TABLES.get(table)
+    if not period:
+        target = str(export_tmp / f"{table}.parquet").replace("'", "''")
+        con.execute(f"copy {relation} to '{target}' (format parquet)")
+        return
+    folder = export_tmp / table
+    folder.mkdir()
+    periods = [p for (p,) in con.execute(
+        f"select distinct {_q(period)} from {relation} order by 1").fetchall()]
+    for value in periods:
+        name = f"{value}.parquet"
+        old = previous_export / table / name if previous_export else None
+        if changed is not None and value not in changed and old is not None and old.exists():
+            os.link(old, folder / name)
+            continue
+        target = str(folder / name).replace("'", "''")
+        con.execute(f"copy (select * from {relation} where {_q(period)} = ?) to '{target}' "
+                    "(format parquet)", [value])
+
+
+def _prune_exports(exports: Path, keep: int) -> None:
+    versions = sorted((int(p.name) for p in exports.iterdir() if p.name.isdigit()),
+                      reverse=True)
+    for version in versions[keep:]:
+        shutil.rmtree(exports / str(version), ignore_errors=True)
 
 
 def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishResult:
@@ -162,14 +268,21 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
     tmp = paths.serving.with_name(f".{paths.serving.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     export_tmp: Path | None = None
+    reusable = _reusable(paths.serving)
     try:
+        if reusable:  # start from the previous version: unchanged periods are not copied again
+            shutil.copyfile(paths.serving, tmp)
         con = duckdb.connect(str(tmp))
         try:
-            _previous_log(con, paths.serving)
-            version = 1 + (con.execute(
-                "select coalesce(max(version), 0) from main.publish_log").fetchone()[0])
+            if not reusable:
+                _create_log(con, paths.serving)
+                con.execute(f"create schema {SCHEMA}")
+                con.execute("create table main.serving_format (format integer)")
+                con.execute("insert into main.serving_format values (?)", [SERVING_FORMAT])
+            previous_version = con.execute(
+                "select max(version) from main.publish_log").fetchone()[0]
+            version = 1 + (previous_version or 0)
             con.execute(f"attach '{paths.warehouse}' as build (read_only)")
-            con.execute(f"create schema {SCHEMA}")
             tables = [t for (t,) in con.execute(
                 "select table_name from information_schema.tables where table_catalog = 'build' "
                 "and table_schema = ? and table_type = 'BASE TABLE' order by 1", [SCHEMA]).fetchall()]
@@ -179,25 +292,32 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
             if not tables:
                 raise PublishRefused(f"refusing to publish: schema {SCHEMA} of {paths.warehouse} "
                                      "has no tables")
+            serving_catalog = con.execute("select current_database()").fetchone()[0]
+            stale = [t for (t,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "and table_catalog = ?", [SCHEMA, serving_catalog]).fetchall() if t not in tables]
+            for table in stale:
+                con.execute(f"drop view if exists main.{_q(table)}")
+                con.execute(f"drop table if exists {SCHEMA}.{_q(table)}")
             rows = 0
+            changed_periods: dict[str, list[Any] | None] = {}
             for table in tables:
-                columns = con.execute(
-                    "select column_name, data_type from information_schema.columns "
-                    "where table_catalog = 'build' and table_schema = ? and table_name = ? "
-                    "order by ordinal_position", [SCHEMA, table]).fetchall()
+                columns = _columns(con, "build", table)
                 replaced = [f"{expr} as {_q(c)}" for c, t in columns
                             if (expr := masking_expression(c, t)) is not None]
                 select = "*" + (f" replace ({', '.join(replaced)})" if replaced else "")
-                con.execute(f"create table {SCHEMA}.{_q(table)} as "
-                            f"select {select} from build.{SCHEMA}.{_q(table)}")
+                changed_periods[table] = _copy_table(con, serving_catalog, table, select, columns,
+                                                     reusable)
                 rows += con.execute(f"select count(*) from {SCHEMA}.{_q(table)}").fetchone()[0]
                 # BI tools query the public names unqualified (`select * from dim_clients`):
                 # a view in the default schema for each mart.
-                con.execute(f"create view main.{_q(table)} as select * from {SCHEMA}.{_q(table)}")
+                con.execute(f"create or replace view main.{_q(table)} as "
+                            f"select * from {SCHEMA}.{_q(table)}")
             con.execute("detach build")
             passed = sum(bool(r.success) for r in results)
             con.execute("insert into main.publish_log values (?, ?, ?, ?, ?, ?, ?)",
                         [version, period, published_at, len(results), passed, len(tables), rows])
+            con.execute("drop table if exists main.quality_results")
             con.execute("""create table main.quality_results (version integer, suite varchar,
                 expectation varchar, success boolean, blocking boolean, observed varchar,
                 message varchar)""")
@@ -209,9 +329,10 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
             export_tmp = paths.exports / f".{version}.{os.getpid()}.tmp"
             shutil.rmtree(export_tmp, ignore_errors=True)
             export_tmp.mkdir(parents=True)
+            previous_export = (paths.exports / str(previous_version)
+                               if reusable and previous_version else None)
             for table in tables:
-                target = str(export_tmp / f"{table}.parquet").replace("'", "''")
-                con.execute(f"copy {SCHEMA}.{_q(table)} to '{target}' (format parquet)")
+                _export(con, table, export_tmp, previous_export, changed_periods[table])
             con.execute("checkpoint")
         finally:
             con.close()
@@ -221,6 +342,7 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
             shutil.rmtree(export_dir)
         os.replace(export_tmp, export_dir)
         os.replace(tmp, paths.serving)  # the publish: atomic on the same file system
+        _prune_exports(paths.exports, KEEP_EXPORTS)
     except BaseException:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
