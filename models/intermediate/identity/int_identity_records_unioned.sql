@@ -23,6 +23,8 @@ survivorship as (select * from {{ ref('identity_survivorship') }}),
 
 industry_words as (select * from {{ ref('identity_industry_words') }}),
 
+regions as (select * from {{ ref('regions') }}),
+
 {%- set entities = [
     {'cte': 'crm_clients', 'department': 'crm', 'entity': 'clients', 'id': 'crm_id',
      'name': 'client_name', 'uscc': true, 'phone': 'contact_phone', 'city': 'city'},
@@ -154,11 +156,46 @@ records_with_tax_code as (
             when records_unioned.uscc_status = 'legacy_tax_id'
                 and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
                 then 'legacy_tax_id'
-        end as tax_code_source,
-        coalesce(records_unioned.name_region, records_unioned.city) as region_key
+        end as tax_code_source
     from records_unioned
     left join codes_repaired
         on records_unioned.uscc_clean = codes_repaired.uscc_clean
+),
+
+{#- Province and level of every region the seed knows (one province per region). -#}
+known_regions as (
+    select distinct region, province, region_level
+    from regions
+    where region_level in ('province', 'city')
+),
+
+{#- The record's region: the region in its name, else its own city (CRM, registry); a province
+    in the name with a city of that province gives the city (the more precise of the two). -#}
+records_with_region as (
+    select
+        records_with_tax_code.*,
+        case
+            when name_regions.region_level = 'province'
+                and city_regions.province = records_with_tax_code.name_region
+                then records_with_tax_code.city
+            else coalesce(records_with_tax_code.name_region, records_with_tax_code.city)
+        end as region_key
+    from records_with_tax_code
+    left join known_regions as name_regions
+        on records_with_tax_code.name_region = name_regions.region
+    left join known_regions as city_regions
+        on records_with_tax_code.city = city_regions.region
+),
+
+{#- region_province: the province the region lies in (itself for a province), NULL when the
+    seed does not know the region; regions compare through it (identity_regions_conflict). -#}
+records_with_province as (
+    select
+        records_with_region.*,
+        known_regions.province as region_province
+    from records_with_region
+    left join known_regions
+        on records_with_region.region_key = known_regions.region
 ),
 
 anchor_authority as (
@@ -174,7 +211,7 @@ records_with_industry_word as (
     select
         records_unioned.*,
         {{ identity_industry_word('records_unioned.name_core', 'words') }} as name_industry_word
-    from records_with_tax_code as records_unioned
+    from records_with_province as records_unioned
     {{ identity_industry_word_joins('industry_words', 'records_unioned.name_core', 'words') }}
 ),
 
