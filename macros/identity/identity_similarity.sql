@@ -49,12 +49,15 @@
 
 {#- The core as matching uses it. 集团 belongs to the legal form as people type it
     (…物流集团有限公司 is also entered as …物流有限公司, 粤星集团有限公司 as 粤星有限公司), so a
-    trailing 集团 is dropped whenever a 字号 of at least two characters remains. -#}
+    trailing 集团 is dropped whenever a 字号 of at least two characters remains. Brackets staging
+    left in the core hold no region the seed knows (a region typed wrong, 兆丰禾丰(恒津)酒业):
+    they are not part of the 字号 and are dropped. -#}
 {% macro identity_core_key(core) -%}
+    {%- set unbracketed = regex_replace_all(core, '[(][^()]*[)]', '') -%}
     case
-        when {{ core }} like '%集团' and length({{ core }}) >= 4
-            then substring({{ core }}, 1, length({{ core }}) - 2)
-        else {{ core }}
+        when {{ unbracketed }} like '%集团' and length({{ unbracketed }}) >= 4
+            then substring({{ unbracketed }}, 1, length({{ unbracketed }}) - 2)
+        else nullif({{ unbracketed }}, '')
     end
 {%- endmacro %}
 

@@ -227,8 +227,10 @@ records_keyed as (
             "'|'", 'records_unioned.department', "'|'", 'records_unioned.entity', "'|'",
             'records_unioned.record_id']) }} as anchor_sort_key,
         records_unioned.*,
-        {#- The stem (字号): the core without its industry word. A name typed as the bare stem
-            (no legal form, no industry word) is a short name. -#}
+        {#- The stem (字号): the core without its industry word. A name typed without a legal
+            form (a bare stem such as 中鼎经纬, or 中鼎经纬实业) is a short name: it says which
+            company only through the full names it starts (placed after clustering), whether
+            or not the seed knows the word that follows the stem. -#}
         case
             when records_unioned.name_industry_word is not null
                 then substring(records_unioned.name_core, 1,
@@ -236,8 +238,7 @@ records_keyed as (
                                - length(records_unioned.name_industry_word))
             else records_unioned.name_core
         end as name_stem,
-        (records_unioned.name_legal_family is null
-            and records_unioned.name_industry_word is null) as is_short_name,
+        (records_unioned.name_legal_family is null) as is_short_name,
         coalesce(anchor_authority.authority_rank, 9) as authority_rank
     from records_with_industry_word as records_unioned
     left join anchor_authority
