@@ -32,7 +32,7 @@ records as (select * from {{ ref('int_identity_records_unioned') }}),
 
 former_names as (select * from {{ ref('stg_external__registry_former_names') }}),
 
-industry_words as (select * from {{ ref('identity_industry_words') }}),
+industry_words as (select * from {{ ref('int_identity_industry_words_learned') }}),
 
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 

@@ -21,7 +21,7 @@ registry as (select * from {{ ref('stg_external__registry') }}),
 
 survivorship as (select * from {{ ref('identity_survivorship') }}),
 
-industry_words as (select * from {{ ref('identity_industry_words') }}),
+industry_words as (select * from {{ ref('int_identity_industry_words_learned') }}),
 
 regions as (select * from {{ ref('regions') }}),
 

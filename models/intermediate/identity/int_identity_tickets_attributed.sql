@@ -36,7 +36,7 @@ crm_clients as (select * from {{ ref('stg_crm__clients') }} where is_latest_vers
 
 registry as (select * from {{ ref('stg_external__registry') }} where is_latest_version),
 
-industry_words as (select * from {{ ref('identity_industry_words') }}),
+industry_words as (select * from {{ ref('int_identity_industry_words_learned') }}),
 
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 
