@@ -47,18 +47,19 @@
     end
 {%- endmacro %}
 
-{#- The core as matching uses it. 集团 belongs to the legal form as people type it
-    (…物流集团有限公司 is also entered as …物流有限公司, 粤星集团有限公司 as 粤星有限公司), so a
-    trailing 集团 is dropped whenever a 字号 of at least two characters remains. Brackets staging
+{#- The core as matching uses it. 集团 and 控股 say how the company is organised (a group, a
+    holding), not its trade, and people drop them as they drop 股份 (…物流集团有限公司 is also
+    entered as …物流有限公司, 粤星控股集团有限公司 as 粤星集团有限公司 or 粤星有限公司), so a
+    trailing 集团, then a trailing 控股, is dropped whenever a 字号 of at least two characters
+    remains. Brackets staging
     left in the core hold no region the seed knows (a region typed wrong, 兆丰禾丰(恒津)酒业):
     they are not part of the 字号 and are dropped. -#}
 {% macro identity_core_key(core) -%}
     {%- set unbracketed = regex_replace_all(core, '[(][^()]*[)]', '') -%}
-    case
-        when {{ unbracketed }} like '%集团' and length({{ unbracketed }}) >= 4
-            then substring({{ unbracketed }}, 1, length({{ unbracketed }}) - 2)
-        else nullif({{ unbracketed }}, '')
-    end
+    coalesce(
+        {{ regex_extract(unbracketed, '^(.{2,}?)(控股)?(集团)?$', 1) }},
+        nullif({{ unbracketed }}, '')
+    )
 {%- endmacro %}
 
 {#- Industry word (行业用语) a name core ends with: the longest word of the seed

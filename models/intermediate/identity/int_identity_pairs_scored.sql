@@ -181,7 +181,10 @@ pairs_with_records as (
                 <> a.name_industry_word,
             false
         ) as is_industry_conflict,
-        coalesce(a.name_industry_word = b.name_industry_word, false) as is_same_industry_word,
+        {#- Both without industry word (a group parent's bare 字号 + 集团) counts as the same. -#}
+        coalesce(a.name_industry_word = b.name_industry_word,
+                 a.name_industry_word is null and b.name_industry_word is null)
+            as is_same_industry_word,
         coalesce(a.phone = b.phone, false) as is_same_phone,
         coalesce(
             {{ identity_is_prefix('a.name_core', 'b.name_core') }}
