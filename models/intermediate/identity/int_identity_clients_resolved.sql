@@ -12,6 +12,8 @@
                         elsewhere (a company known only by its short name) makes the stem
                         ambiguous too. Not when both carry tax codes (they would have matched
                         on it).
+                        Never with a group's or holding's own name (…集团, …控股): its
+                        members carry the 字号 too, seen in the data or not.
       short_name_group  short-names-only clusters of a stem that no full name carries (in their
                         region) form one client per region; those without a region join the
                         stem's only region, or the stem's group when none has a region.
@@ -39,6 +41,7 @@ records_clustered as (
         records.name_core,
         records.name_stem,
         records.is_short_name,
+        records.is_group_name,
         records.region_key,
         records.region_province,
         records.tax_code,
@@ -96,6 +99,8 @@ former_cores as (
     select
         {{ dbt.concat(["'external|registry|'", 'uscc']) }} as record_key,
         {{ identity_core_key('former_name_core') }} as former_name_core,
+        coalesce(former_name_core like '%集团' or former_name_core like '%控股', false)
+            as is_group_name,
         former_name_region
     from former_names
     where former_name_core is not null
@@ -105,6 +110,7 @@ former_cores as (
 full_names as (
     select
         records_clustered.name_core as core,
+        records_clustered.is_group_name,
         records_clustered.region_key,
         records_clustered.region_province,
         records_clustered.cluster_label
@@ -114,6 +120,7 @@ full_names as (
     union
     select
         former_cores.former_name_core as core,
+        former_cores.is_group_name,
         coalesce(former_cores.former_name_region, records_clustered.region_key) as region_key,
         case
             when former_cores.former_name_region is null then records_clustered.region_province
@@ -136,6 +143,7 @@ short_lengths as (
 stem_carriers as (
     select distinct
         substring(full_names.core, 1, short_lengths.stem_length) as stem,
+        full_names.is_group_name,
         full_names.region_key,
         full_names.region_province,
         full_names.cluster_label
@@ -155,6 +163,7 @@ candidates as (
         short_clusters.cluster_label,
         stem_carriers.cluster_label as candidate_label,
         stem_carriers.region_key is not null as is_candidate_located,
+        stem_carriers.is_group_name as is_candidate_group,
         cluster_tax_codes.tax_code_count as candidate_tax_code_count
     from short_clusters
     inner join stem_carriers
@@ -194,6 +203,7 @@ candidate_counts as (
         max(candidates.candidate_tax_code_count) as candidate_tax_code_count,
         max(case when candidates.is_candidate_located then 1 else 0 end)
             as is_candidate_located,
+        max(case when candidates.is_candidate_group then 1 else 0 end) as has_group_candidate,
         min(phone_candidate_counts.candidate_count) as phone_candidate_count,
         min(phone_candidate_counts.candidate_label) as phone_candidate_label
     from candidates
@@ -209,6 +219,7 @@ short_clusters_counted as (
         candidate_counts.candidate_label,
         coalesce(candidate_counts.candidate_tax_code_count, 0) as candidate_tax_code_count,
         coalesce(candidate_counts.is_candidate_located, 0) as is_candidate_located,
+        coalesce(candidate_counts.has_group_candidate, 0) as has_group_candidate,
         coalesce(candidate_counts.phone_candidate_count, 0) as phone_candidate_count,
         candidate_counts.phone_candidate_label
     from short_clusters
@@ -234,6 +245,8 @@ short_clusters_resolved as (
         case
             when short_clusters_counted.tax_code_count > 0
                 and short_clusters_counted.candidate_tax_code_count > 0
+                then null
+            when short_clusters_counted.has_group_candidate = 1
                 then null
             when short_clusters_counted.candidate_count = 1
                 and short_clusters_counted.region_key is not null

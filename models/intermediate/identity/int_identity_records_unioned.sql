@@ -62,6 +62,9 @@ regions as (select * from {{ ref('regions') }}),
         {{ e.name }}_raw as name_raw,
         {{ e.name }}_clean as name_clean,
         {{ identity_core_key(e.name ~ '_core') }} as name_core,
+        {#- A group's (集团) or holding's (控股) own name: its members carry its 字号. -#}
+        coalesce({{ e.name }}_core like '%集团' or {{ e.name }}_core like '%控股', false)
+            as is_group_name,
         {{ e.name }}_region as name_region,
         {{ identity_legal_family(e.name ~ '_legal_form') }} as name_legal_family,
         {% if e.uscc -%}

@@ -51,6 +51,7 @@ records_clustered as (
         records.region_key,
         records.region_province,
         records.is_short_name,
+        records.is_group_name,
         records.phone,
         clients.cluster_label,
         clients.client_key
@@ -69,6 +70,8 @@ short_name_only_clients as (
 registry_former_names as (
     select
         {{ identity_core_key('former_names.former_name_core') }} as former_name_core,
+        coalesce(former_names.former_name_core like '%集团'
+                 or former_names.former_name_core like '%控股', false) as is_group_name,
         coalesce(former_names.former_name_region, records_clustered.region_key) as region_key,
         case
             when former_names.former_name_region is null then records_clustered.region_province
@@ -84,12 +87,14 @@ registry_former_names as (
 
 {#- Full names (and registry former names) of every client. -#}
 name_index as (
-    select distinct name_core, region_key, region_province, cluster_label, client_key
+    select distinct
+        name_core, is_group_name, region_key, region_province, cluster_label, client_key
     from records_clustered
     where name_core is not null
       and not is_short_name
     union
-    select distinct former_name_core, region_key, region_province, cluster_label, client_key
+    select distinct
+        former_name_core, is_group_name, region_key, region_province, cluster_label, client_key
     from registry_former_names
 ),
 
@@ -154,6 +159,7 @@ short_mention_lengths as (
 stem_index as (
     select distinct
         substring(name_index.name_core, 1, short_mention_lengths.stem_length) as stem,
+        name_index.is_group_name,
         name_index.region_key,
         name_index.region_province,
         name_index.cluster_label,
@@ -164,6 +170,7 @@ stem_index as (
     union
     select
         name_core as stem,
+        false as is_group_name,
         region_key,
         region_province,
         cluster_label,
@@ -216,7 +223,12 @@ index_wildcards as (
 
 {#- Candidate clients by name, per stage; a ticket keeps only its first stage with a candidate. -#}
 name_candidates_staged as (
-    select mentions.ticket_id, 1 as name_stage, name_index.cluster_label, name_index.client_key
+    select
+        mentions.ticket_id,
+        1 as name_stage,
+        false as is_group_carrier,
+        name_index.cluster_label,
+        name_index.client_key
     from mentions
     inner join name_index
         on mentions.company_mentioned_core = name_index.name_core
@@ -225,7 +237,12 @@ name_candidates_staged as (
             'name_index.region_key', 'name_index.region_province') }}
     where not mentions.is_short_mention
     union
-    select mentions.ticket_id, 2 as name_stage, stem_index.cluster_label, stem_index.client_key
+    select
+        mentions.ticket_id,
+        2 as name_stage,
+        stem_index.is_group_name as is_group_carrier,
+        stem_index.cluster_label,
+        stem_index.client_key
     from mentions
     inner join stem_index
         on mentions.company_mentioned_core = stem_index.stem
@@ -237,6 +254,7 @@ name_candidates_staged as (
     select
         mention_wildcards.ticket_id,
         3 as name_stage,
+        false as is_group_carrier,
         index_wildcards.cluster_label,
         index_wildcards.client_key
     from mention_wildcards
@@ -262,11 +280,16 @@ name_candidates as (
         and name_candidates_staged.name_stage = first_name_stages.name_stage
 ),
 
+{#- A short name a group's or holding's own name carries (…集团, …控股) fits its members too,
+    seen in the data or not: never one client. -#}
 name_resolved as (
     select
         ticket_id,
         min(name_stage) as name_stage,
-        count(distinct cluster_label) as client_count,
+        case
+            when max(case when is_group_carrier then 1 else 0 end) = 1 then 2
+            else count(distinct cluster_label)
+        end as client_count,
         min(client_key) as client_key
     from name_candidates
     group by ticket_id
