@@ -297,6 +297,35 @@ core_support as (
     group by records.name_core, coalesce(records.region_key, '')
 ),
 
+{#- A trusted tax code is established for a name (core in a region) when two of the name's
+    records carry it or the registry's own entry does: a registered company of that name. A
+    code on a single record may be copied from the wrong row; two established codes mean two
+    registered companies typed alike (names differing only in legal form). -#}
+name_tax_codes as (
+    select
+        records.name_core,
+        coalesce(records.region_key, '') as region_key,
+        records.tax_code,
+        count(*) as record_count,
+        sum(case when records.department = 'external' then 1 else 0 end) as registry_count
+    from records
+    left join untrusted_tax_codes as untrusted
+        on records.record_key = untrusted.record_key
+    where records.tax_code is not null
+      and untrusted.record_key is null
+    group by records.name_core, coalesce(records.region_key, ''), records.tax_code
+),
+
+name_established_codes as (
+    select
+        name_core,
+        region_key,
+        count(*) as established_code_count
+    from name_tax_codes
+    where record_count >= 2 or registry_count > 0
+    group by name_core, region_key
+),
+
 {#- A name (core in a region) stands for the registered companies whose trusted tax codes its
     records carry. Two records linked by name must not contradict that: a record whose trusted
     code is none of the other name's codes belongs to another company (a brand in two cities
@@ -316,7 +345,9 @@ pairs_with_support as (
                 and pairs_with_trust.trusted_tax_code_b <> support_a.max_tax_code)
             or (pairs_with_trust.trusted_tax_code_a is null and support_b.tax_code_count > 1)
             or (pairs_with_trust.trusted_tax_code_b is null and support_a.tax_code_count > 1)
-        ) as is_name_tax_conflict
+        ) as is_name_tax_conflict,
+        coalesce(established_a.established_code_count >= 2
+                 or established_b.established_code_count >= 2, false) as is_name_shared
     from pairs_with_trust
     inner join core_support as support_a
         on pairs_with_trust.core_a = support_a.name_core
@@ -324,6 +355,12 @@ pairs_with_support as (
     inner join core_support as support_b
         on pairs_with_trust.core_b = support_b.name_core
         and pairs_with_trust.region_key_b = support_b.region_key
+    left join name_established_codes as established_a
+        on pairs_with_trust.core_a = established_a.name_core
+        and pairs_with_trust.region_key_a = established_a.region_key
+    left join name_established_codes as established_b
+        on pairs_with_trust.core_b = established_b.name_core
+        and pairs_with_trust.region_key_b = established_b.region_key
 ),
 
 {#- One wrong character: equal-length long cores one substitution apart in compatible regions
@@ -415,12 +452,12 @@ pairs_ruled as (
                 then 'tax_code'
             when is_same_core and is_same_region and not is_legal_form_conflict
                 and not is_both_short_names and not is_one_short_name
-                and not is_place_ambiguous
+                and not is_place_ambiguous and not is_name_shared
                 then 'exact_name'
             when is_same_core and not is_region_conflict and not is_legal_form_conflict
                 and not is_tax_code_conflict and not is_both_short_names
                 and not is_one_short_name and not is_place_ambiguous
-                and not is_name_tax_conflict
+                and not is_name_tax_conflict and not is_name_shared
                 then 'core_region'
             when is_former_name and not is_region_conflict and not is_tax_code_conflict
                 and not is_place_ambiguous
