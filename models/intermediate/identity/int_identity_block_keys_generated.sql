@@ -34,15 +34,17 @@ former_name_keys as (
 ),
 
 {#- A phone seen on records with different identities is a shared switchboard (a group's parent
-    and subsidiaries), never evidence on its own: two organisation codes, two recognised
-    industry words, or two full names (short names say nothing) whose cores are not one typo
-    apart (equal length, one character different). A parent typed without 集团 (粤星) and its
+    and subsidiaries, a fund and its manager), never evidence on its own: two organisation
+    codes, two recognised industry words, two legal-form families (有限公司 / 合伙企业), or two
+    full names (short names say nothing) whose cores are not one typo apart (equal length, one
+    character different). A parent typed without 集团 (粤星) and its
     subsidiary (粤星食品) are two names: the phone is shared. -#}
 phone_identities as (
     select
         phone,
         count(distinct tax_code) as tax_code_count,
         count(distinct name_industry_word) as industry_word_count,
+        count(distinct name_legal_family) as legal_family_count,
         count(distinct case when not is_short_name then name_core end) as core_count,
         min(case when not is_short_name then name_core end) as min_core,
         max(case when not is_short_name then name_core end) as max_core
@@ -56,6 +58,7 @@ unshared_phones as (
     from phone_identities
     where tax_code_count <= 1
       and industry_word_count <= 1
+      and legal_family_count <= 1
       and (
           core_count <= 1
           or (

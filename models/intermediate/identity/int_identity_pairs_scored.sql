@@ -463,7 +463,8 @@ pairs_ruled as (
                 and not is_place_ambiguous
                 then 'former_name'
             when is_same_phone and not is_region_conflict and not is_tax_code_conflict
-                and not is_industry_conflict and not is_one_short_name
+                and not is_industry_conflict and not is_legal_form_conflict
+                and not is_one_short_name
                 and not is_both_short_names
                 and is_same_length and core_edit_distance <= 1
                 and core_similarity >= thresholds.phone_name_min_similarity
