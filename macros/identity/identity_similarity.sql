@@ -47,14 +47,19 @@
     end
 {%- endmacro %}
 
-{#- The core as matching uses it. 集团 belongs to the legal form as people type it
-    (…物流集团有限公司 is also entered as …物流有限公司), so a trailing 集团 is dropped. -#}
+{#- The core as matching uses it. 集团 and 控股 say how the company is organised (a group, a
+    holding), not its trade, and people drop them as they drop 股份 (…物流集团有限公司 is also
+    entered as …物流有限公司, 粤星控股集团有限公司 as 粤星集团有限公司 or 粤星有限公司), so a
+    trailing 集团, then a trailing 控股, is dropped whenever a 字号 of at least two characters
+    remains. Brackets staging
+    left in the core hold no region the seed knows (a region typed wrong, 兆丰禾丰(恒津)酒业):
+    they are not part of the 字号 and are dropped. -#}
 {% macro identity_core_key(core) -%}
-    case
-        when {{ core }} like '%集团' and length({{ core }}) > 4
-            then substring({{ core }}, 1, length({{ core }}) - 2)
-        else {{ core }}
-    end
+    {%- set unbracketed = regex_replace_all(core, '[(][^()]*[)]', '') -%}
+    coalesce(
+        {{ regex_extract(unbracketed, '^(.{2,}?)(控股)?(集团)?$', 1) }},
+        nullif({{ unbracketed }}, '')
+    )
 {%- endmacro %}
 
 {#- Industry word (行业用语) a name core ends with: the longest word of the seed
@@ -81,4 +86,16 @@
         and substring({{ core }}, length({{ core }}) - {{ n - 1 }}, {{ n }})
             = {{ alias }}_{{ n }}.industry_word
     {%- endfor %}
+{%- endmacro %}
+
+{#- Two regions conflict when both are known, differ, and neither is the province the other lies
+    in (广东 and 深圳 agree; 深圳 and 广州 do not; a region the seed does not know agrees only with
+    itself). `*_province` is the region's province from seed `regions` (NULL when unknown). -#}
+{% macro identity_regions_conflict(region_a, province_a, region_b, province_b) -%}
+    coalesce(
+        {{ region_a }} <> {{ region_b }}
+        and not coalesce({{ region_a }} = {{ province_b }}, false)
+        and not coalesce({{ region_b }} = {{ province_a }}, false),
+        false
+    )
 {%- endmacro %}

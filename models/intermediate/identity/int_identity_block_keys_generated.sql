@@ -33,18 +33,21 @@ former_name_keys as (
     where former_names.former_name_core is not null
 ),
 
-{#- A phone seen on records with different strong identities is a shared switchboard (a group's
-    parent and subsidiaries): two organisation codes, two recognised industry words (same stem,
-    different business), or two stems that are neither equal, a short form of each other, nor
-    one character apart. -#}
+{#- A phone seen on records with different identities is a shared switchboard (a group's parent
+    and subsidiaries, a fund and its manager), never evidence on its own: two organisation
+    codes, two recognised industry words, two legal-form families (有限公司 / 合伙企业), or two
+    full names (short names say nothing) whose cores are not one typo apart (equal length, one
+    character different). A parent typed without 集团 (粤星) and its
+    subsidiary (粤星食品) are two names: the phone is shared. -#}
 phone_identities as (
     select
         phone,
         count(distinct tax_code) as tax_code_count,
         count(distinct name_industry_word) as industry_word_count,
-        count(distinct name_stem) as stem_count,
-        min(name_stem) as min_stem,
-        max(name_stem) as max_stem
+        count(distinct name_legal_family) as legal_family_count,
+        count(distinct case when not is_short_name then name_core end) as core_count,
+        min(case when not is_short_name then name_core end) as min_core,
+        max(case when not is_short_name then name_core end) as max_core
     from records
     where phone is not null
     group by phone
@@ -55,14 +58,13 @@ unshared_phones as (
     from phone_identities
     where tax_code_count <= 1
       and industry_word_count <= 1
+      and legal_family_count <= 1
       and (
-          stem_count <= 1
+          core_count <= 1
           or (
-              stem_count = 2
-              and (
-                  {{ identity_is_prefix('min_stem', 'max_stem') }}
-                  or {{ identity_edit_distance('min_stem', 'max_stem') }} <= 1
-              )
+              core_count = 2
+              and length(min_core) = length(max_core)
+              and {{ identity_edit_distance('min_core', 'max_core') }} <= 1
           )
       )
 ),

@@ -5,11 +5,15 @@
     departments of one company count once):
       short_name        a cluster made only of short names with one stem (and at most one
                         region: its CRM city, or a region in the name) joins the only client
-                        that carries the stem in a full name or a registry former name, in a
-                        compatible region. When the short names state no region, a short-names-
-                        only cluster of the stem elsewhere (a company known only by its short
-                        name) makes the stem ambiguous too. Not when both carry tax codes (they
-                        would have matched on it).
+                        that carries the stem (a full name or a registry former name starting
+                        with it, whatever follows) in a compatible region; a short name that
+                        states its region joins only a client known in that region. When the
+                        short names state no region, a short-names-only cluster of the stem
+                        elsewhere (a company known only by its short name) makes the stem
+                        ambiguous too. Not when both carry tax codes (they would have matched
+                        on it).
+                        Never with a group's or holding's own name (…集团, …控股): its
+                        members carry the 字号 too, seen in the data or not.
       short_name_group  short-names-only clusters of a stem that no full name carries (in their
                         region) form one client per region; those without a region join the
                         stem's only region, or the stem's group when none has a region.
@@ -25,8 +29,6 @@ clusters as (select * from {{ ref('int_identity_clusters_propagated') }}),
 
 former_names as (select * from {{ ref('stg_external__registry_former_names') }}),
 
-industry_words as (select * from {{ ref('identity_industry_words') }}),
-
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 
 records_clustered as (
@@ -39,7 +41,9 @@ records_clustered as (
         records.name_core,
         records.name_stem,
         records.is_short_name,
+        records.is_group_name,
         records.region_key,
+        records.region_province,
         records.tax_code,
         records.phone,
         clusters.cluster_label
@@ -65,6 +69,7 @@ cluster_profiles as (
         min(records_clustered.name_core) as short_core,
         count(distinct records_clustered.region_key) as region_count,
         min(records_clustered.region_key) as region_key,
+        min(records_clustered.region_province) as region_province,
         count(distinct
             case when tax_code_clusters.cluster_count = 1 then records_clustered.tax_code end
         ) as tax_code_count
@@ -79,6 +84,7 @@ short_clusters as (
         cluster_profiles.cluster_label,
         cluster_profiles.short_core,
         cluster_profiles.region_key,
+        cluster_profiles.region_province,
         cluster_profiles.tax_code_count
     from cluster_profiles
     cross join thresholds
@@ -88,46 +94,62 @@ short_clusters as (
       and length(cluster_profiles.short_core) >= thresholds.short_name_min_length
 ),
 
-{#- Former names of registry entries, with their stem (the core without its industry word). -#}
+{#- Former names of registry entries (a short name may be typed from the old name). -#}
 former_cores as (
     select
         {{ dbt.concat(["'external|registry|'", 'uscc']) }} as record_key,
         {{ identity_core_key('former_name_core') }} as former_name_core,
+        coalesce(former_name_core like '%集团' or former_name_core like '%控股', false)
+            as is_group_name,
         former_name_region
     from former_names
     where former_name_core is not null
 ),
 
-former_stems as (
+{#- Every full name (and registry former name) with its client and region. -#}
+full_names as (
     select
-        former_cores.record_key,
-        former_cores.former_name_region,
-        substring(former_cores.former_name_core, 1,
-                  length(former_cores.former_name_core)
-                  - length({{ identity_industry_word('former_cores.former_name_core',
-                                                     'words') }})) as former_name_stem
-    from former_cores
-    {{ identity_industry_word_joins('industry_words', 'former_cores.former_name_core', 'words') }}
-    where {{ identity_industry_word('former_cores.former_name_core', 'words') }} is not null
-),
-
-{#- Every client carrying a stem in a full name, with the region it carries it in. -#}
-stem_carriers as (
-    select distinct
-        records_clustered.name_stem as stem,
+        records_clustered.name_core as core,
+        records_clustered.is_group_name,
         records_clustered.region_key,
+        records_clustered.region_province,
         records_clustered.cluster_label
     from records_clustered
     where not records_clustered.is_short_name
-      and records_clustered.name_stem is not null
+      and records_clustered.name_core is not null
     union
-    select distinct
-        former_stems.former_name_stem as stem,
-        coalesce(former_stems.former_name_region, records_clustered.region_key) as region_key,
+    select
+        former_cores.former_name_core as core,
+        former_cores.is_group_name,
+        coalesce(former_cores.former_name_region, records_clustered.region_key) as region_key,
+        case
+            when former_cores.former_name_region is null then records_clustered.region_province
+        end as region_province,
         records_clustered.cluster_label
-    from former_stems
+    from former_cores
     inner join records_clustered
-        on former_stems.record_key = records_clustered.record_key
+        on former_cores.record_key = records_clustered.record_key
+),
+
+short_lengths as (
+    select distinct length(short_core) as stem_length
+    from short_clusters
+),
+
+{#- Every client carrying a stem: a full name starting with it, with the region it carries it
+    in. Any full name that starts with the short name counts, whatever follows (an industry
+    word the seed knows or not, or a longer 字号 such as 燕赵蓝鲸 for 燕赵): the short name is
+    placed only when one client could be meant. -#}
+stem_carriers as (
+    select distinct
+        substring(full_names.core, 1, short_lengths.stem_length) as stem,
+        full_names.is_group_name,
+        full_names.region_key,
+        full_names.region_province,
+        full_names.cluster_label
+    from full_names
+    inner join short_lengths
+        on length(full_names.core) >= short_lengths.stem_length
 ),
 
 cluster_tax_codes as (
@@ -140,13 +162,15 @@ candidates as (
     select
         short_clusters.cluster_label,
         stem_carriers.cluster_label as candidate_label,
+        stem_carriers.region_key is not null as is_candidate_located,
+        stem_carriers.is_group_name as is_candidate_group,
         cluster_tax_codes.tax_code_count as candidate_tax_code_count
     from short_clusters
     inner join stem_carriers
         on short_clusters.short_core = stem_carriers.stem
-        and (short_clusters.region_key is null
-             or stem_carriers.region_key is null
-             or short_clusters.region_key = stem_carriers.region_key)
+        and not {{ identity_regions_conflict(
+            'short_clusters.region_key', 'short_clusters.region_province',
+            'stem_carriers.region_key', 'stem_carriers.region_province') }}
     inner join cluster_tax_codes
         on stem_carriers.cluster_label = cluster_tax_codes.cluster_label
 ),
@@ -177,6 +201,9 @@ candidate_counts as (
         count(distinct candidates.candidate_label) as candidate_count,
         min(candidates.candidate_label) as candidate_label,
         max(candidates.candidate_tax_code_count) as candidate_tax_code_count,
+        max(case when candidates.is_candidate_located then 1 else 0 end)
+            as is_candidate_located,
+        max(case when candidates.is_candidate_group then 1 else 0 end) as has_group_candidate,
         min(phone_candidate_counts.candidate_count) as phone_candidate_count,
         min(phone_candidate_counts.candidate_label) as phone_candidate_label
     from candidates
@@ -191,6 +218,8 @@ short_clusters_counted as (
         coalesce(candidate_counts.candidate_count, 0) as candidate_count,
         candidate_counts.candidate_label,
         coalesce(candidate_counts.candidate_tax_code_count, 0) as candidate_tax_code_count,
+        coalesce(candidate_counts.is_candidate_located, 0) as is_candidate_located,
+        coalesce(candidate_counts.has_group_candidate, 0) as has_group_candidate,
         coalesce(candidate_counts.phone_candidate_count, 0) as phone_candidate_count,
         candidate_counts.phone_candidate_label
     from short_clusters
@@ -217,9 +246,15 @@ short_clusters_resolved as (
             when short_clusters_counted.tax_code_count > 0
                 and short_clusters_counted.candidate_tax_code_count > 0
                 then null
+            when short_clusters_counted.has_group_candidate = 1
+                then null
             when short_clusters_counted.candidate_count = 1
-                and (short_clusters_counted.region_key is not null
-                     or orphan_regions.stem is null)
+                and short_clusters_counted.region_key is not null
+                and short_clusters_counted.is_candidate_located = 1
+                then short_clusters_counted.candidate_label
+            when short_clusters_counted.candidate_count = 1
+                and short_clusters_counted.region_key is null
+                and orphan_regions.stem is null
                 then short_clusters_counted.candidate_label
             when short_clusters_counted.phone_candidate_count = 1
                 then short_clusters_counted.phone_candidate_label

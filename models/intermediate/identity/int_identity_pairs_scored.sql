@@ -7,20 +7,23 @@
       tax_code      same organisation code through a repaired USCC or a legacy tax number, and
                     the names agree
       exact_name    same name core, same region (or both none), same legal-form family
-      core_region   same core, compatible region and legal form, no conflicting tax codes
+      core_region   same core, compatible regions (one unknown, or a province and its city),
+                    compatible legal forms, no tax code contradicting the other name's codes
       former_name   one record's core is a former name of the other (a registry entry)
-      phone         same unshared phone, compatible region, same industry word, similar names
+      phone         same unshared phone, compatible region, cores equal or one typo apart
                     (neither a bare short name: a group's members share stem and switchboard)
       fuzzy_core    equal-length long cores one character apart in compatible regions, not two
                     different industry words, the side carrying the typo weakly supported (no
                     tax code; a single record or one department's records) and the other at
                     least as well supported, and the typo one character from no other name
-    Two bare short names are never linked here: int_identity_clients_resolved attaches short
-    names to the only client carrying their stem. A tax code conflicts only when it is trusted:
-    a code whose record's name agrees with none of the code's other holders (copied from the
-    wrong row) is not trusted, unless it is the registry's own. Never a match: conflicting
-    regions (same brand in two cities) except by tax code, and different cores (parent and
-    subsidiary: a different industry word after a shared stem). -#}
+    A bare short name is never linked here by name (not even to a full name whose core is the
+    bare stem): int_identity_clients_resolved places short names with the only client carrying
+    their stem. A record that does not say where it is (no region, or only a province) never
+    links by name when its core is known in two places (one brand in two cities). A tax code
+    conflicts only when it is trusted: a code whose record's name agrees with none of the code's
+    other holders (copied from the wrong row) is not trusted, unless it is the registry's own.
+    Never a match: conflicting regions (same brand in two cities) except by tax code, and
+    different cores (parent and subsidiary: a different industry word after a shared stem). -#}
 with
 
 block_keys as (select * from {{ ref('int_identity_block_keys_generated') }}),
@@ -29,7 +32,7 @@ records as (select * from {{ ref('int_identity_records_unioned') }}),
 
 former_names as (select * from {{ ref('stg_external__registry_former_names') }}),
 
-industry_words as (select * from {{ ref('identity_industry_words') }}),
+industry_words as (select * from {{ ref('int_identity_industry_words_learned') }}),
 
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 
@@ -69,6 +72,70 @@ registry_former_stems as (
         is not null
 ),
 
+{#- Where each name core is known to be: the regions of its records (and of the registry
+    entries that carry it as a former name), as (province, city). -#}
+core_places as (
+    select distinct
+        name_core,
+        region_key,
+        coalesce(region_province, region_key) as province,
+        (region_province is null or region_key <> region_province) as is_city
+    from records
+    where name_core is not null
+      and region_key is not null
+    union
+    select distinct
+        registry_former_cores.former_name_core as name_core,
+        records.region_key,
+        coalesce(records.region_province, records.region_key) as province,
+        (records.region_province is null or records.region_key <> records.region_province)
+            as is_city
+    from registry_former_cores
+    inner join records
+        on registry_former_cores.record_key = records.record_key
+    where records.region_key is not null
+),
+
+core_province_places as (
+    select
+        name_core,
+        province,
+        count(distinct case when is_city then region_key end) as city_count
+    from core_places
+    group by name_core, province
+),
+
+core_spread as (
+    select
+        name_core,
+        count(*) as province_count,
+        max(city_count) as max_city_count
+    from core_province_places
+    group by name_core
+),
+
+{#- A record that does not say where it is (no region, or only a province) while its core is
+    known in two places it could be (two cities, two provinces) is ambiguous: one brand in two
+    cities. Its name cannot tell the two apart, so no name rule links it (a tax code still can). -#}
+records_placed as (
+    select
+        records.record_key,
+        case
+            when records.region_key is null
+                then coalesce(core_spread.province_count > 1
+                              or core_spread.max_city_count > 1, false)
+            when records.region_key = records.region_province
+                then coalesce(core_province_places.city_count > 1, false)
+            else false
+        end as is_place_ambiguous
+    from records
+    left join core_spread
+        on records.name_core = core_spread.name_core
+    left join core_province_places
+        on records.name_core = core_province_places.name_core
+        and records.region_key = core_province_places.province
+),
+
 pairs_with_records as (
     select
         candidate_pairs.record_key_a,
@@ -85,11 +152,21 @@ pairs_with_records as (
         coalesce(b.region_key, '') as region_key_b,
         coalesce(a.uscc = b.uscc, false) as is_same_uscc,
         coalesce(a.tax_code = b.tax_code, false) as is_same_tax_code,
-        coalesce(a.name_region <> b.name_region, false) as is_region_conflict,
-        coalesce(a.name_region = b.name_region, false)
-            or (a.name_region is null and b.name_region is null) as is_same_region,
-        coalesce(a.region_key = b.region_key, false) as is_same_known_region,
-        coalesce(a.region_key <> b.region_key, false) as is_region_key_conflict,
+        {#- Regions: the name's region, else the record's city; a province agrees with its
+            cities (identity_regions_conflict). -#}
+        {{ identity_regions_conflict('a.region_key', 'a.region_province',
+                                     'b.region_key', 'b.region_province') }}
+            as is_region_conflict,
+        (a.region_key is not null and b.region_key is not null
+            and not {{ identity_regions_conflict('a.region_key', 'a.region_province',
+                                                 'b.region_key', 'b.region_province') }})
+            or (a.region_key is null and b.region_key is null) as is_same_region,
+        (a.region_key is not null and b.region_key is not null
+            and not {{ identity_regions_conflict('a.region_key', 'a.region_province',
+                                                 'b.region_key', 'b.region_province') }})
+            as is_same_known_region,
+        coalesce(placed_a.is_place_ambiguous or placed_b.is_place_ambiguous, false)
+            as is_place_ambiguous,
         coalesce(a.name_legal_family <> b.name_legal_family, false) as is_legal_form_conflict,
         coalesce(a.name_core = b.name_core, false) as is_same_core,
         {#- Two recognised industry words differ unless one ends the other (新材料 / 材料: the
@@ -104,7 +181,10 @@ pairs_with_records as (
                 <> a.name_industry_word,
             false
         ) as is_industry_conflict,
-        coalesce(a.name_industry_word = b.name_industry_word, false) as is_same_industry_word,
+        {#- Both without industry word (a group parent's bare 字号 + 集团) counts as the same. -#}
+        coalesce(a.name_industry_word = b.name_industry_word,
+                 a.name_industry_word is null and b.name_industry_word is null)
+            as is_same_industry_word,
         coalesce(a.phone = b.phone, false) as is_same_phone,
         coalesce(
             {{ identity_is_prefix('a.name_core', 'b.name_core') }}
@@ -127,6 +207,10 @@ pairs_with_records as (
         on candidate_pairs.record_key_a = a.record_key
     inner join records as b
         on candidate_pairs.record_key_b = b.record_key
+    left join records_placed as placed_a
+        on candidate_pairs.record_key_a = placed_a.record_key
+    left join records_placed as placed_b
+        on candidate_pairs.record_key_b = placed_b.record_key
     left join registry_former_cores as former_of_b
         on candidate_pairs.record_key_b = former_of_b.record_key
         and a.name_core = former_of_b.former_name_core
@@ -183,7 +267,9 @@ pairs_with_trust as (
             untrusted_a.record_key is null and untrusted_b.record_key is null
                 and tax_code_a <> tax_code_b,
             false
-        ) as is_tax_code_conflict
+        ) as is_tax_code_conflict,
+        case when untrusted_a.record_key is null then tax_code_a end as trusted_tax_code_a,
+        case when untrusted_b.record_key is null then tax_code_b end as trusted_tax_code_b
     from pairs_with_agreement
     left join untrusted_tax_codes as untrusted_a
         on pairs_with_agreement.record_key_a = untrusted_a.record_key
@@ -203,11 +289,78 @@ core_support as (
         sum(case when records.department = 'external' then 1 else 0 end) as registry_count,
         count(distinct case when untrusted.record_key is null then records.tax_code end)
             as tax_code_count,
-        min(case when untrusted.record_key is null then records.tax_code end) as tax_code
+        min(case when untrusted.record_key is null then records.tax_code end) as tax_code,
+        max(case when untrusted.record_key is null then records.tax_code end) as max_tax_code
     from records
     left join untrusted_tax_codes as untrusted
         on records.record_key = untrusted.record_key
     group by records.name_core, coalesce(records.region_key, '')
+),
+
+{#- A trusted tax code is established for a name (core in a region) when two of the name's
+    records carry it or the registry's own entry does: a registered company of that name. A
+    code on a single record may be copied from the wrong row; two established codes mean two
+    registered companies typed alike (names differing only in legal form). -#}
+name_tax_codes as (
+    select
+        records.name_core,
+        coalesce(records.region_key, '') as region_key,
+        records.tax_code,
+        count(*) as record_count,
+        sum(case when records.department = 'external' then 1 else 0 end) as registry_count
+    from records
+    left join untrusted_tax_codes as untrusted
+        on records.record_key = untrusted.record_key
+    where records.tax_code is not null
+      and untrusted.record_key is null
+    group by records.name_core, coalesce(records.region_key, ''), records.tax_code
+),
+
+name_established_codes as (
+    select
+        name_core,
+        region_key,
+        count(*) as established_code_count
+    from name_tax_codes
+    where record_count >= 2 or registry_count > 0
+    group by name_core, region_key
+),
+
+{#- A name (core in a region) stands for the registered companies whose trusted tax codes its
+    records carry. Two records linked by name must not contradict that: a record whose trusted
+    code is none of the other name's codes belongs to another company (a brand in two cities
+    typed without its region), and a record without a code cannot pick between two codes one
+    name carries (two companies typed alike). -#}
+pairs_with_support as (
+    select
+        pairs_with_trust.*,
+        (
+            (pairs_with_trust.trusted_tax_code_a is not null
+                and support_b.tax_code_count > 0
+                and pairs_with_trust.trusted_tax_code_a <> support_b.tax_code
+                and pairs_with_trust.trusted_tax_code_a <> support_b.max_tax_code)
+            or (pairs_with_trust.trusted_tax_code_b is not null
+                and support_a.tax_code_count > 0
+                and pairs_with_trust.trusted_tax_code_b <> support_a.tax_code
+                and pairs_with_trust.trusted_tax_code_b <> support_a.max_tax_code)
+            or (pairs_with_trust.trusted_tax_code_a is null and support_b.tax_code_count > 1)
+            or (pairs_with_trust.trusted_tax_code_b is null and support_a.tax_code_count > 1)
+        ) as is_name_tax_conflict,
+        coalesce(established_a.established_code_count >= 2
+                 or established_b.established_code_count >= 2, false) as is_name_shared
+    from pairs_with_trust
+    inner join core_support as support_a
+        on pairs_with_trust.core_a = support_a.name_core
+        and pairs_with_trust.region_key_a = support_a.region_key
+    inner join core_support as support_b
+        on pairs_with_trust.core_b = support_b.name_core
+        and pairs_with_trust.region_key_b = support_b.region_key
+    left join name_established_codes as established_a
+        on pairs_with_trust.core_a = established_a.name_core
+        and pairs_with_trust.region_key_a = established_a.region_key
+    left join name_established_codes as established_b
+        on pairs_with_trust.core_b = established_b.name_core
+        and pairs_with_trust.region_key_b = established_b.region_key
 ),
 
 {#- One wrong character: equal-length long cores one substitution apart in compatible regions
@@ -243,7 +396,6 @@ fuzzy_pairs as (
         and pairs_with_trust.region_key_b = support_b.region_key
     cross join thresholds
     where pairs_with_trust.is_same_length
-      and not pairs_with_trust.is_region_key_conflict
       and not pairs_with_trust.is_region_conflict
       and not pairs_with_trust.is_legal_form_conflict
       and not pairs_with_trust.is_tax_code_conflict
@@ -292,33 +444,39 @@ fuzzy_accepted as (
 
 pairs_ruled as (
     select
-        pairs_with_trust.*,
+        pairs_with_support.*,
         case
             when is_same_uscc and is_name_agreeing
                 then 'uscc'
             when is_same_tax_code and is_name_agreeing
                 then 'tax_code'
             when is_same_core and is_same_region and not is_legal_form_conflict
-                and not is_both_short_names
+                and not is_both_short_names and not is_one_short_name
+                and not is_place_ambiguous and not is_name_shared
                 then 'exact_name'
             when is_same_core and not is_region_conflict and not is_legal_form_conflict
                 and not is_tax_code_conflict and not is_both_short_names
+                and not is_one_short_name and not is_place_ambiguous
+                and not is_name_tax_conflict and not is_name_shared
                 then 'core_region'
             when is_former_name and not is_region_conflict and not is_tax_code_conflict
+                and not is_place_ambiguous
                 then 'former_name'
             when is_same_phone and not is_region_conflict and not is_tax_code_conflict
-                and not is_industry_conflict and not is_one_short_name
+                and not is_industry_conflict and not is_legal_form_conflict
+                and not is_one_short_name
                 and not is_both_short_names
+                and is_same_length and core_edit_distance <= 1
                 and core_similarity >= thresholds.phone_name_min_similarity
                 then 'phone'
             when fuzzy_accepted.record_key_a is not null then 'fuzzy_core'
             when is_same_tax_code then 'uscc_name_conflict'
             else 'no_match'
         end as match_rule
-    from pairs_with_trust
+    from pairs_with_support
     left join fuzzy_accepted
-        on pairs_with_trust.record_key_a = fuzzy_accepted.record_key_a
-        and pairs_with_trust.record_key_b = fuzzy_accepted.record_key_b
+        on pairs_with_support.record_key_a = fuzzy_accepted.record_key_a
+        and pairs_with_support.record_key_b = fuzzy_accepted.record_key_b
     cross join thresholds
 ),
 

@@ -21,7 +21,9 @@ registry as (select * from {{ ref('stg_external__registry') }}),
 
 survivorship as (select * from {{ ref('identity_survivorship') }}),
 
-industry_words as (select * from {{ ref('identity_industry_words') }}),
+industry_words as (select * from {{ ref('int_identity_industry_words_learned') }}),
+
+regions as (select * from {{ ref('regions') }}),
 
 {%- set entities = [
     {'cte': 'crm_clients', 'department': 'crm', 'entity': 'clients', 'id': 'crm_id',
@@ -60,6 +62,9 @@ industry_words as (select * from {{ ref('identity_industry_words') }}),
         {{ e.name }}_raw as name_raw,
         {{ e.name }}_clean as name_clean,
         {{ identity_core_key(e.name ~ '_core') }} as name_core,
+        {#- A group's (集团) or holding's (控股) own name: its members carry its 字号. -#}
+        coalesce({{ e.name }}_core like '%集团' or {{ e.name }}_core like '%控股', false)
+            as is_group_name,
         {{ e.name }}_region as name_region,
         {{ identity_legal_family(e.name ~ '_legal_form') }} as name_legal_family,
         {% if e.uscc -%}
@@ -154,11 +159,46 @@ records_with_tax_code as (
             when records_unioned.uscc_status = 'legacy_tax_id'
                 and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
                 then 'legacy_tax_id'
-        end as tax_code_source,
-        coalesce(records_unioned.name_region, records_unioned.city) as region_key
+        end as tax_code_source
     from records_unioned
     left join codes_repaired
         on records_unioned.uscc_clean = codes_repaired.uscc_clean
+),
+
+{#- Province and level of every region the seed knows (one province per region). -#}
+known_regions as (
+    select distinct region, province, region_level
+    from regions
+    where region_level in ('province', 'city')
+),
+
+{#- The record's region: the region in its name, else its own city (CRM, registry); a province
+    in the name with a city of that province gives the city (the more precise of the two). -#}
+records_with_region as (
+    select
+        records_with_tax_code.*,
+        case
+            when name_regions.region_level = 'province'
+                and city_regions.province = records_with_tax_code.name_region
+                then records_with_tax_code.city
+            else coalesce(records_with_tax_code.name_region, records_with_tax_code.city)
+        end as region_key
+    from records_with_tax_code
+    left join known_regions as name_regions
+        on records_with_tax_code.name_region = name_regions.region
+    left join known_regions as city_regions
+        on records_with_tax_code.city = city_regions.region
+),
+
+{#- region_province: the province the region lies in (itself for a province), NULL when the
+    seed does not know the region; regions compare through it (identity_regions_conflict). -#}
+records_with_province as (
+    select
+        records_with_region.*,
+        known_regions.province as region_province
+    from records_with_region
+    left join known_regions
+        on records_with_region.region_key = known_regions.region
 ),
 
 anchor_authority as (
@@ -174,7 +214,7 @@ records_with_industry_word as (
     select
         records_unioned.*,
         {{ identity_industry_word('records_unioned.name_core', 'words') }} as name_industry_word
-    from records_with_tax_code as records_unioned
+    from records_with_province as records_unioned
     {{ identity_industry_word_joins('industry_words', 'records_unioned.name_core', 'words') }}
 ),
 
@@ -190,8 +230,10 @@ records_keyed as (
             "'|'", 'records_unioned.department', "'|'", 'records_unioned.entity', "'|'",
             'records_unioned.record_id']) }} as anchor_sort_key,
         records_unioned.*,
-        {#- The stem (字号): the core without its industry word. A name typed as the bare stem
-            (no legal form, no industry word) is a short name. -#}
+        {#- The stem (字号): the core without its industry word. A name typed without a legal
+            form (a bare stem such as 中鼎经纬, or 中鼎经纬实业) is a short name: it says which
+            company only through the full names it starts (placed after clustering), whether
+            or not the seed knows the word that follows the stem. -#}
         case
             when records_unioned.name_industry_word is not null
                 then substring(records_unioned.name_core, 1,
@@ -199,8 +241,7 @@ records_keyed as (
                                - length(records_unioned.name_industry_word))
             else records_unioned.name_core
         end as name_stem,
-        (records_unioned.name_legal_family is null
-            and records_unioned.name_industry_word is null) as is_short_name,
+        (records_unioned.name_legal_family is null) as is_short_name,
         coalesce(anchor_authority.authority_rank, 9) as authority_rank
     from records_with_industry_word as records_unioned
     left join anchor_authority

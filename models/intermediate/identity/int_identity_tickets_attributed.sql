@@ -2,9 +2,10 @@
     are attributed after clients are resolved, by every signal they carry, in this order:
       ticket_company_name   the mentioned company's core (+ compatible region) is the full name or
                             a registry former name of exactly one client
-      ticket_short_name     no client has that full name, but exactly one client carries it as a
-                            stem (字号: a short name), in full names, former names or as a client
-                            known only by its short name
+      ticket_short_name     a mention without legal form (a short name such as 中鼎经纬) that
+                            exactly one client carries: a full name or former name starting with
+                            it, or a client known only by that short name. A short name is never
+                            taken for a full name (晶科 is not the group parent 晶科集团 alone)
       ticket_fuzzy_name     no client has or carries the name, but exactly one client's full name
                             is one character away (same length, compatible region)
       ticket_name_and_phone the name fits several clients and exactly one of them holds the
@@ -36,11 +37,11 @@ crm_clients as (select * from {{ ref('stg_crm__clients') }} where is_latest_vers
 
 registry as (select * from {{ ref('stg_external__registry') }} where is_latest_version),
 
-industry_words as (select * from {{ ref('identity_industry_words') }}),
-
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 
 match_rules as (select * from {{ ref('identity_match_rules') }}),
+
+regions as (select * from {{ ref('regions') }}),
 
 records_clustered as (
     select
@@ -48,7 +49,9 @@ records_clustered as (
         records.name_core,
         records.name_stem,
         records.region_key,
+        records.region_province,
         records.is_short_name,
+        records.is_group_name,
         records.phone,
         clients.cluster_label,
         clients.client_key
@@ -67,7 +70,12 @@ short_name_only_clients as (
 registry_former_names as (
     select
         {{ identity_core_key('former_names.former_name_core') }} as former_name_core,
+        coalesce(former_names.former_name_core like '%集团'
+                 or former_names.former_name_core like '%控股', false) as is_group_name,
         coalesce(former_names.former_name_region, records_clustered.region_key) as region_key,
+        case
+            when former_names.former_name_region is null then records_clustered.region_province
+        end as region_province,
         records_clustered.cluster_label,
         records_clustered.client_key
     from former_names
@@ -79,45 +87,23 @@ registry_former_names as (
 
 {#- Full names (and registry former names) of every client. -#}
 name_index as (
-    select distinct name_core, region_key, cluster_label, client_key
+    select distinct
+        name_core, is_group_name, region_key, region_province, cluster_label, client_key
     from records_clustered
     where name_core is not null
       and not is_short_name
     union
-    select distinct former_name_core, region_key, cluster_label, client_key
-    from registry_former_names
-),
-
-{#- Stems carried by every client: full names' stems, former names' stems, and the cores of
-    clients known only by short names. -#}
-former_name_stems as (
-    select
-        substring(registry_former_names.former_name_core, 1,
-                  length(registry_former_names.former_name_core)
-                  - length({{ identity_industry_word('registry_former_names.former_name_core',
-                                                     'words') }})) as stem,
-        registry_former_names.region_key,
-        registry_former_names.cluster_label,
-        registry_former_names.client_key
-    from registry_former_names
-    {{ identity_industry_word_joins('industry_words', 'registry_former_names.former_name_core',
-                                    'words') }}
-    where {{ identity_industry_word('registry_former_names.former_name_core', 'words') }}
-        is not null
-),
-
-stem_index as (
-    select distinct name_stem as stem, region_key, cluster_label, client_key
-    from records_clustered
-    where not is_short_name
-      and name_stem is not null
-    union
-    select distinct stem, region_key, cluster_label, client_key
-    from former_name_stems
-    union
     select distinct
-        records_clustered.name_core as stem,
+        former_name_core, is_group_name, region_key, region_province, cluster_label, client_key
+    from registry_former_names
+),
+
+{#- Clients known only by short names: they carry their short names' cores. -#}
+short_name_only_cores as (
+    select distinct
+        records_clustered.name_core,
         records_clustered.region_key,
+        records_clustered.region_province,
         records_clustered.cluster_label,
         records_clustered.client_key
     from records_clustered
@@ -125,26 +111,71 @@ stem_index as (
         on records_clustered.cluster_label = short_name_only_clients.cluster_label
 ),
 
+known_regions as (
+    select distinct region, province
+    from regions
+    where region_level in ('province', 'city')
+),
+
 tickets_latest as (
     select
-        ticket_id,
-        caller_phone,
-        caller_name,
-        {{ identity_core_key('company_mentioned_core') }} as company_mentioned_core,
-        company_mentioned_region,
-        company_mentioned_clean,
-        first_extract_date,
-        extract_date,
-        source_file,
-        source_row_number,
-        loaded_at
+        tickets.ticket_id,
+        tickets.caller_phone,
+        tickets.caller_name,
+        {{ identity_core_key('tickets.company_mentioned_core') }} as company_mentioned_core,
+        tickets.company_mentioned_region,
+        known_regions.province as company_mentioned_province,
+        tickets.company_mentioned_legal_form is null as is_short_mention,
+        tickets.company_mentioned_clean,
+        tickets.first_extract_date,
+        tickets.extract_date,
+        tickets.source_file,
+        tickets.source_row_number,
+        tickets.loaded_at
     from tickets
+    left join known_regions
+        on tickets.company_mentioned_region = known_regions.region
 ),
 
 mentions as (
-    select ticket_id, company_mentioned_core, company_mentioned_region
+    select
+        ticket_id,
+        company_mentioned_core,
+        company_mentioned_region,
+        company_mentioned_province,
+        is_short_mention
     from tickets_latest
     where company_mentioned_core is not null
+),
+
+{#- What a short mention can stand for: every client with a full name (or former name)
+    starting with it, and every client known only by that short name. -#}
+short_mention_lengths as (
+    select distinct length(company_mentioned_core) as stem_length
+    from mentions
+    where is_short_mention
+),
+
+stem_index as (
+    select distinct
+        substring(name_index.name_core, 1, short_mention_lengths.stem_length) as stem,
+        name_index.is_group_name,
+        name_index.region_key,
+        name_index.region_province,
+        name_index.cluster_label,
+        name_index.client_key
+    from name_index
+    inner join short_mention_lengths
+        on length(name_index.name_core) >= short_mention_lengths.stem_length
+    union
+    select
+        name_core as stem,
+        false as is_group_name,
+        region_key,
+        region_province,
+        cluster_label,
+        client_key
+    from short_name_only_cores
 ),
 
 {#- One wrong character in the mention: wildcard keys (one position replaced by *) shared with a
@@ -159,6 +190,7 @@ mention_wildcards as (
     select
         mentions.ticket_id,
         mentions.company_mentioned_region,
+        mentions.company_mentioned_province,
         {{ dbt.concat([
             'substr(mentions.company_mentioned_core, 1, wildcard_positions.wildcard_position - 1)',
             "'*'",
@@ -174,6 +206,7 @@ mention_wildcards as (
 index_wildcards as (
     select
         name_index.region_key,
+        name_index.region_province,
         name_index.cluster_label,
         name_index.client_key,
         {{ dbt.concat([
@@ -190,31 +223,47 @@ index_wildcards as (
 
 {#- Candidate clients by name, per stage; a ticket keeps only its first stage with a candidate. -#}
 name_candidates_staged as (
-    select mentions.ticket_id, 1 as name_stage, name_index.cluster_label, name_index.client_key
+    select
+        mentions.ticket_id,
+        1 as name_stage,
+        false as is_group_carrier,
+        name_index.cluster_label,
+        name_index.client_key
     from mentions
     inner join name_index
         on mentions.company_mentioned_core = name_index.name_core
-        and (mentions.company_mentioned_region is null or name_index.region_key is null
-             or mentions.company_mentioned_region = name_index.region_key)
+        and not {{ identity_regions_conflict(
+            'mentions.company_mentioned_region', 'mentions.company_mentioned_province',
+            'name_index.region_key', 'name_index.region_province') }}
+    where not mentions.is_short_mention
     union
-    select mentions.ticket_id, 2 as name_stage, stem_index.cluster_label, stem_index.client_key
+    select
+        mentions.ticket_id,
+        2 as name_stage,
+        stem_index.is_group_name as is_group_carrier,
+        stem_index.cluster_label,
+        stem_index.client_key
     from mentions
     inner join stem_index
         on mentions.company_mentioned_core = stem_index.stem
-        and (mentions.company_mentioned_region is null or stem_index.region_key is null
-             or mentions.company_mentioned_region = stem_index.region_key)
+        and not {{ identity_regions_conflict(
+            'mentions.company_mentioned_region', 'mentions.company_mentioned_province',
+            'stem_index.region_key', 'stem_index.region_province') }}
+    where mentions.is_short_mention
     union
     select
         mention_wildcards.ticket_id,
         3 as name_stage,
+        false as is_group_carrier,
         index_wildcards.cluster_label,
         index_wildcards.client_key
     from mention_wildcards
     inner join index_wildcards
         on mention_wildcards.wildcard_key = index_wildcards.wildcard_key
-        and (mention_wildcards.company_mentioned_region is null
-             or index_wildcards.region_key is null
-             or mention_wildcards.company_mentioned_region = index_wildcards.region_key)
+        and not {{ identity_regions_conflict(
+            'mention_wildcards.company_mentioned_region',
+            'mention_wildcards.company_mentioned_province',
+            'index_wildcards.region_key', 'index_wildcards.region_province') }}
 ),
 
 first_name_stages as (
@@ -231,11 +280,16 @@ name_candidates as (
         and name_candidates_staged.name_stage = first_name_stages.name_stage
 ),
 
+{#- A short name a group's or holding's own name carries (…集团, …控股) fits its members too,
+    seen in the data or not: never one client. -#}
 name_resolved as (
     select
         ticket_id,
         min(name_stage) as name_stage,
-        count(distinct cluster_label) as client_count,
+        case
+            when max(case when is_group_carrier then 1 else 0 end) = 1 then 2
+            else count(distinct cluster_label)
+        end as client_count,
         min(client_key) as client_key
     from name_candidates
     group by ticket_id
