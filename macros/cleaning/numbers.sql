@@ -32,17 +32,23 @@
 
 {#- Amount in 元. `unit` is a column holding the unit word, or a literal like "'万元'". When the
     text itself names a unit (12.5万元), that wins. -#}
+{#- Plain numbers (most amounts) take the short way: a cast, then the unit column. -#}
 {% macro parse_amount(expr, unit="'元'") -%}
     {%- set folded = fold_width(expr) -%}
-    cast(
-        {{ try_cast_as(_number_text(expr), 'decimal(28, 6)') }}
-        * case
-            when {{ folded }} like '%亿%' or {{ folded }} like '%万%'
-                then {{ unit_multiplier(folded) }}
-            else {{ unit_multiplier(unit) }}
-        end
-        as decimal(20, 2)
-    )
+    {%- set plain = try_cast_as(expr, 'decimal(28, 6)') -%}
+    case
+        when {{ plain }} is not null
+            then cast({{ plain }} * {{ unit_multiplier(unit) }} as decimal(20, 2))
+        else cast(
+            {{ try_cast_as(_number_text(expr), 'decimal(28, 6)') }}
+            * case
+                when {{ folded }} like '%亿%' or {{ folded }} like '%万%'
+                    then {{ unit_multiplier(folded) }}
+                else {{ unit_multiplier(unit) }}
+            end
+            as decimal(20, 2)
+        )
+    end
 {%- endmacro %}
 
 {#- 是/否, Y/N, yes/no, true/false, 1/0, T/F, 有/无 to boolean; NULL when blank or unknown. -#}
