@@ -16,10 +16,12 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pipeline import run  # noqa: E402  (the process-tree RSS sampler)
 
 UTF8_DEPARTMENTS = ("crm", "risk", "projects", "service")
 
@@ -84,13 +86,16 @@ PHASES = {"simulate": phase_simulate, "ingest": phase_ingest, "duckdb": phase_du
 
 
 def run_phase(args: argparse.Namespace, phase: str, which: str = "all") -> dict:
+    """Run one phase in its own process; peak RSS is sampled over its whole process tree (the
+    simulator and the ingestion fan out to worker processes)."""
     command = [sys.executable, __file__, "--phase", phase, "--which", which,
                "--clients", str(args.clients), "--months", str(args.months),
                "--start", args.start, "--seed", str(args.seed), "--workdir", str(args.workdir)]
-    start = time.perf_counter()
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    result.setdefault("wall", time.perf_counter() - start)
+    log = args.workdir / f"{phase}_{which}.log"
+    measured = run(command, dict(os.environ), log)
+    result = json.loads(log.read_text(encoding="utf-8").strip().splitlines()[-1])
+    result.setdefault("wall", measured["wall_s"])
+    result["peak_rss_mb"] = max(result["peak_rss_mb"], measured["peak_rss_mb"])
     return result
 
 
