@@ -8,15 +8,24 @@
 {%- endmacro %}
 
 {#- Snapshot entity: one row per key per delivery, plus is_latest_delivery and
-    is_latest_version (the newest delivered version of the key, even if it later vanished). -#}
+    is_latest_version (the newest delivered version of the key, even if it later vanished).
+    One window sort of the rows (by key, newest delivery first, last row of a delivery first):
+    the first row of a key's delivery is the one kept, the key's first row is its latest
+    version. The newest delivery comes from a scalar subquery, not a window over every row (a
+    window without a partition gathers the whole entity in one partition). -#}
 {% macro snapshot_deliveries(source_relation, key_columns) -%}
     {%- set keys = key_columns | join(', ') -%}
+    {%- set filters -%}
+        _extract_date <= {{ _as_of_date() }}
+            {%- for key in key_columns %}
+            and {{ key }} is not null
+            {%- endfor %}
+    {%- endset -%}
     select
         ranked.*,
-        ranked.extract_date = max(ranked.extract_date) over () as is_latest_delivery,
-        row_number() over (
-            partition by {{ keys }} order by ranked.extract_date desc
-        ) = 1 as is_latest_version
+        ranked.extract_date = (
+            select max(_extract_date) from {{ source_relation }} where {{ filters }}
+        ) as is_latest_delivery
     from (
         select
             delivered.*,
@@ -24,17 +33,18 @@
             delivered._source_file as source_file,
             delivered._row_number as source_row_number,
             delivered._loaded_at as loaded_at,
-            row_number() over (
-                partition by {{ keys }}, delivered._extract_date
-                order by delivered._row_number desc
-            ) as __row_in_delivery
+            row_number() over key_versions = 1 as is_latest_version,
+            not coalesce({{ null_safe_equal('lag(delivered._extract_date) over key_versions',
+                                            'delivered._extract_date') }}, false)
+                as __is_last_row_of_delivery
         from {{ source_relation }} as delivered
-        where delivered._extract_date <= {{ _as_of_date() }}
-            {%- for key in key_columns %}
-            and delivered.{{ key }} is not null
-            {%- endfor %}
+        where {{ filters }}
+        window key_versions as (
+            partition by {{ keys }}
+            order by delivered._extract_date desc, delivered._row_number desc
+        )
     ) as ranked
-    where ranked.__row_in_delivery = 1
+    where ranked.__is_last_row_of_delivery
 {%- endmacro %}
 
 {#- Incremental entity: one row per key, the latest delivery wins (a correction), with
@@ -61,4 +71,61 @@
             {%- endfor %}
     ) as ranked
     where ranked.__version_rank = 1
+{%- endmacro %}
+
+{#- A snapshot entity delivers the same row month after month (a client's record changes a few
+    times a year, it is delivered 12 times a year), and the cleaning macros (names, codes, phones,
+    dates, amounts) are the costly part of staging. The three macros below let a staging model
+    clean each distinct delivered version once and join the result back to every delivered row:
+
+        delivered as ({{ snapshot_deliveries(...) }}),
+        versions as ({{ distinct_versions('delivered', content_columns) }}),
+        cleaned as (select <cleaning of versions>, {{ version_columns(content_columns) }} from versions),
+        ...
+        versions_rejoined as ({{ rejoin_versions('delivered', 'codes_checked', content_columns,
+                                                 carried_columns) }}),
+        final as (select ... from versions_rejoined)
+
+    content_columns are the raw columns the cleaning reads (every one of them, or two rows that
+    differ only in an unlisted column would share a version); carried_columns are the key and
+    lineage columns taken from the delivered row. The join is null-safe, so a version with NULLs
+    matches its rows, and one-to-one (versions are distinct). Same result as cleaning every row
+    (docs/standardisation.md, "Cost"); worth it where rows repeat (8-20 per version in crm
+    clients, finance customers and statements), not where every month's row differs. -#}
+{% macro distinct_versions(relation, content_columns) -%}
+    select distinct {{ content_columns | join(', ') }}
+    from {{ relation }}
+{%- endmacro %}
+
+{#- The raw content columns carried through the cleaning under a reserved prefix, to join on. -#}
+{% macro version_columns(content_columns) -%}
+    {%- for column in content_columns %}
+        {{ column }} as __version_{{ column }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro rejoin_versions(delivered, cleaned, content_columns, carried_columns) -%}
+    select
+        {%- for column in carried_columns %}
+        {{ delivered }}.{{ column }},
+        {%- endfor %}
+        {{ cleaned }}.*
+    from {{ delivered }}
+    inner join {{ cleaned }}
+        on {% for column in content_columns -%}
+        {{ null_safe_equal(delivered ~ '.' ~ column, cleaned ~ '.__version_' ~ column) }}
+        {%- if not loop.last %}
+        and {% endif %}
+        {%- endfor %}
+{%- endmacro %}
+
+{#- a = b, where NULL equals NULL. -#}
+{% macro null_safe_equal(left, right) -%}
+    {{ return(adapter.dispatch('null_safe_equal', 'tiering')(left, right)) }}
+{%- endmacro %}
+{% macro default__null_safe_equal(left, right) -%}
+    {{ left }} is not distinct from {{ right }}
+{%- endmacro %}
+{% macro spark__null_safe_equal(left, right) -%}
+    {{ left }} <=> {{ right }}
 {%- endmacro %}

@@ -52,7 +52,7 @@ def month_seconds(world: World, m: np.ndarray, rng: np.random.Generator) -> np.n
 def record_ids(rng: np.random.Generator, prefix: str, n: int, digits: int) -> pa.Array:
     """Distinct random identifiers `prefix` + digits (wider if the space is too small)."""
     space = 10**digits - 1
-    while n > space // 2:
+    while n > space:
         digits += 1
         space = 10**digits - 1
     nums = rng.choice(space, size=n, replace=False) + 1 if n else np.empty(0, np.int64)

@@ -1,12 +1,24 @@
+{%- set content_columns = [
+    'client_name', 'uscc', 'contact_name', 'contact_phone', 'email', 'province', 'city',
+    'industry', 'client_type', 'account_manager', 'association_member', 'listed', 'created_at',
+    'updated_at'] %}
+{%- set carried_columns = [
+    'crm_id', 'extract_date', 'is_latest_delivery', 'is_latest_version', 'source_file',
+    'source_row_number', 'loaded_at'] %}
+
 with
 
-clients as (
+delivered as (
     {{ snapshot_deliveries(source('crm', 'clients'), ['crm_id']) }}
+),
+
+{#- each distinct delivered version cleaned once (macros/cleaning/deliveries.sql) -#}
+clients as (
+    {{ distinct_versions('delivered', content_columns) }}
 ),
 
 cleaned as (
     select
-        crm_id,
         client_name as client_name_raw,
         uscc as uscc_raw,
         {{ clean_uscc('uscc') }} as uscc,
@@ -23,12 +35,7 @@ cleaned as (
         {{ parse_boolean('listed') }} as is_listed,
         {{ parse_timestamp('created_at') }} as created_at,
         {{ parse_timestamp('updated_at') }} as updated_at,
-        extract_date,
-        is_latest_delivery,
-        is_latest_version,
-        source_file,
-        source_row_number,
-        loaded_at
+        {{ version_columns(content_columns) }}
     from clients
 ),
 
@@ -43,6 +50,18 @@ codes_checked as (
     from names_split
 ),
 
+versions_finished as (
+    select
+        codes_checked.*,
+        {{ uscc_org_code('uscc', 'uscc_status') }} as uscc_org_code,
+        {{ canonical_phone('__contact_phone_digits') }} as contact_phone
+    from codes_checked
+),
+
+versions_rejoined as (
+    {{ rejoin_versions('delivered', 'versions_finished', content_columns, carried_columns) }}
+),
+
 final as (
     select
         crm_id,
@@ -55,10 +74,10 @@ final as (
         uscc_raw,
         uscc,
         uscc_status,
-        {{ uscc_org_code('uscc', 'uscc_status') }} as uscc_org_code,
+        uscc_org_code,
         contact_name,
         contact_phone_raw,
-        {{ canonical_phone('__contact_phone_digits') }} as contact_phone,
+        contact_phone,
         email,
         province,
         city,
@@ -76,7 +95,7 @@ final as (
         source_file,
         source_row_number,
         loaded_at
-    from codes_checked
+    from versions_rejoined
 )
 
 select * from final

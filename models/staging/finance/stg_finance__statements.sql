@@ -1,26 +1,36 @@
 {%- set amounts = ['revenue', 'net_profit', 'total_assets', 'total_liabilities', 'current_assets',
                    'current_liabilities', 'operating_cash_flow', 'interest_expense'] -%}
+{%- set content_columns = [
+    'fiscal_year', 'revenue', 'net_profit', 'total_assets', 'total_liabilities', 'current_assets',
+    'current_liabilities', 'operating_cash_flow', 'interest_expense', 'audited'] %}
+{%- set carried_columns = [
+    'customer_code', 'extract_date', 'is_latest_delivery', 'is_latest_version', 'source_file',
+    'source_row_number', 'loaded_at'] %}
+
 with
 
-statements as (
+delivered as (
     {{ snapshot_deliveries(source('finance', 'statements'), ['customer_code', 'fiscal_year']) }}
+),
+
+{#- each distinct delivered version cleaned once (macros/cleaning/deliveries.sql) -#}
+statements as (
+    {{ distinct_versions('delivered', content_columns) }}
 ),
 
 cleaned as (
     select
-        customer_code,
         {{ parse_integer('fiscal_year') }} as fiscal_year,
         {%- for column in amounts %}
         {{ parse_amount(column, "'万元'") }} as {{ column }}_amount,
         {%- endfor %}
         {{ parse_boolean('audited') }} as is_audited,
-        extract_date,
-        is_latest_delivery,
-        is_latest_version,
-        source_file,
-        source_row_number,
-        loaded_at
+        {{ version_columns(content_columns) }}
     from statements
+),
+
+versions_rejoined as (
+    {{ rejoin_versions('delivered', 'cleaned', content_columns, carried_columns) }}
 ),
 
 final as (
@@ -45,7 +55,7 @@ final as (
         source_file,
         source_row_number,
         loaded_at
-    from cleaned
+    from versions_rejoined
 )
 
 select * from final
