@@ -13,44 +13,63 @@ records as (select * from {{ ref('int_identity_records_unioned') }}),
 
 pairs as (select * from {{ ref('int_identity_pairs_scored') }}),
 
+{#- The rounds carry integers, not the record keys and sort keys (strings): at 1M clients the
+    sixteen rounds over 3M records and their edges need a fifth of the memory. label_number
+    keeps the order of anchor_sort_key, so the minimum label is the same record. -#}
+record_numbers as (
+    select
+        record_key,
+        anchor_sort_key,
+        row_number() over (order by record_key) as record_number,
+        dense_rank() over (order by anchor_sort_key) as label_number
+    from records
+),
+
 matched_pairs as (
-    select record_key_a, record_key_b
+    select
+        numbers_a.record_number as record_number_a,
+        numbers_b.record_number as record_number_b
     from pairs
-    where is_match
+    inner join record_numbers as numbers_a
+        on pairs.record_key_a = numbers_a.record_key
+    inner join record_numbers as numbers_b
+        on pairs.record_key_b = numbers_b.record_key
+    where pairs.is_match
 ),
 
 {#- Both directions plus a self loop per record, so one join per round carries every label. -#}
 edges as (
-    select record_key_a as record_key, record_key_b as neighbour_key
+    select record_number_a as record_number, record_number_b as neighbour_number
     from matched_pairs
     union all
-    select record_key_b as record_key, record_key_a as neighbour_key
+    select record_number_b as record_number, record_number_a as neighbour_number
     from matched_pairs
     union all
-    select record_key, record_key as neighbour_key
-    from records
+    select record_number, record_number as neighbour_number
+    from record_numbers
 ),
 
 labels_0 as (
-    select record_key, anchor_sort_key as cluster_label
-    from records
+    select record_number, label_number as cluster_label
+    from record_numbers
 ),
 {% for round in range(1, rounds + 1) %}
 labels_{{ round }} as (
     select
-        edges.record_key,
+        edges.record_number,
         min(previous.cluster_label) as cluster_label
     from edges
     inner join labels_{{ round - 1 }} as previous
-        on edges.neighbour_key = previous.record_key
-    group by edges.record_key
+        on edges.neighbour_number = previous.record_number
+    group by edges.record_number
 ),
 {% endfor %}
 anchors as (
     select
+        label_number,
         anchor_sort_key as cluster_label,
         record_key as anchor_record_key
-    from records
+    from record_numbers
 ),
 
 clusters as (
@@ -59,14 +78,16 @@ clusters as (
         records.department,
         records.entity,
         records.record_id,
-        final_labels.cluster_label,
+        anchors.cluster_label,
         anchors.anchor_record_key,
         {{ identity_client_key('anchors.anchor_record_key') }} as client_key
     from records
+    inner join record_numbers
+        on records.record_key = record_numbers.record_key
     inner join labels_{{ rounds }} as final_labels
-        on records.record_key = final_labels.record_key
+        on record_numbers.record_number = final_labels.record_number
     inner join anchors
-        on final_labels.cluster_label = anchors.cluster_label
+        on final_labels.cluster_label = anchors.label_number
 )
 
 select * from clusters
