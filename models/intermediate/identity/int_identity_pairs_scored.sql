@@ -347,7 +347,20 @@ pairs_with_support as (
             or (pairs_with_trust.trusted_tax_code_b is null and support_a.tax_code_count > 1)
         ) as is_name_tax_conflict,
         coalesce(established_a.established_code_count >= 2
-                 or established_b.established_code_count >= 2, false) as is_name_shared
+                 or established_b.established_code_count >= 2, false) as is_name_shared,
+        {#- The side that may carry a typo: weakly supported (fuzzy_pairs below). -#}
+        (
+            support_a.tax_code_count = 0 and support_a.registry_count = 0
+            and (support_a.record_count = 1 or support_a.department_count = 1)
+            and (support_b.record_count >= support_a.record_count
+                 or support_b.tax_code_count > 0 or support_b.department_count > 1)
+        ) as is_typo_side_a,
+        (
+            support_b.tax_code_count = 0 and support_b.registry_count = 0
+            and (support_b.record_count = 1 or support_b.department_count = 1)
+            and (support_a.record_count >= support_b.record_count
+                 or support_a.tax_code_count > 0 or support_a.department_count > 1)
+        ) as is_typo_side_b
     from pairs_with_trust
     inner join core_support as support_a
         on pairs_with_trust.core_a = support_a.name_core
@@ -369,41 +382,25 @@ pairs_with_support as (
     neither; nor does a name without region one character from names in two cities). -#}
 fuzzy_pairs as (
     select
-        pairs_with_trust.record_key_a,
-        pairs_with_trust.record_key_b,
-        pairs_with_trust.core_a,
-        pairs_with_trust.core_b,
-        pairs_with_trust.region_key_a,
-        pairs_with_trust.region_key_b,
-        (
-            support_a.tax_code_count = 0 and support_a.registry_count = 0
-            and (support_a.record_count = 1 or support_a.department_count = 1)
-            and (support_b.record_count >= support_a.record_count
-                 or support_b.tax_code_count > 0 or support_b.department_count > 1)
-        ) as is_typo_side_a,
-        (
-            support_b.tax_code_count = 0 and support_b.registry_count = 0
-            and (support_b.record_count = 1 or support_b.department_count = 1)
-            and (support_a.record_count >= support_b.record_count
-                 or support_a.tax_code_count > 0 or support_a.department_count > 1)
-        ) as is_typo_side_b
-    from pairs_with_trust
-    inner join core_support as support_a
-        on pairs_with_trust.core_a = support_a.name_core
-        and pairs_with_trust.region_key_a = support_a.region_key
-    inner join core_support as support_b
-        on pairs_with_trust.core_b = support_b.name_core
-        and pairs_with_trust.region_key_b = support_b.region_key
+        pairs_with_support.record_key_a,
+        pairs_with_support.record_key_b,
+        pairs_with_support.core_a,
+        pairs_with_support.core_b,
+        pairs_with_support.region_key_a,
+        pairs_with_support.region_key_b,
+        pairs_with_support.is_typo_side_a,
+        pairs_with_support.is_typo_side_b
+    from pairs_with_support
     cross join thresholds
-    where pairs_with_trust.is_same_length
-      and not pairs_with_trust.is_region_conflict
-      and not pairs_with_trust.is_legal_form_conflict
-      and not pairs_with_trust.is_tax_code_conflict
-      and not pairs_with_trust.is_industry_conflict
-      and not pairs_with_trust.is_both_short_names
-      and not pairs_with_trust.is_same_core
-      and pairs_with_trust.shorter_core_length >= thresholds.fuzzy_min_core_length
-      and pairs_with_trust.core_edit_distance = 1
+    where pairs_with_support.is_same_length
+      and not pairs_with_support.is_region_conflict
+      and not pairs_with_support.is_legal_form_conflict
+      and not pairs_with_support.is_tax_code_conflict
+      and not pairs_with_support.is_industry_conflict
+      and not pairs_with_support.is_both_short_names
+      and not pairs_with_support.is_same_core
+      and pairs_with_support.shorter_core_length >= thresholds.fuzzy_min_core_length
+      and pairs_with_support.core_edit_distance = 1
 ),
 
 fuzzy_candidates as (
