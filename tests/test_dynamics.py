@@ -1,8 +1,8 @@
 """Tier dynamics on real builds of a small simulation (docs/dynamics.md): the stable tier history
-built month by month equals a full refresh and a rebuilt month equals its first build; governed
-overrides win within their validity, lapse on time and are refused without an independent
-approver; the review triggers; migration arithmetic; the monitoring metrics; the dim_clients
-snapshot.
+and the migration matrices built month by month equal a full refresh and a rebuilt month equals
+its first build; governed overrides win within their validity, lapse on time and are refused
+without an independent approver; the review triggers; migration arithmetic; the monitoring
+metrics; the dim_clients snapshot.
 
 One warehouse is built once (simulate → ingest → dbt upstream of the risk model → risk model →
 dbt after it). Overrides need client keys of that warehouse, so the dbt runs with overrides use
@@ -63,6 +63,11 @@ def execute(home: Path, sql: str) -> None:
 def tiers_table(home: Path, table: str = "marts.client_tiers") -> pd.DataFrame:
     return query(home, f"select * from {table} order by period_date, client_key, profile_code"
                  ).reset_index(drop=True)
+
+
+def migrations_table(home: Path) -> pd.DataFrame:
+    return query(home, "select * from marts.tier_migrations order by period_date, profile_code, "
+                       "horizon_months, from_tier_code, to_tier_code").reset_index(drop=True)
 
 
 def copy_project(target: Path) -> Path:
@@ -138,19 +143,24 @@ def built(tmp_path_factory) -> dict:
 
 def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built):
     home, project, full = built["home"], built["project"], built["full"]
+    full_migrations = migrations_table(home)
+    incremental = ["client_tiers", "tier_migrations"]
     start = MONTH_ENDS.index(date(2025, 9, 30))  # OV-LAPSE's last month: it lapses on the way
-    dbt(project, home, "run", "--full-refresh", "--select", "client_tiers",
+    dbt(project, home, "run", "--full-refresh", "--select", *incremental,
         as_of=MONTH_ENDS[start])
     assert query(home, "select max(period_date) as p from marts.client_tiers").p[0].date() == (
         MONTH_ENDS[start])
+    assert migrations_table(home).period_date.max().date() == MONTH_ENDS[start]
     for month in MONTH_ENDS[start + 1:]:
-        dbt(project, home, "run", "--select", "client_tiers", as_of=month)
+        dbt(project, home, "run", "--select", *incremental, as_of=month)
     month_by_month = tiers_table(home)
     pd.testing.assert_frame_equal(month_by_month, full)
+    pd.testing.assert_frame_equal(migrations_table(home), full_migrations)
 
     rebuilt = MONTH_ENDS[-3]
-    dbt(project, home, "run", "--select", "client_tiers", as_of=rebuilt)
+    dbt(project, home, "run", "--select", *incremental, as_of=rebuilt)
     pd.testing.assert_frame_equal(tiers_table(home), full)
+    pd.testing.assert_frame_equal(migrations_table(home), full_migrations)
     # the stability rule is doing something on this history
     default = full[full.profile_code == "default"]
     assert default.is_stability_holding.any()

@@ -4,12 +4,25 @@
     The matrix is complete: every from-tier × to-tier cell of every period pair (zero counts
     included), plus to-tier `NR` (no tier at the later period: the client key left the
     history, e.g. identity merged it), so every row of the matrix sums to the from-tier count.
-    Tiers are the published tier_code (override, stability rule, guardrails). -#}
+    Tiers are the published tier_code (override, stability rule, guardrails).
+
+    Incremental by period, like client_tiers: a run builds the later periods newer than the
+    table's newest plus the as-of period (a period's matrices read only its own tiers and those
+    of the periods one and twelve months before it, which a later month does not change), so a
+    monthly refresh builds one period's matrices instead of every period's. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy=tiering_incremental_strategy(),
+    unique_key='period_date',
+    partition_by=['period_date'],
+    on_schema_change='append_new_columns',
+) }}
 
 with
 
-tiers as (
-    select * from {{ ref('client_tiers') }}
+tier_periods as (
+    select distinct period_date
+    from {{ ref('client_tiers') }}
     where period_date <= {{ dynamics_as_of() }}
 ),
 
@@ -25,7 +38,15 @@ periods as (
     select
         period_date,
         dense_rank() over (order by period_date) as period_index
-    from (select distinct period_date from tiers) as built
+    from tier_periods
+),
+
+periods_to_build as (
+    select * from periods
+    {%- if is_incremental() %}
+    where period_date > (select max(period_date) from {{ this }})
+        or period_date = (select max(period_date) from periods)
+    {%- endif %}
 ),
 
 period_pairs as (
@@ -33,13 +54,24 @@ period_pairs as (
         horizons.horizon_months,
         earlier.period_date as from_period_date,
         later.period_date
-    from periods as later
+    from periods_to_build as later
     cross join horizons
     inner join periods as earlier
         on earlier.period_index = later.period_index - horizons.horizon_months
     {# a pair of month ends the horizon apart, not only of indices #}
     where {{ dbt.datediff('earlier.period_date', 'later.period_date', 'month') }}
         = horizons.horizon_months
+),
+
+{#- Only the tiers of the periods the pairs compare. -#}
+tiers as (
+    select client_tiers.*
+    from {{ ref('client_tiers') }} as client_tiers
+    where client_tiers.period_date in (
+        select period_date from period_pairs
+        union
+        select from_period_date as period_date from period_pairs
+    )
 ),
 
 profiles as (select distinct profile_code from tiers),

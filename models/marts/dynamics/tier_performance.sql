@@ -5,8 +5,9 @@
                              (warehouse 违约 events); by tier in
                              tier_performance_by_tier; is_default_rate_monotone: S ≤ A ≤ … ≤ D
       AUC, Gini, KS          of the composite and of the credit score against that outcome
-                             (higher score = fewer defaults; AUC by the rank-sum formula, ties
-                             averaged; Gini = 2·AUC − 1; KS = max gap of the two score CDFs)
+                             (higher score = fewer defaults; AUC = the Mann-Whitney U
+                             over the distinct scores, ties counted half; Gini = 2·AUC − 1;
+                             KS = max gap of the two score CDFs)
       PSI                    of the composite's distribution (monitoring_psi_bins equal-width
                              bins on 0-100) against the previous period; band stable (< 0.10),
                              monitor (< 0.25) or significant (monitoring_psi_* parameters)
@@ -44,37 +45,9 @@ scores as (
     where credit_score is not null
 ),
 
-scores_ranked as (
-    select
-        *,
-        rank() over (partition by profile_code, period_date, score_name order by score)
-            + (count(*) over (partition by profile_code, period_date, score_name, score) - 1)
-            / 2.0 as average_rank
-    from scores
-),
-
-rank_sums as (
-    select
-        profile_code,
-        period_date,
-        score_name,
-        sum(default_flag) as bad_count,
-        count(*) - sum(default_flag) as good_count,
-        sum(case when default_flag = 0 then average_rank else 0 end) as good_rank_sum
-    from scores_ranked
-    group by profile_code, period_date, score_name
-),
-
-aucs as (
-    select
-        *,
-        case when bad_count > 0 and good_count > 0 then
-            (good_rank_sum - good_count * (good_count + 1) / 2.0)
-            / (1.0 * good_count * bad_count)
-        end as auc
-    from rank_sums
-),
-
+{#- One row per distinct score (scores are rounded to 0.01, so a period has a few thousand
+    distinct scores, not one per client): its defaulters and non-defaulters, and the defaulters
+    scoring below it. -#}
 score_distribution as (
     select
         profile_code,
@@ -85,6 +58,34 @@ score_distribution as (
         count(*) - sum(default_flag) as good_count
     from scores
     group by profile_code, period_date, score_name, score
+),
+
+score_distribution_cumulated as (
+    select
+        *,
+        coalesce(sum(bad_count) over (
+            partition by profile_code, period_date, score_name
+            order by score
+            rows between unbounded preceding and 1 preceding
+        ), 0) as bad_count_below
+    from score_distribution
+),
+
+{#- AUC = P(a non-defaulter scores above a defaulter) + ½ P(tie): the Mann-Whitney U of the
+    non-defaulters (the rank-sum formula with ties averaged) from the distinct scores. -#}
+aucs as (
+    select
+        profile_code,
+        period_date,
+        score_name,
+        sum(bad_count) as bad_count,
+        sum(good_count) as good_count,
+        case when sum(bad_count) > 0 and sum(good_count) > 0 then
+            sum(good_count * (bad_count_below + bad_count / 2.0))
+            / (1.0 * sum(good_count) * sum(bad_count))
+        end as auc
+    from score_distribution_cumulated
+    group by profile_code, period_date, score_name
 ),
 
 score_cdfs as (
