@@ -7,6 +7,14 @@
     cast('{{ var("as_of_date") }}' as date)
 {%- endmacro %}
 
+{#- The delivered rows a staging model reads: deliveries up to the as-of date, keys present. -#}
+{% macro _staging_delivered_filter(key_columns) -%}
+    _extract_date <= {{ _as_of_date() }}
+    {%- for key in key_columns %}
+    and {{ key }} is not null
+    {%- endfor %}
+{%- endmacro %}
+
 {#- Snapshot entity: one row per key per delivery, plus is_latest_delivery and
     is_latest_version (the newest delivered version of the key, even if it later vanished).
     One window sort of the rows (by key, newest delivery first, last row of a delivery first):
@@ -15,12 +23,12 @@
     window without a partition gathers the whole entity in one partition). -#}
 {% macro snapshot_deliveries(source_relation, key_columns) -%}
     {%- set keys = key_columns | join(', ') -%}
-    {%- set filters -%}
-        _extract_date <= {{ _as_of_date() }}
-            {%- for key in key_columns %}
-            and {{ key }} is not null
-            {%- endfor %}
-    {%- endset -%}
+    {%- set filters = _staging_delivered_filter(key_columns) -%}
+    {%- set append_after = staging_append_after(source_relation, key_columns) -%}
+    {%- if append_after is not none -%}
+        {%- set filters = filters ~ "\n            and _extract_date > cast('" ~ append_after
+                                  ~ "' as date)" -%}
+    {%- endif -%}
     select
         ranked.*,
         ranked.extract_date = (
@@ -48,15 +56,26 @@
 {%- endmacro %}
 
 {#- Incremental entity: one row per key, the latest delivery wins (a correction), with
-    extract_date of the winning delivery and first_extract_date of the key. -#}
+    extract_date of the winning delivery and first_extract_date of the key. Appending (see
+    staging_by_delivery), the stored row of a key the new deliveries carry keeps its
+    first_extract_date. -#}
 {% macro incremental_deliveries(source_relation, key_columns) -%}
     {%- set keys = key_columns | join(', ') -%}
-    select ranked.*
+    {%- set append_after = staging_append_after(source_relation, key_columns) -%}
+    select
+        ranked.*,
+        {%- if append_after is not none %}
+        coalesce(stored.first_extract_date, ranked.__first_extract_date_delivered)
+            as first_extract_date
+        {%- else %}
+        ranked.__first_extract_date_delivered as first_extract_date
+        {%- endif %}
     from (
         select
             delivered.*,
             delivered._extract_date as extract_date,
-            min(delivered._extract_date) over (partition by {{ keys }}) as first_extract_date,
+            min(delivered._extract_date) over (partition by {{ keys }})
+                as __first_extract_date_delivered,
             delivered._source_file as source_file,
             delivered._row_number as source_row_number,
             delivered._loaded_at as loaded_at,
@@ -65,11 +84,17 @@
                 order by delivered._extract_date desc, delivered._row_number desc
             ) as __version_rank
         from {{ source_relation }} as delivered
-        where delivered._extract_date <= {{ _as_of_date() }}
-            {%- for key in key_columns %}
-            and delivered.{{ key }} is not null
-            {%- endfor %}
+        where {{ _staging_delivered_filter(key_columns) }}
+        {%- if append_after is not none %}
+            and delivered._extract_date > cast('{{ append_after }}' as date)
+        {%- endif %}
     ) as ranked
+    {%- if append_after is not none %}
+    left join {{ this }} as stored
+        on {% for key in key_columns -%}
+        stored.{{ key }} = ranked.{{ key }}{{ ' and ' if not loop.last }}
+        {%- endfor %}
+    {%- endif %}
     where ranked.__version_rank = 1
 {%- endmacro %}
 

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('snapshot', 'crm', 'clients', ['crm_id'])) }}
 {%- set content_columns = [
     'client_name', 'uscc', 'contact_name', 'contact_phone', 'email', 'province', 'city',
     'industry', 'client_type', 'account_manager', 'association_member', 'listed', 'created_at',

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('snapshot', 'external', 'registry', ['uscc'])) }}
 with
 
 registry as (

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('snapshot', 'finance', 'customers', ['customer_code'])) }}
 {%- set content_columns = [
     'customer_name', 'tax_id'] %}
 {%- set carried_columns = [

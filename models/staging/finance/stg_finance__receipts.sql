@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('incremental', 'finance', 'receipts', ['voucher_no'])) }}
 with
 
 receipts as (

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('snapshot', 'finance', 'statements', ['customer_code', 'fiscal_year'])) }}
 {%- set amounts = ['revenue', 'net_profit', 'total_assets', 'total_liabilities', 'current_assets',
                    'current_liabilities', 'operating_cash_flow', 'interest_expense'] -%}
 {%- set content_columns = [

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('snapshot', 'projects', 'participations', ['project_code', 'partner_name', 'role'])) }}
 with
 
 participations as (

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('snapshot', 'projects', 'projects', ['project_code'])) }}
 with
 
 projects as (

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('snapshot', 'risk', 'credit_profiles', ['risk_client_no'])) }}
 with
 
 credit_profiles as (

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('incremental', 'risk', 'risk_events', ['event_id'])) }}
 with
 
 risk_events as (

@@ -1,3 +1,4 @@
+{{ config(**staging_by_delivery('incremental', 'service', 'tickets', ['ticket_id'])) }}
 with
 
 tickets as (
