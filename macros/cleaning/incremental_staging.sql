@@ -31,7 +31,8 @@
         {%- set keys = key_columns | string -%}
         {%- set post_hooks = [] -%}
         {%- if kind == 'snapshot' -%}
-            {%- do post_hooks.append("{{ staging_delivery_flags_updated(" ~ keys ~ ") }}") -%}
+            {%- do post_hooks.append("{{ staging_delivery_flags_updated(" ~ source_call ~ ", "
+                                     ~ keys ~ ") }}") -%}
         {%- endif -%}
         {%- do post_hooks.append("{{ staging_build_recorded(" ~ source_call ~ ", " ~ keys
                                  ~ ") }}") -%}
@@ -85,7 +86,8 @@
 {#- The extract date after which deliveries are appended, or none to rebuild every delivery up
     to the as-of date. One query on the raw layer's delivery list, at execution time. -#}
 {% macro staging_append_after(source_relation, key_columns, announce=true) -%}
-    {%- if not (execute and is_incremental()) -%}
+    {#- (a dbt unit test of the model has no `this`: it tests the rebuild path) -#}
+    {%- if not execute or this is none or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set comment_query -%}
@@ -133,8 +135,12 @@
 {%- endmacro %}
 
 {#- post-hook (snapshot entities): the flags of the stored rows after deliveries were appended
-    (nothing to change after a rebuild, whose rows were flagged over every delivery). -#}
-{% macro staging_delivery_flags_updated(key_columns) -%}
+    (nothing to do after a first build or a rebuild, whose rows were flagged over every
+    delivery; the table's comment still describes the build before this one). -#}
+{% macro staging_delivery_flags_updated(source_relation, key_columns) -%}
+    {%- if staging_append_after(source_relation, key_columns, announce=false) is none -%}
+        {{ return('') }}
+    {%- endif -%}
     update {{ this }} as stored
     set is_latest_version = false
     from (
