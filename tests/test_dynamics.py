@@ -70,6 +70,11 @@ def migrations_table(home: Path) -> pd.DataFrame:
                        "horizon_months, from_tier_code, to_tier_code").reset_index(drop=True)
 
 
+def performance_table(home: Path) -> pd.DataFrame:
+    return query(home, "select * from marts.tier_performance order by period_date, profile_code"
+                 ).reset_index(drop=True)
+
+
 def copy_project(target: Path) -> Path:
     target.mkdir(parents=True)
     for part in PROJECT_PARTS:
@@ -143,8 +148,9 @@ def built(tmp_path_factory) -> dict:
 
 def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built):
     home, project, full = built["home"], built["project"], built["full"]
-    full_migrations = migrations_table(home)
-    incremental = ["client_tiers", "tier_migrations"]
+    full_migrations, full_performance = migrations_table(home), performance_table(home)
+    incremental = ["client_tiers", "tier_migrations", "int_dynamics_outcomes_labelled",
+                   "tier_performance_by_tier", "tier_performance"]
     start = MONTH_ENDS.index(date(2025, 9, 30))  # OV-LAPSE's last month: it lapses on the way
     dbt(project, home, "run", "--full-refresh", "--select", *incremental,
         as_of=MONTH_ENDS[start])
@@ -156,11 +162,18 @@ def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built
     month_by_month = tiers_table(home)
     pd.testing.assert_frame_equal(month_by_month, full)
     pd.testing.assert_frame_equal(migrations_table(home), full_migrations)
+    pd.testing.assert_frame_equal(performance_table(home), full_performance)
 
     rebuilt = MONTH_ENDS[-3]
     dbt(project, home, "run", "--select", *incremental, as_of=rebuilt)
     pd.testing.assert_frame_equal(tiers_table(home), full)
     pd.testing.assert_frame_equal(migrations_table(home), full_migrations)
+    # the monitoring as of the past month (its outcome windows cut there), then back
+    performance = performance_table(home)
+    assert performance[performance.period_date == pd.Timestamp(rebuilt)
+                       ].outcome_months_observed.max() == 0
+    dbt(project, home, "run", "--select", *incremental, as_of=LAST)
+    pd.testing.assert_frame_equal(performance_table(home), full_performance)
     # the stability rule is doing something on this history
     default = full[full.profile_code == "default"]
     assert default.is_stability_holding.any()

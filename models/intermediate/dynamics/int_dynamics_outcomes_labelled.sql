@@ -7,12 +7,40 @@
     through its credit profile, so a client without one cannot show a default) and not already
     in a live default (that would not be a new default). A default reaches the rows of the key
     identity has given the client since (int_dynamics_client_keys_mapped), so a merge does not
-    lose it. Reads client_tiers, so it runs after the risk model (tag after_risk_model). -#}
-{{ config(tags=['after_risk_model']) }}
+    lose it. Reads client_tiers, so it runs after the risk model (tag after_risk_model).
+
+    Incremental by period, like tier_performance: a run rebuilds the periods newer than the
+    table's, those at most monitoring_outcome_months before the as-of date and any stored with
+    an open window; a period whose window closed keeps the outcome it closed with. -#}
+{{ config(
+    tags=['after_risk_model'],
+    materialized='incremental',
+    incremental_strategy=tiering_incremental_strategy(),
+    unique_key='period_date',
+    partition_by=['period_date'],
+    on_schema_change='append_new_columns',
+) }}
 
 with
 
 tiers as (select * from {{ ref('client_tiers') }}),
+
+periods_to_build as (
+    select period_date
+    from (
+        select distinct period_date
+        from tiers
+        where period_date <= {{ dynamics_as_of() }}
+    ) as built
+    {%- if is_incremental() %}
+    where period_date > (select max(period_date) from {{ this }})
+        or {{ dbt.datediff('period_date', dynamics_as_of(), 'month') }}
+            <= {{ dynamics_parameter('monitoring_outcome_months') }}
+        or period_date in (
+            select period_date from {{ this }} where not is_outcome_window_complete
+        )
+    {%- endif %}
+),
 
 defaults as (select * from {{ ref('int_tiering_default_events_listed') }}),
 
@@ -36,9 +64,10 @@ cohort as (
         and tiers.period_date = features.period_date
     left join keys
         on tiers.client_key = keys.client_key
+    inner join periods_to_build
+        on tiers.period_date = periods_to_build.period_date
     where features.has_credit_profile
         and tiers.guardrail_code <> 'live_default'
-        and tiers.period_date <= {{ dynamics_as_of() }}
 ),
 
 client_periods as (

@@ -16,13 +16,24 @@
                              published tier and without the stability rule
     A period whose outcome window has not closed by the as-of date says so
     (is_outcome_window_complete = false, outcome_months_observed < 12): its default figures
-    count only the months seen so far and will still move. -#}
+    count only the months seen so far and will still move.
+
+    Incremental by period: a run rebuilds the periods newer than the table's newest, the periods
+    at most monitoring_outcome_months before the as-of date (so the run in which a window
+    closes computes it complete) and any period stored with an open window (after a past month
+    was re-run); a period whose window closed keeps the figures it closed with. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy=tiering_incremental_strategy(),
+    unique_key='period_date',
+    partition_by=['period_date'],
+    on_schema_change='append_new_columns',
+) }}
+
 with
 
-tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}
+all_tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}
           where period_date <= {{ dynamics_as_of() }}),
-
-labelled as {{ inline_cte() }} (select * from {{ ref('int_dynamics_outcomes_labelled') }}),
 
 by_tier as (select * from {{ ref('tier_performance_by_tier') }}),
 
@@ -30,7 +41,36 @@ periods as (
     select
         period_date,
         dense_rank() over (order by period_date) as period_index
-    from (select distinct period_date from tiers) as built
+    from (select distinct period_date from all_tiers) as built
+),
+
+periods_to_build as (
+    select * from periods
+    {%- if is_incremental() %}
+    where period_date > (select max(period_date) from {{ this }})
+        or {{ dbt.datediff('period_date', dynamics_as_of(), 'month') }}
+            <= {{ dynamics_parameter('monitoring_outcome_months') }}
+        or period_date in (
+            select period_date from {{ this }} where not is_outcome_window_complete
+        )
+    {%- endif %}
+),
+
+{#- The tiers of those periods and of the period before the first of them (the PSI and the tier
+    changes compare a period with the one before). -#}
+tiers as {{ inline_cte() }} (
+    select all_tiers.*
+    from all_tiers
+    inner join periods
+        on all_tiers.period_date = periods.period_date
+    where periods.period_index >= (select min(period_index) - 1 from periods_to_build)
+),
+
+labelled as {{ inline_cte() }} (
+    select outcomes.*
+    from {{ ref('int_dynamics_outcomes_labelled') }} as outcomes
+    inner join periods_to_build
+        on outcomes.period_date = periods_to_build.period_date
 ),
 
 {#- Discrimination: composite and credit score against the realised outcome. -#}
@@ -296,4 +336,7 @@ performance as (
         and tier_activity.period_date = psi.period_date
 )
 
-select * from performance
+select performance.*
+from performance
+inner join periods_to_build
+    on performance.period_date = periods_to_build.period_date
