@@ -83,7 +83,8 @@ def dbt_vars(as_of: date) -> str:
     periods = os.environ.get("TIERING_PERIODS_PER_STATEMENT", "").strip()
     if periods:
         if not periods.isdigit():
-            raise ValueError(f"TIERING_PERIODS_PER_STATEMENT must be a whole number, not {periods!r}")
+            raise ValueError(
+                f"TIERING_PERIODS_PER_STATEMENT must be a whole number, not {periods!r}")
         values["tiering_periods_per_statement"] = int(periods)
     return json.dumps(values)
 

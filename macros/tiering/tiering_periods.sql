@@ -117,7 +117,8 @@
 {%- endmacro %}
 
 {% macro default__tiering_insert_period_batch(batch_sql) -%}
-    {%- set batch_relation = make_temp_relation(this, '__dbt_period_batch').incorporate(type='table') -%}
+    {%- set batch_relation = make_temp_relation(this, '__dbt_period_batch')
+        .incorporate(type='table') -%}
     {%- do run_query(create_table_as(True, batch_relation, batch_sql)) -%}
     {%- set strategy = adapter.get_incremental_strategy_macro(
         context, config.get('incremental_strategy')) -%}
@@ -132,7 +133,8 @@
 {%- endmacro %}
 
 {% macro spark__tiering_insert_period_batch(batch_sql) -%}
-    {%- set batch_view = this.incorporate(path={'identifier': this.identifier ~ '__dbt_period_batch'})
+    {%- set batch_view = this
+        .incorporate(path={'identifier': this.identifier ~ '__dbt_period_batch'})
         .include(database=false, schema=false) -%}
     {%- do run_query(create_table_as(True, batch_view, batch_sql)) -%}
     {%- do run_query(get_insert_overwrite_sql(batch_view, this, this)) -%}
