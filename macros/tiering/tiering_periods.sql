@@ -69,7 +69,10 @@
     by the adapter's own incremental strategy (tiering_insert_period_batch). This is dbt's
     microbatch idea with data-driven batches: microbatch windows run from the config `begin` (or
     --event-time-start) to the wall clock (or --event-time-end), not from the table's newest
-    period to the as-of period (docs/scaling.md, "Period batches"). -#}
+    period to the as-of period (docs/scaling.md, "Period batches").
+    Only for models whose periods do not depend on each other: every batch runs the SQL the
+    first statement was compiled to (on a first build, the full-refresh form), so a model that
+    continues from its stored previous period (client_tiers) cannot be batched this way. -#}
 {% macro tiering_build_period_batches(upstream) -%}
     {%- if execute and tiering_periods_per_statement() > 0 -%}
         {%- set first_cursor = tiering_period_cursor() -%}
