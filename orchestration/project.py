@@ -6,6 +6,7 @@ file is newer than it, so loading the definitions costs a file walk, not a `dbt 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -74,8 +75,18 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
 
 
 def dbt_vars(as_of: date) -> str:
-    """The `--vars` of every dbt invocation of a run (one string, so partial parsing matches)."""
-    return '{"as_of_date": "' + as_of.isoformat() + '"}'
+    """The `--vars` of every dbt invocation of a run (one string, so partial parsing matches).
+
+    TIERING_PERIODS_PER_STATEMENT, when set, overrides the dbt var tiering_periods_per_statement
+    (the most periods a tier-history model builds in one statement; docs/operations.md)."""
+    values = {"as_of_date": as_of.isoformat()}
+    periods = os.environ.get("TIERING_PERIODS_PER_STATEMENT", "").strip()
+    if periods:
+        if not periods.isdigit():
+            raise ValueError(
+                f"TIERING_PERIODS_PER_STATEMENT must be a whole number, not {periods!r}")
+        values["tiering_periods_per_statement"] = int(periods)
+    return json.dumps(values)
 
 
 def ensure_manifest(project: DbtProject = dbt_project, as_of: date | None = None) -> Path:

@@ -243,3 +243,17 @@ def test_old_dbt_invocation_folders_are_pruned(tmp_path: Path) -> None:
     runs = sorted({p.name.rsplit("-", 2)[-2] for p in tmp_path.glob("*-*-*")})
     assert runs == ["ddddddd", "eeeeeee", "fffffff"]
     assert (tmp_path / "manifest.json").exists()
+
+
+def test_periods_per_statement_reaches_dbt_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestration.project import dbt_vars
+
+    monkeypatch.delenv("TIERING_PERIODS_PER_STATEMENT", raising=False)
+    assert json.loads(dbt_vars(date(2026, 10, 31))) == {"as_of_date": "2026-10-31"}
+    monkeypatch.setenv("TIERING_PERIODS_PER_STATEMENT", "1")
+    assert json.loads(dbt_vars(date(2026, 10, 31))) == {
+        "as_of_date": "2026-10-31", "tiering_periods_per_statement": 1}
+    monkeypatch.setenv("TIERING_PERIODS_PER_STATEMENT", "two")
+    with pytest.raises(ValueError, match="whole number"):
+        dbt_vars(date(2026, 10, 31))

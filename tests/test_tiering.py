@@ -5,6 +5,8 @@ rebuilding one month incrementally equals its first build."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -24,11 +26,14 @@ AS_OF = date(2026, 1, 31)  # last month end of the simulation
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
-def dbt(home: Path, *args: str, as_of: date = AS_OF) -> None:
+def dbt(home: Path, *args: str, as_of: date = AS_OF,
+        periods_per_statement: int | None = None) -> None:
     env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
            "DBT_LOG_PATH": str(home / "logs")}
+    batches = ("" if periods_per_statement is None
+               else f", tiering_periods_per_statement: {periods_per_statement}")
     command = [DBT, *args, "--profiles-dir", str(PROJECT_DIR),
-               "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"]
+               "--vars", f"{{as_of_date: '{as_of.isoformat()}'{batches}}}"]
     result = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout[-6000:]}")
@@ -209,3 +214,71 @@ def test_incremental_month_equals_full_build(warehouse):
                                f"where period_date <> date '{month}' group by 1 order by 1")
     pd.testing.assert_frame_equal(before, after)
     pd.testing.assert_frame_equal(others_before, others_after)
+
+
+HISTORY_MODELS = ("intermediate.int_tiering_client_features_built",
+                  "intermediate.int_tiering_dimensions_scored")
+
+
+def differing_rows(left: Path, right: Path, table: str) -> int:
+    """Rows of `table` (one row per client per period) missing from either warehouse or with a
+    column that differs; doubles may differ by 1e-9 relative (sums of doubles are not
+    associative, and DuckDB's parallel aggregates add them in no fixed order)."""
+    with duckdb.connect() as con:
+        con.execute(f"attach '{left}' as l (read_only)")
+        con.execute(f"attach '{right}' as r (read_only)")
+        columns = con.execute(
+            f"select column_name, column_type from (describe l.{table})").fetchall()
+        same = [f"abs(l.{name} - r.{name}) <= 1e-9 * greatest(1, abs(l.{name}))"
+                f" or (l.{name} is null and r.{name} is null)"
+                if kind == "DOUBLE" else f"l.{name} is not distinct from r.{name}"
+                for name, kind in columns]
+        return con.execute(f"""
+            select count(*) from l.{table} as l
+            full join r.{table} as r
+                on l.client_key = r.client_key and l.period_date = r.period_date
+            where l.client_key is null or r.client_key is null
+                or not ({" and ".join(f"({check})" for check in same)})""").fetchone()[0]
+
+
+def batch_cursors(home: Path) -> list[str]:
+    """The periods after which the batches dbt ran (its debug log of `home`) started, and the
+    periods after which it looked for more."""
+    log = (home / "logs" / "dbt.log").read_text(encoding="utf-8")
+    marker = r"cast\('(\d{4}-\d{2}-\d{2})' as date\) /\* tiering_period_cursor \*/"
+    return sorted(set(re.findall(marker, log)))
+
+
+def test_history_built_in_period_batches_equals_one_statement(warehouse, tmp_path):
+    """The tier history built two periods per statement (a full refresh, then an incremental run
+    adding five periods) has exactly the rows of one statement over every period."""
+    home, _ = warehouse
+    homes = {}
+    for name in ("one_statement", "batches"):
+        homes[name] = tmp_path / name
+        homes[name].mkdir()
+        shutil.copyfile(home / "warehouse.duckdb", homes[name] / "warehouse.duckdb")
+    models = ("int_tiering_client_features_built", "int_tiering_dimensions_scored")
+    dbt(homes["one_statement"], "run", "--full-refresh", "--select", *models,
+        periods_per_statement=0)
+    dbt(homes["batches"], "run", "--full-refresh", "--select", *models, periods_per_statement=2)
+    periods = query(homes["batches"], "select distinct period_date from "
+                    "intermediate.int_tiering_client_features_built order by 1").period_date
+    assert len(periods) == MONTHS
+    # two periods a statement: the first batch after no period, the next ones after the 2nd,
+    # 4th, ... period; then no period after the last
+    days = [f"{period:%Y-%m-%d}" for period in periods]
+    assert batch_cursors(homes["batches"]) == ["1900-01-01", *days[1::2], days[-1]]
+    for table in HISTORY_MODELS:
+        assert differing_rows(homes["one_statement"] / "warehouse.duckdb",
+                              homes["batches"] / "warehouse.duckdb", table) == 0, table
+
+    # an incremental run five periods behind builds them in three statements
+    last_kept = periods.iloc[-6]
+    with duckdb.connect(str(homes["batches"] / "warehouse.duckdb")) as con:
+        for table in HISTORY_MODELS:
+            con.execute(f"delete from {table} where period_date > date '{last_kept:%Y-%m-%d}'")
+    dbt(homes["batches"], "run", "--select", *models, periods_per_statement=2)
+    for table in HISTORY_MODELS:
+        assert differing_rows(homes["one_statement"] / "warehouse.duckdb",
+                              homes["batches"] / "warehouse.duckdb", table) == 0, table

@@ -12,6 +12,7 @@
     partition_by=['period_date'],
     unique_key='period_date',
     on_schema_change='append_new_columns',
+    post_hook="{{ tiering_build_period_batches(tiering_delivered_periods() ~ ' as delivered') }}",
 ) }}
 
 {#- The behaviour window: the `_6m` features read the snapshots of the 6 months up to the
@@ -45,11 +46,7 @@ registry as (select * from {{ ref('stg_external__registry') }}),
 rating_priors as (select * from {{ ref('tiering_rating_pd_prior') }}),
 
 {#- Periods: the month ends at which departments delivered, up to the as-of date. -#}
-delivery_periods as (
-    select distinct extract_date as period_date from crm_clients
-    union
-    select distinct extract_date as period_date from credit_profiles
-),
+delivery_periods as (select * from {{ tiering_delivered_periods() }} as delivered),
 
 periods as (
     select period_date

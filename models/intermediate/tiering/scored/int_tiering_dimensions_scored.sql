@@ -15,6 +15,7 @@
     partition_by=['period_date'],
     unique_key='period_date',
     on_schema_change='append_new_columns',
+    post_hook="{{ tiering_build_period_batches(ref('int_tiering_client_features_built')) }}",
 ) }}
 
 with
