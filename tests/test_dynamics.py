@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from project_copy import copy_project
+
 from tiering.config import PROJECT_DIR, Paths
 
 CLIENTS = 400
@@ -31,8 +33,6 @@ SEED = 5
 MONTH_ENDS = [d.date() for d in pd.date_range("2024-11-30", periods=MONTHS, freq="ME")]
 LAST = MONTH_ENDS[-1]  # 2025-12-31
 DBT = str(Path(sys.executable).parent / "dbt")
-PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots",
-                 "tests/dbt")
 OVERRIDE_COLUMNS = "override_id,client_key,tier_code,reason,approver,valid_from,valid_to\n"
 
 
@@ -73,19 +73,6 @@ def migrations_table(home: Path) -> pd.DataFrame:
 def performance_table(home: Path) -> pd.DataFrame:
     return query(home, "select * from marts.tier_performance order by period_date, profile_code"
                  ).reset_index(drop=True)
-
-
-def copy_project(target: Path) -> Path:
-    target.mkdir(parents=True)
-    for part in PROJECT_PARTS:
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, target / part,
-                            ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
-        else:
-            (target / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target / part)
-    return target
 
 
 def write_overrides(project: Path, rows: list[tuple]) -> None:

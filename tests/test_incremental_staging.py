@@ -17,13 +17,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from project_copy import copy_project
+
 from tiering.config import PROJECT_DIR, Paths
 
 MONTH_ENDS = [date(2024, 11, 30), date(2024, 12, 31), date(2025, 1, 31), date(2025, 2, 28)]
 DBT = str(Path(sys.executable).parent / "dbt")
 STAGING = "path:models/staging"
-PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "snapshots",
-                 "tests/dbt")
 
 
 def dbt(home: Path, *args: str, as_of: date, project: Path = PROJECT_DIR) -> str:
@@ -126,16 +126,7 @@ def test_a_redelivered_month_rebuilds(home: Path) -> None:
 
 
 def test_changed_logic_rebuilds(home: Path, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    for part in PROJECT_PARTS:
-        source = PROJECT_DIR / part
-        if source.is_dir():
-            shutil.copytree(source, project / part,
-                            ignore=shutil.ignore_patterns("target", "logs", "__pycache__"))
-        else:
-            (project / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, project / part)
+    project = copy_project(tmp_path / "project")
     macros = project / "macros" / "cleaning" / "phones.sql"
     code = macros.read_text(encoding="utf-8")
     end = code.index("{%- endmacro")

@@ -18,6 +18,26 @@
     cast('{{ var("as_of_date") }}' as date)
 {%- endmacro %}
 
+{#- The periods a monitoring model (int_dynamics_outcomes_labelled, tier_performance) builds, as a
+    predicate on period_date: every period on a full refresh; incrementally the periods newer
+    than the table's, those whose outcome window is open as of the run (at most
+    monitoring_outcome_months before the as-of date: the run in which a window closes computes
+    it complete) and any period stored with an open window (after a past month was re-run). -#}
+{% macro dynamics_outcome_periods_to_build(period_column='period_date') -%}
+    {%- if is_incremental() -%}
+    (
+        {{ period_column }} > (select max(period_date) from {{ this }})
+        or {{ dbt.datediff(period_column, dynamics_as_of(), 'month') }}
+            <= {{ dynamics_parameter('monitoring_outcome_months') }}
+        or {{ period_column }} in (
+            select period_date from {{ this }} where not is_outcome_window_complete
+        )
+    )
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The lowest tier rank a guardrail allows (1 = best tier, i.e. no constraint): registry
     吊销/注销 and a live default force the worst tier, the credit floor caps at C. This mirrors
     the guardrails of int_tiering_composites_weighted (which applies them to the band tier);

@@ -32,14 +32,7 @@ periods_to_build as (
         from tiers
         where period_date <= {{ dynamics_as_of() }}
     ) as built
-    {%- if is_incremental() %}
-    where period_date > (select max(period_date) from {{ this }})
-        or {{ dbt.datediff('period_date', dynamics_as_of(), 'month') }}
-            <= {{ dynamics_parameter('monitoring_outcome_months') }}
-        or period_date in (
-            select period_date from {{ this }} where not is_outcome_window_complete
-        )
-    {%- endif %}
+    where {{ dynamics_outcome_periods_to_build() }}
 ),
 
 defaults as (select * from {{ ref('int_tiering_default_events_listed') }}),

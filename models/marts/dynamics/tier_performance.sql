@@ -46,14 +46,7 @@ periods as (
 
 periods_to_build as (
     select * from periods
-    {%- if is_incremental() %}
-    where period_date > (select max(period_date) from {{ this }})
-        or {{ dbt.datediff('period_date', dynamics_as_of(), 'month') }}
-            <= {{ dynamics_parameter('monitoring_outcome_months') }}
-        or period_date in (
-            select period_date from {{ this }} where not is_outcome_window_complete
-        )
-    {%- endif %}
+    where {{ dynamics_outcome_periods_to_build() }}
 ),
 
 {#- The tiers of those periods and of the period before the first of them (the PSI and the tier
