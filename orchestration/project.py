@@ -77,15 +77,18 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
 def dbt_vars(as_of: date) -> str:
     """The `--vars` of every dbt invocation of a run (one string, so partial parsing matches).
 
-    TIERING_PERIODS_PER_STATEMENT, when set, overrides the dbt var tiering_periods_per_statement
-    (the most periods a tier-history model builds in one statement; docs/operations.md)."""
-    values = {"as_of_date": as_of.isoformat()}
-    periods = os.environ.get("TIERING_PERIODS_PER_STATEMENT", "").strip()
-    if periods:
-        if not periods.isdigit():
-            raise ValueError(
-                f"TIERING_PERIODS_PER_STATEMENT must be a whole number, not {periods!r}")
-        values["tiering_periods_per_statement"] = int(periods)
+    TIERING_PERIODS_PER_STATEMENT and TIERING_TIER_ROWS_PER_STATEMENT, when set, override the
+    dbt vars tiering_periods_per_statement (the most periods a tier-history model builds in one
+    statement) and tiering_tier_rows_per_statement (the most rows client_tiers builds in one
+    statement; docs/operations.md, "Process settings")."""
+    values: dict[str, object] = {"as_of_date": as_of.isoformat()}
+    for variable, name in (("TIERING_PERIODS_PER_STATEMENT", "tiering_periods_per_statement"),
+                           ("TIERING_TIER_ROWS_PER_STATEMENT", "tiering_tier_rows_per_statement")):
+        setting = os.environ.get(variable, "").strip()
+        if setting:
+            if not setting.isdigit():
+                raise ValueError(f"{variable} must be a whole number, not {setting!r}")
+            values[name] = int(setting)
     return json.dumps(values)
 
 

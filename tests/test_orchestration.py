@@ -245,15 +245,20 @@ def test_old_dbt_invocation_folders_are_pruned(tmp_path: Path) -> None:
     assert (tmp_path / "manifest.json").exists()
 
 
-def test_periods_per_statement_reaches_dbt_from_the_environment(
+def test_statement_sizes_reach_dbt_from_the_environment(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from orchestration.project import dbt_vars
 
     monkeypatch.delenv("TIERING_PERIODS_PER_STATEMENT", raising=False)
+    monkeypatch.delenv("TIERING_TIER_ROWS_PER_STATEMENT", raising=False)
     assert json.loads(dbt_vars(date(2026, 10, 31))) == {"as_of_date": "2026-10-31"}
     monkeypatch.setenv("TIERING_PERIODS_PER_STATEMENT", "1")
     assert json.loads(dbt_vars(date(2026, 10, 31))) == {
         "as_of_date": "2026-10-31", "tiering_periods_per_statement": 1}
+    monkeypatch.setenv("TIERING_TIER_ROWS_PER_STATEMENT", "5000000")
+    assert json.loads(dbt_vars(date(2026, 10, 31))) == {
+        "as_of_date": "2026-10-31", "tiering_periods_per_statement": 1,
+        "tiering_tier_rows_per_statement": 5000000}
     monkeypatch.setenv("TIERING_PERIODS_PER_STATEMENT", "two")
-    with pytest.raises(ValueError, match="whole number"):
+    with pytest.raises(ValueError, match="TIERING_PERIODS_PER_STATEMENT must be a whole number"):
         dbt_vars(date(2026, 10, 31))

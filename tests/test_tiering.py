@@ -26,12 +26,14 @@ AS_OF = date(2026, 1, 31)  # last month end of the simulation
 DBT = str(Path(sys.executable).parent / "dbt")
 
 
-def dbt(home: Path, *args: str, as_of: date = AS_OF,
-        periods_per_statement: int | None = None) -> None:
+def dbt(home: Path, *args: str, as_of: date = AS_OF, periods_per_statement: int | None = None,
+        tier_rows_per_statement: int | None = None) -> None:
     env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
            "DBT_LOG_PATH": str(home / "logs")}
     batches = ("" if periods_per_statement is None
                else f", tiering_periods_per_statement: {periods_per_statement}")
+    if tier_rows_per_statement is not None:
+        batches += f", tiering_tier_rows_per_statement: {tier_rows_per_statement}"
     command = [DBT, *args, "--profiles-dir", str(PROJECT_DIR),
                "--vars", f"{{as_of_date: '{as_of.isoformat()}'{batches}}}"]
     result = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
@@ -220,7 +222,8 @@ HISTORY_MODELS = ("intermediate.int_tiering_client_features_built",
                   "intermediate.int_tiering_dimensions_scored")
 
 
-def differing_rows(left: Path, right: Path, table: str) -> int:
+def differing_rows(left: Path, right: Path, table: str,
+                   keys: tuple[str, ...] = ("client_key", "period_date")) -> int:
     """Rows of `table` (one row per client per period) missing from either warehouse or with a
     column that differs; doubles may differ by 1e-9 relative (sums of doubles are not
     associative, and DuckDB's parallel aggregates add them in no fixed order)."""
@@ -236,7 +239,7 @@ def differing_rows(left: Path, right: Path, table: str) -> int:
         return con.execute(f"""
             select count(*) from l.{table} as l
             full join r.{table} as r
-                on l.client_key = r.client_key and l.period_date = r.period_date
+                on {" and ".join(f"l.{key} = r.{key}" for key in keys)}
             where l.client_key is null or r.client_key is null
                 or not ({" and ".join(f"({check})" for check in same)})""").fetchone()[0]
 
@@ -282,3 +285,40 @@ def test_history_built_in_period_batches_equals_one_statement(warehouse, tmp_pat
     for table in HISTORY_MODELS:
         assert differing_rows(homes["one_statement"] / "warehouse.duckdb",
                               homes["batches"] / "warehouse.duckdb", table) == 0, table
+
+
+def test_tiers_built_in_client_batches_equal_one_statement(warehouse, tmp_path):
+    """client_tiers built in client batches (hash buckets of the clients, one statement each) has
+    exactly the rows of one statement: on a full refresh, and on an incremental run five periods
+    behind, whose batches continue from the stored period before."""
+    home, _ = warehouse
+    homes = {}
+    for name in ("one_statement", "batches"):
+        homes[name] = tmp_path / name
+        homes[name].mkdir()
+        shutil.copyfile(home / "warehouse.duckdb", homes[name] / "warehouse.duckdb")
+    table, keys = "marts.client_tiers", ("client_key", "profile_code", "period_date")
+    rows = query(home, f"select count(*) as n from {table}").n[0]
+    dbt(homes["one_statement"], "run", "--full-refresh", "--select", "client_tiers",
+        tier_rows_per_statement=0)
+    dbt(homes["batches"], "run", "--full-refresh", "--select", "client_tiers",
+        tier_rows_per_statement=-(-rows // 4))
+    assert client_batches_run(homes["batches"]) == [2, 3, 4]
+    assert query(homes["batches"], f"select count(*) as n from {table}").n[0] == rows
+    assert differing_rows(homes["one_statement"] / "warehouse.duckdb",
+                          homes["batches"] / "warehouse.duckdb", table, keys) == 0
+
+    periods = query(home, f"select distinct period_date from {table} order by 1").period_date
+    with duckdb.connect(str(homes["batches"] / "warehouse.duckdb")) as con:
+        con.execute(f"delete from {table} where period_date > date '{periods.iloc[-6]:%Y-%m-%d}'")
+    (homes["batches"] / "logs" / "dbt.log").unlink()
+    dbt(homes["batches"], "run", "--select", "client_tiers", tier_rows_per_statement=-(-rows // 8))
+    assert client_batches_run(homes["batches"]) == [2, 3]
+    assert differing_rows(homes["one_statement"] / "warehouse.duckdb",
+                          homes["batches"] / "warehouse.duckdb", table, keys) == 0
+
+
+def client_batches_run(home: Path) -> list[int]:
+    """The client batches after the first that dbt's log of `home` says it ran."""
+    log = (home / "logs" / "dbt.log").read_text(encoding="utf-8")
+    return sorted({int(batch) for batch in re.findall(r"client batch (\d+) of \d+", log)})

@@ -26,13 +26,18 @@
     one after the as-of date. The switches of a built period continue from the stored row of
     the period before (and the composites of the persistence window before it), so building
     month by month gives exactly what a full refresh computes over every period (tested), and a
-    rebuilt month equals its first build. -#}
+    rebuilt month equals its first build. A run that builds more than
+    var('tiering_tier_rows_per_statement') rows builds them in client batches (hash buckets of
+    the clients, one statement each; macros/tiering/tiering_client_batches.sql): every window
+    partitions by client, so the rows are those of one statement. -#}
+-- depends_on: {{ ref('tiering_weight_profiles') }} (client batches count the profiles)
 {{ config(
     materialized='incremental',
     incremental_strategy=tiering_incremental_strategy(),
     unique_key='period_date',
     partition_by=['period_date'],
     on_schema_change='append_new_columns',
+    post_hook="{{ tiering_build_client_batches() }}",
 ) }}
 
 {%- set dimensions = ['value', 'credit', 'risk_tolerance', 'influence', 'potential', 'loyalty'] %}
@@ -41,10 +46,23 @@
 {#- A table built before the stability rule existed has no stable_band_tier_code: its rows seed
     the switches from their composite (run a full refresh or a backfill to restate them). -#}
 {%- set stored_columns = [] %}
+{%- set built_until = none %}
 {%- if is_incremental() %}
     {%- set stored_columns = adapter.get_columns_in_relation(this)
         | map(attribute='name') | map('lower') | list %}
+    {#- the newest stored period, as a literal: every client batch builds the same periods,
+        though the first batch's rows are stored before the next batch runs -#}
+    {%- if execute %}
+        {%- set built_until = run_query('select max(period_date) from ' ~ this)
+            .columns[0].values()[0] %}
+    {%- endif %}
 {%- endif %}
+{#- The clients are built in hash buckets of at most var('tiering_tier_rows_per_statement') rows
+    per statement (macros/tiering/tiering_client_batches.sql): bucket 0 here, the others in the
+    post-hook. Every window below partitions by client, so a bucket's rows are those of one
+    statement over every client. -#}
+{%- set client_batches = tiering_client_batch_count(
+    ref('int_tiering_dimensions_scored'), built_until) %}
 
 with
 
@@ -71,8 +89,8 @@ periods as (
 
 periods_to_build as (
     select * from periods
-    {%- if is_incremental() %}
-    where period_date > (select max(period_date) from {{ this }})
+    {%- if is_incremental() and built_until is not none %}
+    where period_date > cast('{{ built_until }}' as date)
         or period_date = (select max(period_date) from periods)
     {%- endif %}
 ),
@@ -95,6 +113,7 @@ composites as (
     from {{ ref('int_tiering_composites_weighted') }} as composites
     inner join periods_to_build
         on composites.period_date = periods_to_build.period_date
+    where {{ tiering_client_in_batch('composites.client_key', client_batches) }}
 ),
 
 {#- Stored rows of the periods just before the first period to build: the seed of the switches
@@ -119,6 +138,7 @@ stored as (
     cross join first_period_to_build
     where periods.period_index < first_period_to_build.period_index
         and periods.period_index >= first_period_to_build.period_index - {{ persistence }} + 1
+        and {{ tiering_client_in_batch('stored.client_key', client_batches) }}
     {%- else %}
     select
         client_key,
@@ -408,6 +428,7 @@ composites_wide as (
     from {{ ref('int_tiering_composites_weighted') }} as composites
     inner join periods_to_build
         on composites.period_date = periods_to_build.period_date
+    where {{ tiering_client_in_batch('composites.client_key', client_batches) }}
 ),
 
 tiers as (
