@@ -27,8 +27,8 @@
     the period before (and the composites of the persistence window before it), so building
     month by month gives exactly what a full refresh computes over every period (tested), and a
     rebuilt month equals its first build. A run that builds more than
-    var('tiering_tier_rows_per_statement') rows builds them in client batches (hash buckets of
-    the clients, one statement each; macros/tiering/tiering_client_batches.sql): every window
+    var('tiering_tier_rows_per_statement') rows builds them in client batches (ranges of client
+    keys, one statement each; macros/tiering/tiering_client_batches.sql): every window
     partitions by client, so the rows are those of one statement. -#}
 -- depends_on: {{ ref('tiering_weight_profiles') }} (client batches count the profiles)
 {{ config(
@@ -57,11 +57,12 @@
             .columns[0].values()[0] %}
     {%- endif %}
 {%- endif %}
-{#- The clients are built in hash buckets of at most var('tiering_tier_rows_per_statement') rows
-    per statement (macros/tiering/tiering_client_batches.sql): bucket 0 here, the others in the
-    post-hook. Every window below partitions by client, so a bucket's rows are those of one
+{#- The clients are built in ranges of client keys of at most
+    var('tiering_tier_rows_per_statement') rows per statement
+    (macros/tiering/tiering_client_batches.sql): the first range here, the others in the
+    post-hook. Every window below partitions by client, so a range's rows are those of one
     statement over every client. -#}
-{%- set client_batches = tiering_client_batch_count(
+{%- set client_batches = tiering_client_batch_bounds(
     ref('int_tiering_dimensions_scored'), built_until) %}
 
 with
