@@ -224,7 +224,10 @@ def stage_monthly_refresh(workdir: Path, landing: Path, repeat: int) -> dict:
     def once() -> dict:
         home = workdir / "home_monthly"
         shutil.rmtree(home, ignore_errors=True)
-        shutil.copytree(base, home, symlinks=True)
+        if repeat == 1:
+            base.rename(home)  # one run consumes the base: no second copy of a 1M warehouse
+        else:
+            shutil.copytree(base, home, symlinks=True)
         landing_view(landing, view, last)
         target = fresh(workdir / "target_monthly")
         result = run([str(BIN / "tiering"), "refresh"], env_for(home, view, target),
