@@ -41,6 +41,7 @@ CLIENTS = int(os.environ.get("TIERING_SPARK_TEST_CLIENTS", "300"))
 MONTHS = int(os.environ.get("TIERING_SPARK_TEST_MONTHS", "4"))
 START = "2025-09"
 SEED = 7
+TIER_ROWS_PER_STATEMENT = 3000
 DBT = str(Path(sys.executable).parent / "dbt")
 ENGINES = ("duckdb", "spark")
 AFTER_RISK_MODEL = ["--select", "int_tiering_client_features_built", "tag:after_risk_model"]
@@ -72,8 +73,11 @@ def dbt(home: Path, target: str, *args: str, as_of: date | None = None) -> dict[
     target_path = home / "target" / f"{target}-{len(list((home / 'target').glob('*.log')))}"
     env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(target_path),
            "DBT_LOG_PATH": str(home / "logs"), "DBT_TARGET": target}
+    # client_tiers in client batches of at most 3,000 rows (about three at 300 clients x 4
+    # months x 7 profiles), on both engines: Spark appends the later batches with its own insert
     command = [DBT, *args, "--profiles-dir", str(PROJECT_DIR), "--target", target,
-               "--vars", f"{{as_of_date: '{(as_of or as_of_date()).isoformat()}'}}"]
+               "--vars", f"{{as_of_date: '{(as_of or as_of_date()).isoformat()}', "
+                         f"tiering_tier_rows_per_statement: {TIER_ROWS_PER_STATEMENT}}}"]
     result = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     (target_path.parent / f"{target_path.name}.log").write_text(result.stdout)
     results_file = target_path / "run_results.json"
@@ -240,6 +244,9 @@ def test_same_dimension_scores(builds):
 
 
 def test_same_tiers(builds):
+    for engine in ENGINES:  # built in client batches (TIER_ROWS_PER_STATEMENT)
+        log = (builds["homes"][engine] / "logs" / "dbt.log").read_text(encoding="utf-8")
+        assert "client_tiers: client batch 2 of" in log, engine
     assert_same(builds, "marts.client_tiers",
                 ["client_key", "period_date", "profile_code", "tier_code"])
     assert_same(builds, "marts.client_tiers_current", ["client_key", "tier_code"])
