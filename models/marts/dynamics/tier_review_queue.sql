@@ -17,8 +17,8 @@
     comes back through the periodic review of the tier it led to. -#}
 with
 
-{#- The columns the triggers read: this CTE is read five times, so DuckDB keeps it whole (every
-    period of the default profile: 24M rows at 1M clients). -#}
+{# The columns the triggers read: this CTE is read five times, so DuckDB keeps it whole (every
+    period of the default profile: 24M rows at 1M clients). #}
 tiers as (
     select client_key, period_date, tier_code, previous_tier_code, composite_score
     from {{ ref('client_tiers') }}
