@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from tiering.config import Paths
+from tiering.config import Paths, duckdb_config
 from tiering.quality import period_of
 
 SCHEMA = "marts"
@@ -272,7 +272,7 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
     try:
         if reusable:  # start from the previous version: unchanged periods are not copied again
             shutil.copyfile(paths.serving, tmp)
-        con = duckdb.connect(str(tmp))
+        con = duckdb.connect(str(tmp), config=duckdb_config())
         try:
             if not reusable:
                 _create_log(con, paths.serving)

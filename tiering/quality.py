@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiering.config import PROJECT_DIR, Paths
+from tiering.config import PROJECT_DIR, Paths, duckdb_config
 from tiering.ingest.rules import number_values
 
 LAYERS = ("raw", "unified", "marts")
@@ -192,7 +192,7 @@ class Inputs:
 
     def __init__(self, paths: Paths, as_of: date, project_dir: Path = PROJECT_DIR):
         self.paths, self.as_of, self.period = paths, as_of, period_of(as_of)
-        self.con = duckdb.connect(":memory:")
+        self.con = duckdb.connect(":memory:", config=duckdb_config())
         self.con.create_function("uscc_is_valid", uscc_is_valid, ["VARCHAR"], "BOOLEAN",
                                  type="arrow", null_handling="special")
         self.con.create_function("parse_number", number_values, ["VARCHAR"], "DOUBLE",

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from tiering.config import Paths, get_paths
+from tiering.config import Paths, duckdb_config, get_paths
 from tiering.xlsx import write_workbook
 
 TIERS = ["S", "A", "B", "C", "D"]
@@ -42,7 +42,7 @@ class Serving:
     def __init__(self, path: Path):
         if not path.exists():
             raise FileNotFoundError(f"no serving database at {path}: nothing has been published")
-        self.con = duckdb.connect(str(path), read_only=True)
+        self.con = duckdb.connect(str(path), read_only=True, config=duckdb_config())
         self.tables = {f"{s}.{t}" for s, t in self.con.execute(
             "select table_schema, table_name from information_schema.tables").fetchall()}
 

@@ -34,6 +34,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from sklearn.metrics import roc_auc_score
 
+from tiering.config import duckdb_config
+
 FEATURES_TABLE = "intermediate.int_tiering_client_features_built"
 DEFAULTS_TABLE = "intermediate.int_tiering_default_events_listed"
 PARAMETERS_TABLE = "seeds.tiering_parameters"
@@ -559,7 +561,7 @@ def train_and_score(
     periods, validate the as-of model out of time and record every model. Returns the as-of
     model's run record (also its model card's content)."""
     settings = settings or ModelSettings()
-    with duckdb.connect(str(warehouse)) as con:
+    with duckdb.connect(str(warehouse), config=duckdb_config()) as con:
         _prepare_tables(con)
         unrated_prior = _parameter(con, "unrated_pd_prior", 0.02)
         rows, rate = load_training_rows(con, as_of, settings)

@@ -23,7 +23,8 @@
 
 with
 
-tiers as (select * from {{ ref('client_tiers') }}),
+{# Read twice (the periods, the cohort): inlined, so DuckDB does not keep all of client_tiers. #}
+tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}),
 
 periods_to_build as (
     select period_date

@@ -63,9 +63,15 @@ period_pairs as (
         = horizons.horizon_months
 ),
 
-{#- Only the tiers of the periods the pairs compare. -#}
+{#- Only the tiers of the periods the pairs compare, and only the columns compared: this CTE is
+    read twice, so DuckDB keeps it whole (client_tiers.* of a first build at 1M clients: 150M
+    rows of 46 columns). -#}
 tiers as (
-    select client_tiers.*
+    select
+        client_tiers.client_key,
+        client_tiers.profile_code,
+        client_tiers.period_date,
+        client_tiers.tier_code
     from {{ ref('client_tiers') }} as client_tiers
     where client_tiers.period_date in (
         select period_date from period_pairs
