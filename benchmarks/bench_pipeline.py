@@ -321,6 +321,13 @@ def bi_queries(serving: Path, runs: int = 30) -> dict:
         "where period_date < ?) where a.profile_code = 'default' group by 1, 2 order by 1, 2")
     queries = {
         "tier distribution by period": (
+            "select period_date, tier_code, client_count from tier_distribution "
+            "where profile_code = 'default' order by 1, 2"
+            if "tier_distribution" in tables else
+            "select period_date, tier_code, count(*) from client_tiers "
+            "where profile_code = 'default' group by 1, 2 order by 1, 2", lambda: []),
+        # the same figures grouped from the history, as a BI tool without the mart would
+        "tier distribution by period, grouped from client_tiers": (
             "select period_date, tier_code, count(*) from client_tiers "
             "where profile_code = 'default' group by 1, 2 order by 1, 2", lambda: []),
         "a client's tier history": (

@@ -322,3 +322,19 @@ def client_batches_run(home: Path) -> list[int]:
     """The client batches after the first that dbt's log of `home` says it ran."""
     log = (home / "logs" / "dbt.log").read_text(encoding="utf-8")
     return sorted({int(batch) for batch in re.findall(r"client batch (\d+) of \d+", log)})
+
+
+def test_tier_distribution_matches_the_tier_history(warehouse):
+    """tier_distribution counts exactly the tier history's rows per period, profile and tier,
+    with every tier of the policy present and shares summing to one."""
+    home, _ = warehouse
+    distribution = query(home, "select * from marts.tier_distribution")
+    grouped = query(home, "select period_date, profile_code, tier_code, count(*) as n "
+                          "from marts.client_tiers group by all")
+    merged = distribution.merge(grouped, how="left",
+                                on=["period_date", "profile_code", "tier_code"])
+    assert (merged.client_count == merged.n.fillna(0)).all()
+    assert merged.client_count.sum() == grouped.n.sum()
+    cells = distribution.groupby(["period_date", "profile_code"])
+    assert (cells.tier_code.nunique() == 5).all()
+    assert np.allclose(cells.client_share.sum(), 1.0)
