@@ -71,8 +71,8 @@ def get_paths() -> Paths:
 def duckdb_config() -> dict[str, str]:
     """Settings of the DuckDB connections the Python steps open (publish, the GX gates' reads,
     the risk model, the report): a memory limit of their own, TIERING_DUCKDB_PYTHON_MEMORY
-    (default 4GB). Without one DuckDB takes 80% of the machine's RAM, and the publish of a 1M
-    warehouse drove the refresh's process tree to 19 GB (docs/operations.md, "Process
+    (default 4GB). Without one DuckDB takes 80% of the machine's RAM: at 1M clients the
+    refresh's process tree reached 19 GB, with it 12.8 GB (docs/operations.md, "Process
     settings"). dbt's connection has its own limit, TIERING_DUCKDB_MEMORY (profiles.yml); the
     two never run at once."""
     return {"memory_limit": os.environ.get("TIERING_DUCKDB_PYTHON_MEMORY", "4GB")}
