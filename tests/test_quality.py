@@ -200,3 +200,19 @@ def test_validation_results_are_pruned_with_their_pages(tmp_path, monkeypatch):
     assert prune_validation_results(keep=2) == 2
     left = sorted(p.relative_to(root).as_posix() for p in root.glob("**/*") if p.is_file())
     assert len(left) == 8 and not [p for p in left if "20261101" in p]
+
+
+def test_python_side_duckdb_has_its_own_memory_limit(tmp_path, monkeypatch):
+    """The gates' DuckDB (like publish, the risk model and the report) is limited by
+    TIERING_DUCKDB_PYTHON_MEMORY, not left at DuckDB's default of 80% of the RAM."""
+    from tiering.config import Paths
+    from tiering.quality import Inputs
+
+    monkeypatch.setenv("TIERING_DUCKDB_PYTHON_MEMORY", "1GB")
+    inputs = Inputs(Paths(home=tmp_path), date(2026, 10, 31))
+    limit = inputs.con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit in ("1GB", "953.6 MiB", "1.0 GiB"), limit
+    monkeypatch.delenv("TIERING_DUCKDB_PYTHON_MEMORY")
+    inputs = Inputs(Paths(home=tmp_path), date(2026, 10, 31))
+    limit = inputs.con.execute("select current_setting('memory_limit')").fetchone()[0]
+    assert limit in ("4GB", "3.7 GiB", "3.7 GB"), limit
