@@ -133,11 +133,17 @@ def built(tmp_path_factory) -> dict:
             "merged_into": merged_into, "full": tiers_table(home)}
 
 
+def distribution_table(home: Path) -> pd.DataFrame:
+    return query(home, "select * from marts.tier_distribution "
+                       "order by period_date, profile_code, tier_code")
+
+
 def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built):
     home, project, full = built["home"], built["project"], built["full"]
     full_migrations, full_performance = migrations_table(home), performance_table(home)
+    full_distribution = distribution_table(home)
     incremental = ["client_tiers", "tier_migrations", "int_dynamics_outcomes_labelled",
-                   "tier_performance_by_tier", "tier_performance"]
+                   "tier_performance_by_tier", "tier_performance", "tier_distribution"]
     start = MONTH_ENDS.index(date(2025, 9, 30))  # OV-LAPSE's last month: it lapses on the way
     dbt(project, home, "run", "--full-refresh", "--select", *incremental,
         as_of=MONTH_ENDS[start])
@@ -150,11 +156,13 @@ def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built
     pd.testing.assert_frame_equal(month_by_month, full)
     pd.testing.assert_frame_equal(migrations_table(home), full_migrations)
     pd.testing.assert_frame_equal(performance_table(home), full_performance)
+    pd.testing.assert_frame_equal(distribution_table(home), full_distribution)
 
     rebuilt = MONTH_ENDS[-3]
     dbt(project, home, "run", "--select", *incremental, as_of=rebuilt)
     pd.testing.assert_frame_equal(tiers_table(home), full)
     pd.testing.assert_frame_equal(migrations_table(home), full_migrations)
+    pd.testing.assert_frame_equal(distribution_table(home), full_distribution)
     # the monitoring as of the past month (its outcome windows cut there), then back
     performance = performance_table(home)
     assert performance[performance.period_date == pd.Timestamp(rebuilt)

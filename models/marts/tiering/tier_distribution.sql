@@ -21,18 +21,13 @@ tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}),
 
 policy as (select * from {{ ref('tiering_tier_policy') }}),
 
+{#- A first build takes every period up to the as-of date; an incremental run the periods newer
+    than the table's plus the as-of period (tiering_period_in_scope, as the tier history). -#}
 periods_to_build as (
     select distinct period_date
     from tiers
     where period_date <= {{ dynamics_as_of() }}
-    {%- if is_incremental() %}
-        and (
-            period_date > (select max(period_date) from {{ this }})
-            or period_date = (
-                select max(period_date) from tiers where period_date <= {{ dynamics_as_of() }}
-            )
-        )
-    {%- endif %}
+        and {{ tiering_period_in_scope(ref('client_tiers')) }}
 ),
 
 counted as (
