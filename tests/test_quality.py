@@ -216,3 +216,32 @@ def test_python_side_duckdb_has_its_own_memory_limit(tmp_path, monkeypatch):
     inputs = Inputs(Paths(home=tmp_path), date(2026, 10, 31))
     limit = inputs.con.execute("select current_setting('memory_limit')").fetchone()[0]
     assert limit in ("4GB", "3.7 GiB", "3.7 GB"), limit
+
+
+def test_gates_hold_one_chunk_at_a_time_and_keep_no_frames(good, no_project, monkeypatch):
+    """A chunked suite reads its next chunk only after the previous one was validated, and no
+    validated DataFrame outlives the gate (GX's execution engine caches the last batch of every
+    asset: at 1M clients the unified gate kept 1.3 GB of frames in the refresh process)."""
+    import gc
+
+    import pandas as pd
+
+    from tiering import quality
+
+    alive_at_read: list[int] = []
+    frames = quality.Inputs.frames
+
+    def counting_frames(self, sql, chunk_by):
+        for chunk, frame in frames(self, sql, chunk_by):
+            gc.collect()
+            alive_at_read.append(sum(isinstance(o, pd.DataFrame) and len(o) and "profile_code"
+                                     in o.columns for o in gc.get_objects()))
+            yield chunk, frame
+
+    monkeypatch.setattr(quality.Inputs, "frames", counting_frames)
+    results = run_layer("marts", good, AS_OF, project_dir=no_project, docs="on_failure")
+    assert results and not [r.describe() for r in results if not r.success]
+    # client_tiers is chunked by profile: when a chunk is read, the one before is gone
+    assert len(alive_at_read) > 3 and max(alive_at_read) == 1, alive_at_read
+    gc.collect()
+    assert not [o.shape for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o)]

@@ -43,10 +43,12 @@ def raw_deliveries(context: dg.AssetExecutionContext, tiering: TieringResource):
     `tiering.ingest` works delivery by delivery and loads each complete delivery once (keyed by
     its manifest), whichever department is selected: materializing one department's asset loads
     whatever is new in the landing zone, and a re-delivered extract is reloaded alone."""
+    from tiering.config import release_memory
     from tiering.ingest import ingest
 
     paths, as_of = tiering.paths, tiering.as_of()
     summary = ingest(paths, as_of=as_of)
+    release_memory()
     described = summary.describe()
     context.log.info(described)
     results = getattr(summary, "results", [])

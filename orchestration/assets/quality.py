@@ -82,12 +82,16 @@ def run_layer_rows(layer: str, tiering: TieringResource,
                    run: LayerRun | None = None) -> list[dict[str, Any]]:
     """One layer's expectations as rows. Data Docs only when one failed (so a person can read
     why at once); the passing runs are rendered once per refresh by the publish asset."""
+    from tiering.config import release_memory
     from tiering.quality import run_layer
 
     run = run or LayerRun()
-    return [result_to_dict(r) for r in run_layer(
-        layer, tiering.paths, tiering.as_of(), timings=run.timings, docs="on_failure",
-        stored=run.stored)]
+    try:
+        return [result_to_dict(r) for r in run_layer(
+            layer, tiering.paths, tiering.as_of(), timings=run.timings, docs="on_failure",
+            stored=run.stored)]
+    finally:
+        release_memory()
 
 
 def departments_of(row: dict[str, Any]) -> set[str]:

@@ -44,10 +44,14 @@ def risk_model_inputs() -> list[dg.AssetKey]:
 )
 def risk_model(context: dg.AssetExecutionContext, tiering: TieringResource):
     """tiering.risk_model.train_and_score on the build database as of the run's date."""
+    from tiering.config import release_memory
     from tiering.risk_model import train_and_score
 
     paths, as_of = tiering.paths, tiering.as_of()
-    card = train_and_score(paths.warehouse, as_of, paths.models_dir)
+    try:
+        card = train_and_score(paths.warehouse, as_of, paths.models_dir)
+    finally:
+        release_memory()
     context.log.info(f"risk model as of {as_of}: {card}")
     card = dict(card or {})
     periods = card.pop("periods_scored", [])

@@ -66,6 +66,7 @@ def checks_of_this_run(context: dg.AssetExecutionContext,
                 "Parquet. Only when every blocking expectation passed.",
 )
 def serving_database(context: dg.AssetExecutionContext, tiering: TieringResource):
+    from tiering.config import release_memory
     from tiering.publish import publish
 
     from tiering.quality import build_data_docs_for
@@ -84,6 +85,7 @@ def serving_database(context: dg.AssetExecutionContext, tiering: TieringResource
         published = publish(paths, as_of, results)
     finally:  # Data Docs of every suite of this run, once, whether or not it published
         build_data_docs_for(validation_ids)
+        release_memory()
     context.log.info(f"published {published}")
     return dg.MaterializeResult(metadata={
         "as_of_date": as_of.isoformat(),
