@@ -397,6 +397,7 @@ def run_suite(context, suite, inputs: Inputs, stored: list | None = None) -> lis
         return [CheckResult(suite.name, "input_exists", True, False, None,
                             "skipped: " + "; ".join(missing_later), skipped=True)]
     checkpoint = ensure_checkpoint(context, suite)
+    sql = _projected(sql, suite, meta.get("chunk_by"))
     merged: dict[str, CheckResult] = {}
     # One chunk in memory at a time: the next is read after the previous one was validated.
     frames = inputs.frames(sql, meta.get("chunk_by"))
@@ -426,6 +427,31 @@ def run_suite(context, suite, inputs: Inputs, stored: list | None = None) -> lis
                     _to_jsonable(_observed(result)), _message(config, result, exception, chunk)))
         _drop_cached_batches(checkpoint)
     return list(merged.values())
+
+
+def _projected(sql: str, suite, chunk_by: str | None) -> str:
+    """The suite's query narrowed to the columns its expectations name (and the chunk column):
+    only those reach pandas. A suite's query may select more, e.g. `select *` of a mart (at 1M
+    clients `client_tiers_current` is 7M rows of 46 columns, of which the suite checks two).
+    Every expectation the suites use names its columns or counts rows; a suite that names no
+    column keeps its query as it is."""
+    columns: list[str] = []
+    for expectation in suite.expectations:
+        kwargs = expectation.configuration.kwargs
+        if kwargs.get("row_condition"):  # a condition may name any column
+            return sql
+        named = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
+        named += list(kwargs.get("column_list") or [])
+        columns += [c for c in named if c and c not in columns]
+    if not columns:
+        return sql
+    if chunk_by and chunk_by not in columns:
+        columns.append(chunk_by)
+    return f"select {', '.join(_quoted(c) for c in columns)} from ({sql}) as suite_input"
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def _drop_cached_batches(checkpoint) -> None:
