@@ -7,7 +7,9 @@
                         region: its CRM city, or a region in the name) joins the only client
                         that carries the stem (a full name or a registry former name starting
                         with it, whatever follows) in a compatible region; a short name that
-                        states its region joins only a client known in that region. When the
+                        states its region joins only a client known in that region. A
+                        carrier's full name stating no region counts in the regions its
+                        client is known in (cluster_regions). When the
                         short names state no region, a short-names-only cluster of the stem
                         elsewhere (a company known only by its short name) makes the stem
                         ambiguous too. Not when both carry tax codes (they would have matched
@@ -131,6 +133,31 @@ full_names as (
         on former_cores.record_key = records_clustered.record_key
 ),
 
+{#- The regions a client is known in. A full name that states no region stands for its client
+    in each of them: 五洲钢构有限公司 typed by projects in the cluster of 榆林五洲钢构 is a 榆林
+    company, not a carrier of 五洲 anywhere. Only a client known in no region carries its stem
+    everywhere. -#}
+cluster_regions as (
+    select distinct cluster_label, region_key, region_province
+    from records_clustered
+    where region_key is not null
+),
+
+full_names_located as (
+    select
+        full_names.core,
+        full_names.is_group_name,
+        coalesce(full_names.region_key, cluster_regions.region_key) as region_key,
+        coalesce(full_names.region_province, cluster_regions.region_province)
+            as region_province,
+        full_names.cluster_label
+    from full_names
+    left join cluster_regions
+        on full_names.cluster_label = cluster_regions.cluster_label
+        and full_names.region_key is null
+        and full_names.region_province is null
+),
+
 short_lengths as (
     select distinct length(short_core) as stem_length
     from short_clusters
@@ -142,14 +169,14 @@ short_lengths as (
     placed only when one client could be meant. -#}
 stem_carriers as (
     select distinct
-        substring(full_names.core, 1, short_lengths.stem_length) as stem,
-        full_names.is_group_name,
-        full_names.region_key,
-        full_names.region_province,
-        full_names.cluster_label
-    from full_names
+        substring(full_names_located.core, 1, short_lengths.stem_length) as stem,
+        full_names_located.is_group_name,
+        full_names_located.region_key,
+        full_names_located.region_province,
+        full_names_located.cluster_label
+    from full_names_located
     inner join short_lengths
-        on length(full_names.core) >= short_lengths.stem_length
+        on length(full_names_located.core) >= short_lengths.stem_length
 ),
 
 cluster_tax_codes as (

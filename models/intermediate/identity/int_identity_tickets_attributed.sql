@@ -14,7 +14,8 @@
       ticket_phone_mention  other tickets from the same phone named exactly one client
       ticket_caller_name    a shared switchboard: the caller is the CRM contact or the registry's
                             legal representative of exactly one of the clients holding the phone
-      ticket_shared_phone   a shared switchboard otherwise: the earliest client holding it
+      ticket_shared_phone   a shared switchboard otherwise: the client holding it that the
+                            firm knows best (most source records; then the earliest)
       ticket_new_client     a company no department knows, named in the ticket (or by another
                             ticket from the same phone): a prospect client keyed on that name
       ticket_unattributed   nothing identifies the company (no name, unknown phone): the
@@ -305,8 +306,7 @@ crm_phone_clients as (
 crm_phone_index as (
     select
         phone,
-        count(distinct cluster_label) as client_count,
-        min(cluster_label) as earliest_cluster_label
+        count(distinct cluster_label) as client_count
     from crm_phone_clients
     group by phone
 ),
@@ -387,16 +387,38 @@ shared_phone_callers as (
     group by tickets_latest.ticket_id
 ),
 
+{#- How well the firm knows each client: its source records in every department. On a
+    switchboard that nothing else narrows, the caller is likelier to be the client the firm
+    deals with most than its group's other members (measured on both generators:
+    docs/benchmarks.md, "Identity resolution"). -#}
+cluster_record_counts as (
+    select cluster_label, count(*) as record_count
+    from records_clustered
+    group by cluster_label
+),
+
+crm_phone_ranked as (
+    select
+        crm_phone_clients.phone,
+        crm_phone_clients.client_key,
+        row_number() over (
+            partition by crm_phone_clients.phone
+            order by cluster_record_counts.record_count desc, crm_phone_clients.cluster_label
+        ) as holder_rank
+    from crm_phone_clients
+    inner join cluster_record_counts
+        on crm_phone_clients.cluster_label = cluster_record_counts.cluster_label
+),
+
 phone_clients as (
     select
         crm_phone_index.phone,
         crm_phone_index.client_count,
-        min(crm_phone_clients.client_key) as client_key
+        crm_phone_ranked.client_key
     from crm_phone_index
-    inner join crm_phone_clients
-        on crm_phone_index.phone = crm_phone_clients.phone
-        and crm_phone_index.earliest_cluster_label = crm_phone_clients.cluster_label
-    group by crm_phone_index.phone, crm_phone_index.client_count
+    inner join crm_phone_ranked
+        on crm_phone_index.phone = crm_phone_ranked.phone
+        and crm_phone_ranked.holder_rank = 1
 ),
 
 {#- A mentioned company that resolves to no client: a prospect, keyed on its name core. -#}
