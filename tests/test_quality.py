@@ -251,3 +251,28 @@ def test_gates_hold_one_chunk_at_a_time_and_keep_no_frames(good, no_project, mon
     assert len(alive_at_read) > 3 and max(alive_at_read) == 1, alive_at_read
     gc.collect()
     assert not [o.shape for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o)]
+
+
+def test_projection_keeps_what_an_expectation_must_see():
+    """A suite is narrowed to its named columns only when every expectation names its columns or
+    counts rows; a table-level column expectation or a row condition keeps the whole query."""
+    import great_expectations as gx
+
+    from tiering.quality import _projected
+
+    def suite(*expectations):
+        return gx.ExpectationSuite(name="s", expectations=list(expectations))
+
+    sql = "select * from t"
+    narrowed = _projected(sql, suite(
+        gx.expectations.ExpectTableRowCountToBeBetween(min_value=1),
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="a"),
+        gx.expectations.ExpectCompoundColumnsToBeUnique(column_list=["a", "b"])), "c")
+    assert narrowed == 'select "a", "b", "c" from (select * from t) as suite_input'
+    assert _projected(sql, suite(
+        gx.expectations.ExpectColumnValuesToNotBeNull(column="a"),
+        gx.expectations.ExpectTableColumnsToMatchSet(column_set=["a", "b"])), None) == sql
+    assert _projected(sql, suite(gx.expectations.ExpectColumnValuesToNotBeNull(
+        column="a", row_condition='b > 0', condition_parser="pandas")), None) == sql
+    assert _projected(sql, suite(
+        gx.expectations.ExpectTableRowCountToBeBetween(min_value=1)), None) == sql

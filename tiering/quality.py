@@ -429,16 +429,27 @@ def run_suite(context, suite, inputs: Inputs, stored: list | None = None) -> lis
     return list(merged.values())
 
 
+_ROW_COUNT_EXPECTATIONS = ("expect_table_row_count_to_be_between",
+                           "expect_table_row_count_to_equal")
+_COLUMN_EXPECTATION_PREFIXES = ("expect_column_", "expect_compound_columns_",
+                                "expect_multicolumn_")
+
+
 def _projected(sql: str, suite, chunk_by: str | None) -> str:
     """The suite's query narrowed to the columns its expectations name (and the chunk column):
     only those reach pandas. A suite's query may select more, e.g. `select *` of a mart (at 1M
     clients `client_tiers_current` is 7M rows of 46 columns, of which the suite checks two).
-    Every expectation the suites use names its columns or counts rows; a suite that names no
-    column keeps its query as it is."""
+    Only for suites whose expectations all name their columns (`expect_column_*`,
+    `expect_compound_columns_*`, `expect_multicolumn_*`) or count rows; a suite with any other
+    kind (e.g. `expect_table_columns_to_match_set`, which must see every column), a row
+    condition, or no column named keeps its query as it is."""
     columns: list[str] = []
     for expectation in suite.expectations:
+        kind = expectation.configuration.type
         kwargs = expectation.configuration.kwargs
-        if kwargs.get("row_condition"):  # a condition may name any column
+        if kind in _ROW_COUNT_EXPECTATIONS:
+            continue
+        if not kind.startswith(_COLUMN_EXPECTATION_PREFIXES) or kwargs.get("row_condition"):
             return sql
         named = [kwargs.get(k) for k in ("column", "column_A", "column_B")]
         named += list(kwargs.get("column_list") or [])
