@@ -47,8 +47,10 @@ def raw_deliveries(context: dg.AssetExecutionContext, tiering: TieringResource):
     from tiering.ingest import ingest
 
     paths, as_of = tiering.paths, tiering.as_of()
-    summary = ingest(paths, as_of=as_of)
-    release_memory()
+    try:
+        summary = ingest(paths, as_of=as_of)
+    finally:
+        release_memory()
     described = summary.describe()
     context.log.info(described)
     results = getattr(summary, "results", [])
