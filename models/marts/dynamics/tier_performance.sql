@@ -21,7 +21,13 @@
     Incremental by period: a run rebuilds the periods newer than the table's newest, the periods
     at most monitoring_outcome_months before the as-of date (so the run in which a window
     closes computes it complete) and any period stored with an open window (after a past month
-    was re-run); a period whose window closed keeps the figures it closed with. -#}
+    was re-run); a period whose window closed keeps the figures it closed with. Of the periods
+    it rebuilds, a run computes the tier activity (client count, PSI, override and tier change
+    rates) only for those client_tiers builds in the same run (the as-of period and any period
+    not stored yet): the activity of a period reads the tiers of that period and the one
+    before, which client_tiers leaves as they are for every other period (a rebuilt month
+    equals its first build), so the others keep their stored activity. A monthly run thus
+    reads two periods of tiers instead of thirteen (docs/benchmarks.md). -#}
 {{ config(
     materialized='incremental',
     incremental_strategy=tiering_incremental_strategy(),
@@ -49,14 +55,38 @@ periods_to_build as (
     where {{ dynamics_outcome_periods_to_build() }}
 ),
 
-{#- The tiers of those periods and of the period before the first of them (the PSI and the tier
-    changes compare a period with the one before). -#}
+{#- The periods whose tier activity this run computes (see above); the other periods to build
+    keep the activity stored with them. -#}
+activity_periods as (
+    select * from periods_to_build
+    {%- if is_incremental() %}
+    where period_date = (select max(period_date) from periods)
+        or period_date not in (
+            select period_date from {{ this }} where period_date is not null
+        )
+    {%- endif %}
+),
+
+{#- The tiers of those periods and of the period before each (the PSI and the tier changes
+    compare a period with the one before), narrowed to the columns the activity reads. -#}
 tiers as {{ inline_cte() }} (
-    select all_tiers.*
+    select
+        all_tiers.client_key,
+        all_tiers.profile_code,
+        all_tiers.period_date,
+        all_tiers.composite_score,
+        all_tiers.tier_code,
+        all_tiers.previous_tier_code,
+        all_tiers.unstabilised_tier_code,
+        all_tiers.is_override
     from all_tiers
     inner join periods
         on all_tiers.period_date = periods.period_date
-    where periods.period_index >= (select min(period_index) - 1 from periods_to_build)
+    where periods.period_index in (
+        select period_index from activity_periods
+        union all
+        select period_index - 1 as period_index from activity_periods
+    )
 ),
 
 labelled as {{ inline_cte() }} (
@@ -180,7 +210,7 @@ monotonicity as (
 ),
 
 {#- Stability of the distribution: PSI of the composite against the previous period. -#}
-binned as (
+bin_counts as (
     select
         tiers.profile_code,
         periods.period_index,
@@ -188,20 +218,28 @@ binned as (
             floor(tiers.composite_score * {{ dynamics_parameter('monitoring_psi_bins') }} / 100.0),
             {{ dynamics_parameter('monitoring_psi_bins') }} - 1
         ) as score_bin,
-        count(*) over (partition by tiers.profile_code, periods.period_index) as period_count
+        count(*) as bin_count
     from tiers
     inner join periods
         on tiers.period_date = periods.period_date
+    group by
+        tiers.profile_code,
+        periods.period_index,
+        least(
+            floor(tiers.composite_score * {{ dynamics_parameter('monitoring_psi_bins') }} / 100.0),
+            {{ dynamics_parameter('monitoring_psi_bins') }} - 1
+        )
 ),
 
+{#- A bin's share of its period: the period's total is a window over the few bins, not over
+    the tier rows. -#}
 bin_shares as (
     select
         profile_code,
         period_index,
         score_bin,
-        count(*) * 1.0 / max(period_count) as share
-    from binned
-    group by profile_code, period_index, score_bin
+        bin_count * 1.0 / sum(bin_count) over (partition by profile_code, period_index) as share
+    from bin_counts
 ),
 
 bins_compared as (
@@ -283,18 +321,53 @@ tier_activity as (
     group by profile_code, period_date
 ),
 
-performance as (
+{#- The activity of the periods computed by this run, and the stored activity of the others. -#}
+activity as (
     select
         tier_activity.profile_code,
+        tier_activity.period_date,
+        tier_activity.client_count,
+        tier_activity.override_count,
+        tier_activity.override_rate,
+        tier_activity.tier_change_rate,
+        tier_activity.unstabilised_tier_change_rate,
+        psi.psi_composite
+    from tier_activity
+    inner join activity_periods
+        on tier_activity.period_date = activity_periods.period_date
+    left join psi
+        on tier_activity.profile_code = psi.profile_code
+        and tier_activity.period_date = psi.period_date
+    {%- if is_incremental() %}
+    union all
+    select
+        stored.profile_code,
+        stored.period_date,
+        stored.client_count,
+        stored.override_count,
+        stored.override_rate,
+        stored.tier_change_rate,
+        stored.unstabilised_tier_change_rate,
+        stored.psi_composite
+    from {{ this }} as stored
+    inner join periods_to_build
+        on stored.period_date = periods_to_build.period_date
+    where stored.period_date not in (select period_date from activity_periods)
+    {%- endif %}
+),
+
+performance as (
+    select
+        activity.profile_code,
         case
-            when psi.psi_composite is null then null
-            when psi.psi_composite < {{ dynamics_parameter('monitoring_psi_monitor') }}
+            when activity.psi_composite is null then null
+            when activity.psi_composite < {{ dynamics_parameter('monitoring_psi_monitor') }}
                 then 'stable'
-            when psi.psi_composite < {{ dynamics_parameter('monitoring_psi_significant') }}
+            when activity.psi_composite < {{ dynamics_parameter('monitoring_psi_significant') }}
                 then 'monitor'
             else 'significant'
         end as psi_band,
-        tier_activity.client_count,
+        activity.client_count,
         discrimination.cohort_client_count,
         discrimination.default_count,
         monotonicity.outcome_months_observed,
@@ -306,27 +379,24 @@ performance as (
         discrimination.auc_credit,
         2 * discrimination.auc_credit - 1 as gini_credit,
         discrimination.ks_credit,
-        psi.psi_composite,
-        tier_activity.override_count,
-        tier_activity.override_rate,
-        tier_activity.tier_change_rate,
-        tier_activity.unstabilised_tier_change_rate,
+        activity.psi_composite,
+        activity.override_count,
+        activity.override_rate,
+        activity.tier_change_rate,
+        activity.unstabilised_tier_change_rate,
         coalesce(monotonicity.outcome_months_observed, 0)
             >= {{ dynamics_parameter('monitoring_outcome_months') }}
             as is_outcome_window_complete,
         case when coalesce(monotonicity.outcome_months_observed, 0) > 0
             then monotonicity.is_default_rate_monotone end as is_default_rate_monotone,
-        tier_activity.period_date
-    from tier_activity
+        activity.period_date
+    from activity
     left join discrimination
-        on tier_activity.profile_code = discrimination.profile_code
-        and tier_activity.period_date = discrimination.period_date
+        on activity.profile_code = discrimination.profile_code
+        and activity.period_date = discrimination.period_date
     left join monotonicity
-        on tier_activity.profile_code = monotonicity.profile_code
-        and tier_activity.period_date = monotonicity.period_date
-    left join psi
-        on tier_activity.profile_code = psi.profile_code
-        and tier_activity.period_date = psi.period_date
+        on activity.profile_code = monotonicity.profile_code
+        and activity.period_date = monotonicity.period_date
 )
 
 select performance.*
