@@ -119,7 +119,7 @@ def _masked_build_rows(paths, table: str) -> list[tuple]:
     return _serving_rows(fresh_paths.serving, table)
 
 
-def test_publish_copies_only_the_periods_that_changed(tmp_path):
+def test_publish_copies_only_the_periods_that_changed(tmp_path, monkeypatch):
     """A new version starts from the previous serving file: client_tiers periods whose content
     is unchanged are neither copied nor exported again (hard links), a changed period is
     replaced, a vanished one removed, and the result equals a publish from scratch."""
@@ -153,6 +153,33 @@ def test_publish_copies_only_the_periods_that_changed(tmp_path):
         exported = con.execute(f"select count(*) from read_parquet('{second_export}/*.parquet')"
                                ).fetchone()[0]
     assert exported == len(_serving_rows(paths.serving, "client_tiers"))
+
+    # the third version compares with the fingerprints the second one stored, not with a scan of
+    # the serving table, and they hold what the serving file holds
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("update marts.client_tiers set tier_code = 'C' where period_date = "
+                    "date '2026-10-31' and client_key = 'C000003'")
+    from tiering import publish as publishing
+    # the small fixture leaves many free blocks: let version 3 start from version 2 anyway
+    monkeypatch.setattr(publishing, "MAX_FREE_BLOCK_SHARE", 1.0)
+    assert publishing._reusable(paths.serving)
+    assert publish(paths, AS_OF, PASSED).version == 3
+    assert _serving_rows(paths.serving, "client_tiers") == _masked_build_rows(paths,
+                                                                             "client_tiers")
+    assert sorted(p.name for p in (paths.exports / "3" / "client_tiers").iterdir()) == [
+        "2026-09-30.parquet", "2026-10-31.parquet"]
+    assert (paths.exports / "3" / "client_tiers" / "2026-09-30.parquet").stat().st_ino == (
+        second_export / "2026-09-30.parquet").stat().st_ino
+    with duckdb.connect(str(paths.serving), read_only=True) as con:
+        names = ", ".join(f'"{c}"' for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'client_tiers' order by ordinal_position").fetchall())
+        stored = con.execute("select period_date, row_count, row_hash from "
+                             "main.period_fingerprints where table_name = 'client_tiers' "
+                             "order by 1").fetchall()
+        actual = con.execute(f"select period_date, count(*), sum(hash({names})) from "
+                             "marts.client_tiers group by 1 order by 1").fetchall()
+    assert stored == actual and len(stored) == 2
 
 
 def test_publish_writes_a_period_table_whole_when_its_columns_change(tmp_path):

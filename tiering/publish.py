@@ -188,18 +188,51 @@ def _fingerprints(con: duckdb.DuckDBPyConnection, relation: str, column: str,
         f"select {_q(column)}, count(*), sum(hash({row})) from {relation} group by 1").fetchall()}
 
 
+def _stored_fingerprints(con: duckdb.DuckDBPyConnection,
+                         table: str) -> dict[Any, tuple[int, int]] | None:
+    """The fingerprints the previous publish stored for the periods of a table it copied period
+    by period (main.period_fingerprints), or None when it stored none."""
+    exists = con.execute("select count(*) from information_schema.tables where table_schema = "
+                         "'main' and table_name = 'period_fingerprints' and table_catalog = "
+                         "current_database()").fetchone()[0]
+    if not exists:
+        return None
+    rows = con.execute("select period_date, row_count, row_hash from main.period_fingerprints "
+                       "where table_name = ?", [table]).fetchall()
+    return {p: (n, h) for p, n, h in rows} if rows else None
+
+
+def _store_fingerprints(con: duckdb.DuckDBPyConnection, table: str,
+                        fingerprints: dict[Any, tuple[int, int]] | None) -> None:
+    """Record what a period table of the serving file now holds, or forget it (None: copied
+    whole; the next publish computes the fingerprints from the table once)."""
+    con.execute("create table if not exists main.period_fingerprints (table_name varchar, "
+                "period_date date, row_count bigint, row_hash hugeint)")
+    con.execute("delete from main.period_fingerprints where table_name = ?", [table])
+    if fingerprints:
+        con.executemany("insert into main.period_fingerprints values (?, ?, ?, ?)",
+                        [[table, p, n, h] for p, (n, h) in fingerprints.items()])
+
+
 def _copy_table(con: duckdb.DuckDBPyConnection, catalog: str, table: str, select: str,
                 columns: Sequence[tuple[str, str]], reusable: bool) -> list[Any] | None:
     """Copy one mart from the build into the serving file being written. Tables partitioned by
     period (PERIOD_TABLES) that the previous version already holds with the same columns copy
-    only the periods whose content changed; returns those periods (None: copied whole)."""
+    only the periods whose content changed; returns those periods (None: copied whole).
+
+    The content of a period is compared by fingerprint (row count, sum of the masked rows'
+    hashes). The build's are computed; the serving file's are the build's of the previous
+    publish, stored in main.period_fingerprints, so unchanged periods are read once, not twice
+    (a serving file without them, or after a whole copy, has them computed from the table)."""
     target = f"{SCHEMA}.{_q(table)}"
     source = f"build.{SCHEMA}.{_q(table)}"
     period = PERIOD_TABLES.get(table)
     if period and reusable and _columns(con, catalog, table) == list(columns):
         names = [c for c, _ in columns]
         new = _fingerprints(con, f"(select {select} from {source})", period, names)
-        old = _fingerprints(con, target, period, names)
+        old = _stored_fingerprints(con, table)
+        if old is None:
+            old = _fingerprints(con, target, period, names)
         changed = sorted(p for p in new if old.get(p) != new[p])
         gone = sorted(p for p in old if p not in new)
         if changed or gone:
@@ -208,9 +241,12 @@ def _copy_table(con: duckdb.DuckDBPyConnection, catalog: str, table: str, select
         if changed:
             con.execute(f"insert into {target} select {select} from {source} "
                         f"where {_q(period)} in (select unnest(?))", [changed])
+        _store_fingerprints(con, table, new)
         return changed
     con.execute(f"drop table if exists {target} cascade")
     con.execute(f"create table {target} as select {select} from {source}")
+    if period:
+        _store_fingerprints(con, table, None)
     return None
 
 
