@@ -60,18 +60,17 @@ current_tiers as (
         on tiers.period_date = review_period.period_date
 ),
 
-{#- periodic: months since the tier began (first period of the current run of the tier). -#}
+{#- periodic: months since the tier began (the latest period up to the review period that
+    started a run of the tier). One aggregate per client: a window over every period of every
+    client was most of this model's time. -#}
 tier_runs as (
     select
         client_key,
         max(case
             when previous_tier_code is null or previous_tier_code <> tier_code then period_date
-        end) over (
-            partition by client_key order by period_date
-            rows between unbounded preceding and current row
-        ) as tier_since_date,
-        period_date
+        end) as tier_since_date
     from tiers
+    group by client_key
 ),
 
 periodic as (
@@ -87,7 +86,6 @@ periodic as (
     from current_tiers
     inner join tier_runs
         on current_tiers.client_key = tier_runs.client_key
-        and current_tiers.period_date = tier_runs.period_date
     inner join policy
         on current_tiers.tier_code = policy.tier_code
     where {{ dbt.datediff('tier_runs.tier_since_date', 'current_tiers.period_date', 'month') }} > 0
