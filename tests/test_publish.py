@@ -200,3 +200,16 @@ def test_publish_keeps_the_last_exports_only(tmp_path):
         last = publish(paths, AS_OF, PASSED)
     kept = sorted(int(p.name) for p in paths.exports.iterdir())
     assert kept == list(range(last.version - KEEP_EXPORTS + 1, last.version + 1))
+
+
+def test_masking_judges_numbered_columns_by_their_name():
+    """reason_code_1 is a code and reason_label_2 a label (copied as they are, no regular
+    expressions over 150M tier rows); free text stays scanned, numbered or not."""
+    from tiering.publish import masking_expression
+    assert masking_expression("reason_code_1", "VARCHAR") is None
+    assert masking_expression("reason_label_3", "VARCHAR") is None
+    assert masking_expression("client_key", "VARCHAR") is None
+    assert "regexp_replace" in masking_expression("override_reason", "VARCHAR")
+    assert "regexp_replace" in masking_expression("note_2", "VARCHAR")
+    assert "repeat('*'" in masking_expression("contact_name", "VARCHAR")
+    assert masking_expression("composite_score", "DOUBLE") is None

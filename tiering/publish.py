@@ -18,6 +18,7 @@ ever holds a write lock on the serving path (docs/publishing.md).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ NAME_COLUMNS = ("contact_name", "caller_name", "legal_representative", "contact_
 PHONE_MARKERS = ("phone", "mobile", "tel")
 EMAIL_MARKERS = ("email", "e_mail", "mail")
 
-# Columns that hold codes, keys and labels the pipeline itself derives, never text a person typed:
+# Columns that hold codes, keys and labels the pipeline itself derives, never text a person typed
+# (a trailing number is ignored: reason_code_1, reason_label_2):
 # copied as they are. Every other text column is scanned for phones and emails (mask_text_sql),
 # which costs three regular expressions per value, too much to spend on tens of millions of keys.
 STRUCTURED_SUFFIXES = ("_key", "_code", "_id", "_status", "_type", "_band", "_segment", "_source",
@@ -132,7 +134,9 @@ def masking_expression(column: str, data_type: str) -> str | None:
         return mask_email_sql(col)
     if any(m in name for m in PHONE_MARKERS):
         return mask_phone_sql(col)
-    if name in STRUCTURED_COLUMNS or name.endswith(STRUCTURED_SUFFIXES):
+    # numbered columns (reason_code_1, reason_label_2) are judged by the name before the number
+    base = re.sub(r"_[0-9]+$", "", name)
+    if base in STRUCTURED_COLUMNS or base.endswith(STRUCTURED_SUFFIXES):
         return None
     return mask_text_sql(col)
 
