@@ -13,6 +13,27 @@
      where parameter_name = '{{ name }}')
 {%- endmacro %}
 
+{#- The same constant as a number known when the model compiles, for SQL that needs a literal
+    (a window frame's bound: Spark accepts only a constant there). The var wins, else the seed
+    is read when the model runs; while dbt parses (no database yet) a placeholder, 1. -#}
+{% macro dynamics_parameter_value(name) -%}
+    {%- set overrides = var('tiering_dynamics_parameters', {}) or {} -%}
+    {%- if name in overrides and overrides[name] is not none -%}
+        {{ return(overrides[name] | float) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{ return(1) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select max(parameter_value) from " ~ ref('tiering_dynamics_parameters')
+        ~ " where parameter_name = '" ~ name ~ "'").columns[0].values() -%}
+    {%- if found | length == 0 or found[0] is none -%}
+        {{ exceptions.raise_compiler_error(
+            "seed tiering_dynamics_parameters has no value for " ~ name) }}
+    {%- endif -%}
+    {{ return(found[0] | float) }}
+{%- endmacro %}
+
 {#- The as-of date of the run as a DATE literal. -#}
 {% macro dynamics_as_of() -%}
     cast('{{ var("as_of_date") }}' as date)

@@ -16,10 +16,11 @@
     at the client's first period (or after a gap) from its band tier.
 
     Cost: the four boundaries are evaluated side by side in columns, every window runs over
-    (client, profile) ordered by period on narrow rows, and the previous period's tier comes
-    out of the same windows (a frame ending one row before), so the only join of tier rows
-    with tier rows is the last one, which adds the composites' wide columns (scores,
-    contributions, reasons) to the narrow result (docs/benchmarks.md).
+    (client, profile) ordered by period on narrow rows, in two passes (the period before and
+    the persistence window, a fixed frame of rows; then the latest decision), and the previous
+    period's tier comes out of the same windows (a frame ending one row before), so the only
+    join of tier rows with tier rows is the last one, which adds the composites' wide columns
+    (scores, contributions, reasons) to the narrow result (docs/benchmarks.md).
 
     Incremental by period (delete+insert on DuckDB, insert_overwrite of the period partitions on
     Spark): a run builds the periods newer than the table's newest plus the as-of period, never
@@ -42,7 +43,9 @@
 
 {%- set dimensions = ['value', 'credit', 'risk_tolerance', 'influence', 'potential', 'loyalty'] %}
 {%- set margin = dynamics_parameter('stability_margin_points') %}
-{%- set persistence = dynamics_parameter('stability_persistence_periods') %}
+{#- The persistence as a number: it bounds a window frame (a literal on every engine). -#}
+{%- set persistence_rows = [dynamics_parameter_value('stability_persistence_periods') | int, 1]
+    | max %}
 {#- A table built before the stability rule existed has no stable_band_tier_code: its rows seed
     the switches from their composite (run a full refresh or a backfill to restate them). -#}
 {%- set stored_columns = [] %}
@@ -138,7 +141,7 @@ stored as (
         on stored.period_date = periods.period_date
     cross join first_period_to_build
     where periods.period_index < first_period_to_build.period_index
-        and periods.period_index >= first_period_to_build.period_index - {{ persistence }} + 1
+        and periods.period_index >= first_period_to_build.period_index - {{ persistence_rows }} + 1
         and {{ tiering_client_in_batch('stored.client_key', client_batches) }}
     {%- else %}
     select
@@ -197,15 +200,38 @@ boundary_scores as (
     from policy
 ),
 
-rows_ordered as (
+{#- Per boundary, at the row: the side (1 = at or above) and the state the hysteresis margin
+    decides (1 beyond it above, 0 beyond it below, else NULL). -#}
+rows_sided as (
     select
         rows_in_play.*,
+        {%- for rank in boundary_ranks %}
+        {%- set boundary = 'boundary_scores.boundary_' ~ rank ~ '_score' %}
+        case when rows_in_play.composite_score >= {{ boundary }} then 1 else 0 end
+            as is_above_{{ rank }},
+        case
+            when rows_in_play.composite_score >= {{ boundary }} + {{ margin }} then 1
+            when rows_in_play.composite_score < {{ boundary }} - {{ margin }} then 0
+        end as margin_state_{{ rank }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from rows_in_play
+    cross join boundary_scores
+),
+
+{#- One pass of windows over (client, profile) ordered by period: the period before, and the
+    persistence window (the row and the persistence_rows - 1 rows before it): how many rows it
+    holds, its first period and, per boundary, how many of its rows are above. The periods of a
+    client are distinct, so a window of persistence_rows rows starting persistence_rows - 1
+    periods back holds consecutive periods. -#}
+{%- set persistence_frame = 'rows between '
+    ~ ((persistence_rows - 1) ~ ' preceding' if persistence_rows > 1 else 'current row')
+    ~ ' and current row' %}
+rows_ordered as (
+    select
+        rows_sided.*,
         lag(period_index) over (
             partition by client_key, profile_code order by period_index
         ) as previous_period_index,
-        lag(composite_score) over (
-            partition by client_key, profile_code order by period_index
-        ) as previous_composite_score,
         lag(guardrail_floor_rank) over (
             partition by client_key, profile_code order by period_index
         ) as previous_guardrail_floor_rank,
@@ -214,15 +240,29 @@ rows_ordered as (
         ) as previous_stored_tier_rank,
         lag(is_stored) over (
             partition by client_key, profile_code order by period_index
-        ) as is_previous_stored
-    from rows_in_play
+        ) as is_previous_stored,
+        count(*) over (
+            partition by client_key, profile_code order by period_index
+            {{ persistence_frame }}
+        ) as persistence_row_count,
+        min(period_index) over (
+            partition by client_key, profile_code order by period_index
+            {{ persistence_frame }}
+        ) as persistence_first_period_index,
+        {%- for rank in boundary_ranks %}
+        sum(is_above_{{ rank }}) over (
+            partition by client_key, profile_code order by period_index
+            {{ persistence_frame }}
+        ) as persistence_above_count_{{ rank }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from rows_sided
 ),
 
-{#- A segment is a run of consecutive periods; each starts from its band. Per boundary: the side
-    of the period (1 = at or above), whether it changed against the period before, and the
-    state the hysteresis margin decides (1 beyond it above, 0 beyond it below, else NULL). Only
-    these narrow flags go on through the windows below. -#}
-sides as (
+{#- The switch's state (1 = at or above the boundary) where a period decides it, else NULL: the
+    stored state of the period before the first to build; a segment (a run of consecutive
+    periods) starts from its band; beyond the margin; on one side for the whole persistence
+    window. -#}
+decisions as (
     select
         rows_ordered.client_key,
         rows_ordered.profile_code,
@@ -230,81 +270,35 @@ sides as (
         rows_ordered.period_index,
         rows_ordered.is_stored,
         rows_ordered.guardrail_floor_rank,
-        rows_ordered.stored_stable_band_tier_rank,
         rows_ordered.previous_period_index,
         rows_ordered.previous_guardrail_floor_rank,
         rows_ordered.previous_stored_tier_rank,
         rows_ordered.is_previous_stored,
-        case when rows_ordered.previous_period_index = rows_ordered.period_index - 1 then 0 else 1
-        end as is_segment_start,
-        {%- for rank in boundary_ranks %}
-        {%- set boundary = 'boundary_scores.boundary_' ~ rank ~ '_score' %}
-        case when rows_ordered.composite_score >= {{ boundary }} then 1 else 0 end
-            as is_above_{{ rank }},
-        case
-            when rows_ordered.previous_period_index = rows_ordered.period_index - 1
-                and (case when rows_ordered.previous_composite_score >= {{ boundary }}
-                    then 1 else 0 end)
-                = (case when rows_ordered.composite_score >= {{ boundary }} then 1 else 0 end)
-                then 0
-            else 1
-        end as is_side_change_{{ rank }},
-        case
-            when rows_ordered.composite_score >= {{ boundary }} + {{ margin }} then 1
-            when rows_ordered.composite_score < {{ boundary }} - {{ margin }} then 0
-        end as margin_state_{{ rank }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from rows_ordered
-    cross join boundary_scores
-),
-
-{#- Where the current run of periods on one side began: a segment start is always a change,
-    so the window need not be split by segment. -#}
-streaks as (
-    select
-        *,
-        {%- for rank in boundary_ranks %}
-        max(case when is_side_change_{{ rank }} = 1 then period_index end) over (
-            partition by client_key, profile_code
-            order by period_index
-            rows between unbounded preceding and current row
-        ) as side_since_period_index_{{ rank }}{{ ',' if not loop.last }}
-        {%- endfor %}
-    from sides
-),
-
-{#- The switch's state (1 = at or above the boundary) where a period decides it, else NULL. -#}
-decisions as (
-    select
-        streaks.client_key,
-        streaks.profile_code,
-        streaks.period_date,
-        streaks.period_index,
-        streaks.is_stored,
-        streaks.guardrail_floor_rank,
-        streaks.previous_period_index,
-        streaks.previous_guardrail_floor_rank,
-        streaks.previous_stored_tier_rank,
-        streaks.is_previous_stored,
         {%- for rank in boundary_ranks %}
         case
-            when streaks.is_stored
-                and streaks.period_index = first_period_to_build.period_index - 1
+            when rows_ordered.is_stored
+                and rows_ordered.period_index = first_period_to_build.period_index - 1
                 then case
-                    when streaks.stored_stable_band_tier_rank is null
-                        then streaks.is_above_{{ rank }}
-                    when streaks.stored_stable_band_tier_rank <= {{ rank }} then 1
+                    when rows_ordered.stored_stable_band_tier_rank is null
+                        then rows_ordered.is_above_{{ rank }}
+                    when rows_ordered.stored_stable_band_tier_rank <= {{ rank }} then 1
                     else 0
                 end
-            when streaks.is_stored then null
-            when streaks.is_segment_start = 1 then streaks.is_above_{{ rank }}
-            when streaks.margin_state_{{ rank }} is not null then streaks.margin_state_{{ rank }}
-            when streaks.period_index - streaks.side_since_period_index_{{ rank }} + 1
-                >= {{ persistence }}
-                then streaks.is_above_{{ rank }}
+            when rows_ordered.is_stored then null
+            when rows_ordered.previous_period_index is null
+                or rows_ordered.previous_period_index <> rows_ordered.period_index - 1
+                then rows_ordered.is_above_{{ rank }}
+            when rows_ordered.margin_state_{{ rank }} is not null
+                then rows_ordered.margin_state_{{ rank }}
+            when rows_ordered.persistence_row_count = {{ persistence_rows }}
+                and rows_ordered.persistence_first_period_index
+                    = rows_ordered.period_index - {{ persistence_rows - 1 }}
+                and rows_ordered.persistence_above_count_{{ rank }}
+                    in (0, {{ persistence_rows }})
+                then rows_ordered.is_above_{{ rank }}
         end as decided_state_{{ rank }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from streaks
+    from rows_ordered
     cross join first_period_to_build
 ),
 
