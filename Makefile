@@ -8,6 +8,10 @@ DEMO_CLIENTS ?= 2000
 DEMO_MONTHS ?= 24
 DEMO_START ?= 2024-11
 DEMO_SEED ?= 20261128
+# Test files run side by side on pytest-xdist workers, a file per worker (its fixtures built once):
+# most of a test's time is dbt's and Dagster's single-threaded Python, so two workers on two
+# cores halve the suite. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= logical
 
 .PHONY: run test setup demo-data refresh serve clean test-spark bench
 
@@ -31,7 +35,7 @@ run: demo-data
 	$(BIN)/tiering refresh
 
 test: setup
-	$(BIN)/pytest -q tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 serve: demo-data
 	$(BIN)/tiering serve
