@@ -13,7 +13,7 @@ DEMO_SEED ?= 20261128
 # cores halve the suite. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= logical
 
-.PHONY: run test setup demo-data refresh serve clean test-spark bench
+.PHONY: run test setup setup-spark demo-data refresh serve clean test-spark bench
 
 $(BIN)/tiering: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,14 @@ serve: demo-data
 # The same project built on DuckDB and on Spark (local, pyspark) over a small simulation, and
 # compared (tests/spark, docs/scaling.md). Needs Java 17; installs the `spark` extra (pinned in
 # requirements-spark.lock, on top of requirements.lock) into the same venv.
-test-spark: setup
-	@command -v java >/dev/null || { echo "make test-spark needs Java 17 on PATH" >&2; exit 1; }
+$(VENV)/.spark-installed: $(BIN)/tiering requirements-spark.lock
 	$(BIN)/pip install --quiet -c requirements.lock -c requirements-spark.lock -e '.[spark]'
+	@touch $@
+
+setup-spark: $(VENV)/.spark-installed
+
+test-spark: setup-spark
+	@command -v java >/dev/null || { echo "make test-spark needs Java 17 on PATH" >&2; exit 1; }
 	TIERING_TEST_SPARK=1 $(BIN)/pytest -q -s tests/spark
 
 clean:

@@ -33,6 +33,7 @@ SEED = 5
 MONTH_ENDS = [d.date() for d in pd.date_range("2024-11-30", periods=MONTHS, freq="ME")]
 LAST = MONTH_ENDS[-1]  # 2025-12-31
 DBT = str(Path(sys.executable).parent / "dbt")
+NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 OVERRIDE_COLUMNS = "override_id,client_key,tier_code,reason,approver,valid_from,valid_to\n"
 
 
@@ -93,10 +94,11 @@ def built(tmp_path_factory) -> dict:
     simulate(home / "landing", home / "truth", CLIENTS, MONTHS, START, SEED)
     ingest(Paths(home=home))
     # the pipeline's order: dbt upstream of the risk model, the model, dbt after it
-    dbt(PROJECT_DIR, home, "build", "--exclude", "tag:after_risk_model")
+    # (the dbt unit tests run in the suites of their areas: staging, identity, tiering)
+    dbt(PROJECT_DIR, home, "build", "--exclude", "tag:after_risk_model", *NO_UNIT_TESTS)
     train_and_score(home / "warehouse.duckdb", LAST, home / "models",
                     ModelSettings(min_train_periods=2, min_train_defaults=5))
-    dbt(PROJECT_DIR, home, "build", "--select", "tag:after_risk_model")
+    dbt(PROJECT_DIR, home, "build", "--select", "tag:after_risk_model", *NO_UNIT_TESTS)
 
     clients = query(home, """
         select dim_clients.client_key
@@ -128,7 +130,7 @@ def built(tmp_path_factory) -> dict:
     project = copy_project(home / "project")
     write_overrides(project, overrides)
     dbt(project, home, "build", "--full-refresh", "--select", "tiering_overrides+",
-        "int_dynamics_client_keys_mapped+")
+        "int_dynamics_client_keys_mapped+", *NO_UNIT_TESTS)
     return {"home": home, "project": project, "lapsing": lapsing, "expiring": expiring,
             "merged_into": merged_into, "full": tiers_table(home)}
 

@@ -24,6 +24,10 @@ MONTHS = 15
 START = "2024-11"
 AS_OF = date(2026, 1, 31)  # last month end of the simulation
 DBT = str(Path(sys.executable).parent / "dbt")
+# The staging and identity models' dbt unit tests run in their own suites (test_staging,
+# test_identity); here only the tiering ones.
+OTHER_AREAS_UNIT_TESTS = ("test_type:unit,path:models/staging",
+                          "test_type:unit,path:models/intermediate/identity")
 
 
 def dbt(home: Path, *args: str, as_of: date = AS_OF, periods_per_statement: int | None = None,
@@ -45,7 +49,8 @@ def build_tiering(home: Path, as_of: date, min_train_periods: int = 2) -> dict:
     """The pipeline order: dbt upstream of the risk model, the model, dbt after it."""
     from tiering.risk_model import ModelSettings, train_and_score
 
-    dbt(home, "build", "--exclude", "tag:after_risk_model", as_of=as_of)
+    dbt(home, "build", "--exclude", "tag:after_risk_model", *OTHER_AREAS_UNIT_TESTS,
+        as_of=as_of)
     run = train_and_score(home / "warehouse.duckdb", as_of, home / "models",
                           ModelSettings(min_train_periods=min_train_periods,
                                         min_train_defaults=5))
