@@ -44,6 +44,7 @@ serve: demo-data
 # compared (tests/spark, docs/scaling.md). Needs Java 17; installs the `spark` extra (pinned in
 # requirements-spark.lock, on top of requirements.lock) into the same venv.
 $(VENV)/.spark-installed: $(BIN)/tiering requirements-spark.lock
+	@command -v java >/dev/null || { echo "the spark extra (pyspark) needs Java 17 on PATH" >&2; exit 1; }
 	$(BIN)/pip install --quiet -c requirements.lock -c requirements-spark.lock -e '.[spark]'
 	@touch $@
 
