@@ -17,6 +17,8 @@ Both builds follow the pipeline's order, each in its own TIERING_HOME over one r
      insert_overwrite of the period partition on Spark), then everything after the risk model.
   4. Great Expectations (every layer) and publish, from each home's build database.
 
+dbt on DuckDB runs as a child process (as the pipeline runs it); dbt on Spark runs in this
+process, so the Spark steps share one SparkSession and one warmed-up JVM (docs/scaling.md).
 Run with `make test-spark` (Java 17 and the `spark` extra); `make test` skips this module.
 Timings are printed and written to <tmp>/timings.json (docs/scaling.md).
 """
