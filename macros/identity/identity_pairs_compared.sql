@@ -203,6 +203,17 @@ pairs_with_records as (
         on candidate_pairs.record_key_a = former_stem_of_a.record_key
         and b.is_short_name
         and b.name_core = former_stem_of_a.former_name_stem
+    {# Two places that conflict are two companies unless a tax identifier says otherwise: no
+        name, phone or typo rule links such a pair, and no rule's context counts it (only the
+        pairs sharing a tax code feed the trust in codes), so it is not compared at all. These
+        are the candidates that grow fastest with the client base (one 字号 + industry word in
+        many cities shares a core block; docs/identity.md, "Pairs in two places"). #}
+    where not (
+        {{ identity_regions_conflict('a.region_key', 'a.region_province',
+                                     'b.region_key', 'b.region_province') }}
+        and not coalesce(a.tax_code = b.tax_code, false)
+        and not coalesce(a.uscc = b.uscc, false)
+    )
 ),
 
 {#- Names that agree enough for two records sharing a tax code to be one company. -#}
