@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 from project_copy import copy_project
 
 DBT = str(Path(sys.executable).parent / "dbt")
@@ -72,3 +74,77 @@ def test_unique_combination_of_columns_reports_every_duplicate_and_passes_a_uniq
         # (C1, default) and (null, default): two duplicated combinations
         assert (duplicated["status"], duplicated["failures"]) == ("fail", 2), name
         assert (unique["status"], unique["failures"]) == ("pass", 0), name
+
+
+# An incremental period model: a build writes the periods of the rows in table
+# main.zz_probe_input (the test writes them before each build), so the scope its pre-hook records
+# is the periods it writes (macros/testing/tests_scoped_to_written_periods.sql). The input is a
+# table rather than vars so that the builds share one parse of the project.
+PERIOD_PROBE = """
+{{ config(materialized='incremental', incremental_strategy='delete+insert',
+          unique_key='period_date',
+          pre_hook="{{ tests_scope_recorded('select period_date from main.zz_probe_input') }}") }}
+select client_key, period_date from main.zz_probe_input
+"""
+
+PERIOD_PROBE_YML = """
+version: 2
+models:
+  - name: zz_period_probe
+    data_tests:
+      - unique_combination_of_columns:
+          name: zz_period_probe_grain
+          arguments:
+            combination_of_columns: [client_key, period_date]
+      - unique_combination_of_columns:
+          name: zz_period_probe_grain_every_period
+          arguments:
+            combination_of_columns: [client_key, period_date]
+          config:
+            meta: {tests_scope: all}
+"""
+
+
+def test_data_tests_of_a_period_model_check_the_periods_its_build_wrote(tmp_path):
+    """A build tests the periods it wrote: a duplicate in an old period is not seen, one in a
+    written period is. A first build, a standalone `dbt test`, var data_tests_scope=all and a
+    test with meta tests_scope=all see every row."""
+    project = copy_project(tmp_path / "project")
+    (project / "models" / "zz_period_probe.sql").write_text(PERIOD_PROBE, encoding="utf-8")
+    (project / "models" / "zz_period_probe.yml").write_text(PERIOD_PROBE_YML, encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
+           "DBT_LOG_PATH": str(home / "logs")}
+
+    def dbt(command: str, rows: list[tuple[str, str]] | None = None,
+            scope: str = "written") -> dict[str, tuple[str, int]]:
+        if rows is not None:
+            with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+                con.execute("create or replace table main.zz_probe_input "
+                            "(client_key varchar, period_date date)")
+                con.executemany("insert into main.zz_probe_input values (?, ?)", rows)
+        subprocess.run([DBT, command, "--select", "zz_period_probe",
+                        "--vars", json.dumps({"data_tests_scope": scope}),
+                        "--project-dir", str(project), "--profiles-dir", str(project)],
+                       cwd=project, env=env, capture_output=True, text=True)
+        run = json.loads((home / "target" / "run_results.json").read_text(encoding="utf-8"))
+        return {r["unique_id"].split(".")[2]: (r["status"], r["failures"])
+                for r in run["results"] if r["unique_id"].startswith("test.")}
+
+    scoped, every = "zz_period_probe_grain", "zz_period_probe_grain_every_period"
+    january, february, march = ("C1", "2025-01-31"), ("C1", "2025-02-28"), ("C1", "2025-03-31")
+    # first build: every period written and tested
+    first = dbt("build", [january, january, february])
+    assert first[scoped] == first[every] == ("fail", 1)
+    # the February build rewrites February only: January's duplicate is out of its scope
+    rebuilt = dbt("build", [february])
+    assert rebuilt[scoped] == ("pass", 0)
+    assert rebuilt[every] == ("fail", 1)
+    # a duplicate the build writes is caught
+    appended = dbt("build", [march, march])
+    assert appended[scoped] == ("fail", 1)
+    assert appended[every] == ("fail", 2)
+    # every row in a standalone dbt test, and in a build with data_tests_scope=all
+    assert dbt("test")[scoped] == ("fail", 2)
+    assert dbt("build", [march, march], scope="all")[scoped] == ("fail", 2)

@@ -59,6 +59,17 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The periods of `tiers` (client_tiers) a monitoring model builds, as a query. -#}
+{% macro dynamics_outcome_periods(tiers) -%}
+    select period_date
+    from (
+        select distinct period_date
+        from {{ tiers }}
+        where period_date <= {{ dynamics_as_of() }}
+    ) as built
+    where {{ dynamics_outcome_periods_to_build() }}
+{%- endmacro %}
+
 {#- The lowest tier rank a guardrail allows (1 = best tier, i.e. no constraint): registry
     吊销/注销 and a live default force the worst tier, the credit floor caps at C. This mirrors
     the guardrails of int_tiering_composites_weighted (which applies them to the band tier);

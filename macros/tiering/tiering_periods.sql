@@ -51,6 +51,33 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The periods a run of a model built with tiering_is_period_to_build(upstream) writes, all
+    batches together, as a query (its pre-hook records them: tests_scope_recorded). -#}
+{% macro tiering_periods_written(upstream) -%}
+    select distinct period_date from {{ upstream }}
+    where {{ tiering_period_in_scope(upstream) }}
+{%- endmacro %}
+
+{#- The periods a run of client_tiers writes, as a query: those of periods_to_build there (the
+    delivered periods up to the as-of date newer than the table's newest, and the as-of
+    period; every one on a first build). -#}
+{% macro tiering_tier_periods_written() -%}
+    select period_date
+    from (
+        select distinct period_date
+        from {{ ref('int_tiering_dimensions_scored') }}
+        where period_date <= {{ dynamics_as_of() }}
+    ) as delivered
+    {%- if is_incremental() %}
+    where period_date > coalesce(
+            (select max(period_date) from {{ this }}), cast('1900-01-01' as date))
+        or period_date = (
+            select max(period_date) from {{ ref('int_tiering_dimensions_scored') }}
+            where period_date <= {{ dynamics_as_of() }}
+        )
+    {%- endif %}
+{%- endmacro %}
+
 {% macro tiering_periods_per_statement() -%}
     {{ return(var('tiering_periods_per_statement') | int) }}
 {%- endmacro %}

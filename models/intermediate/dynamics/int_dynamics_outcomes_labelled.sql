@@ -19,6 +19,7 @@
     unique_key='period_date',
     partition_by=['period_date'],
     on_schema_change='append_new_columns',
+    pre_hook="{{ tests_scope_recorded(dynamics_outcome_periods(ref('client_tiers'))) }}",
 ) }}
 
 with
@@ -26,15 +27,7 @@ with
 {# Read twice (the periods, the cohort): inlined, so DuckDB does not keep all of client_tiers. #}
 tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}),
 
-periods_to_build as (
-    select period_date
-    from (
-        select distinct period_date
-        from tiers
-        where period_date <= {{ dynamics_as_of() }}
-    ) as built
-    where {{ dynamics_outcome_periods_to_build() }}
-),
+periods_to_build as ({{ dynamics_outcome_periods('tiers') }}),
 
 defaults as (select * from {{ ref('int_tiering_default_events_listed') }}),
 

@@ -12,6 +12,8 @@
     partition_by=['period_date'],
     unique_key='period_date',
     on_schema_change='append_new_columns',
+    pre_hook="{{ tests_scope_recorded(tiering_periods_written(
+        tiering_delivered_periods() ~ ' as delivered')) }}",
     post_hook="{{ tiering_build_period_batches(tiering_delivered_periods() ~ ' as delivered') }}",
 ) }}
 

@@ -7,6 +7,8 @@
     incremental_strategy=tiering_incremental_strategy(),
     unique_key='as_of_date',
     partition_by=['as_of_date'],
+    pre_hook="{{ tests_scope_recorded(
+        'select ' ~ dynamics_as_of() ~ ' as as_of_date', 'as_of_date') }}",
 ) }}
 with
 

@@ -38,6 +38,7 @@
     unique_key='period_date',
     partition_by=['period_date'],
     on_schema_change='append_new_columns',
+    pre_hook="{{ tests_scope_recorded(tiering_tier_periods_written()) }}",
     post_hook="{{ tiering_build_client_batches() }}",
 ) }}
 

@@ -15,6 +15,8 @@
     partition_by=['period_date'],
     unique_key='period_date',
     on_schema_change='append_new_columns',
+    pre_hook="{{ tests_scope_recorded(tiering_periods_written(
+        ref('int_tiering_client_features_built'))) }}",
     post_hook="{{ tiering_build_period_batches(ref('int_tiering_client_features_built')) }}",
 ) }}
 

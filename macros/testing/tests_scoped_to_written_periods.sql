@@ -1,0 +1,88 @@
+{#- Data tests of a period model check the periods the run wrote, not the whole history
+    (docs/quality.md, "A period model's data tests check the periods the run wrote").
+
+    An incremental period model (client_tiers, the features, the scores, the outcomes, the
+    xref history) rewrites a few periods a month and leaves every other period as an earlier
+    run wrote and tested it. Its data tests are all period-local: a row's own columns, a grain
+    that includes the period, the latest period's keys. So, on DuckDB, a test in the same dbt
+    invocation as the model's build checks only the periods that build wrote: at 1M clients the
+    tests of client_tiers alone scanned its 150M-row history for 100 node-seconds a month
+    (docs/benchmarks.md).
+
+    tests_scope_recorded(written_periods, period_column): the model's pre-hook. On an
+    incremental run it runs `written_periods` (a query of the period values the build is about
+    to write, the model's own predicate on the table as it stands before the build) and records
+    them, with dbt's invocation id, as the table's comment:
+        'tests-scope <invocation_id> <period_column> <period>,<period>,...'
+    A first build or a full refresh writes every period and records nothing.
+
+    get_where_subquery(relation): dbt's hook that puts a test's `where` config around the tested
+    relation, overridden here to add the recorded scope when it belongs to this invocation. So:
+      - a first build, a full refresh, a model without the pre-hook: every row is tested;
+      - a standalone `dbt test` (another invocation id): every row is tested;
+      - `--vars '{data_tests_scope: all}'` tests every row in any run;
+      - a test whose check spans periods opts out with `config: {meta: {tests_scope: all}}`.
+    Other engines (Spark) record nothing: every row is tested. -#}
+
+{% macro tests_scope_recorded(written_periods, period_column='period_date') -%}
+    {%- if not execute or target.type != 'duckdb' or not is_incremental() -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set periods = run_query(
+        'select distinct cast(' ~ period_column ~ ' as varchar) from (' ~ written_periods
+        ~ ') as written order by 1').columns[0].values() -%}
+    comment on table {{ this }} is 'tests-scope {{ invocation_id }} {{ period_column }}
+        {{- ' ' ~ (periods | reject('none') | join(',') or 'none') }}'
+{%- endmacro %}
+
+{#- The condition that limits a test of `relation` to the periods this invocation wrote, or
+    none to test every row. -#}
+{% macro tests_scope_condition(relation) -%}
+    {%- if not execute or target.type != 'duckdb' or var('data_tests_scope', 'written') == 'all'
+            or (config.get('meta') or {}).get('tests_scope') == 'all'
+            or relation.identifier is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set comment_query -%}
+        select comment from duckdb_tables()
+        where database_name = '{{ relation.database }}'
+          and schema_name = '{{ relation.schema }}'
+          and table_name = '{{ relation.identifier }}'
+    {%- endset -%}
+    {%- set rows = run_query(comment_query).rows -%}
+    {#- 'tests-scope <invocation_id> <period_column> <periods>' -#}
+    {%- set parts = (rows[0][0] if rows and rows[0][0] else '').split(' ') -%}
+    {%- if parts | length != 4 or parts[0] != 'tests-scope' or parts[1] != invocation_id -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if parts[3] == 'none' -%}
+        {{ return('1 = 0') }}
+    {%- endif -%}
+    {%- set literals = [] -%}
+    {%- for period in parts[3].split(',') -%}
+        {%- do literals.append("cast('" ~ period ~ "' as date)") -%}
+    {%- endfor -%}
+    {{ return(parts[2] ~ ' in (' ~ literals | join(', ') ~ ')') }}
+{%- endmacro %}
+
+{#- dbt's own macro (global_project .../tests/where_subquery.sql), with the scope added to the
+    test's `where` config. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do conditions.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- set scope = tests_scope_condition(relation) -%}
+    {%- if scope -%}
+        {%- do conditions.append(scope) -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
