@@ -66,20 +66,18 @@
 {%- endmacro %}
 
 {#- dbt's own macro (global_project .../tests/where_subquery.sql), with the scope added to the
-    test's `where` config. -#}
+    test's `where` config. The config is never the first thing after the relation in
+    parentheses: Spark (non-ANSI) reads `from t where (x)` as the alias `where` with a column
+    list. -#}
 {% macro get_where_subquery(relation) -%}
-    {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
-    {%- if where -%}
-        {%- do conditions.append('(' ~ where ~ ')') -%}
-    {%- endif -%}
     {%- set scope = tests_scope_condition(relation) -%}
     {%- if scope -%}
-        {%- do conditions.append(scope) -%}
+        {%- set where = scope ~ (' and (' ~ where ~ ')' if where else '') -%}
     {%- endif -%}
-    {%- if conditions -%}
+    {%- if where -%}
         {%- set filtered -%}
-            (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
         {%- endset -%}
         {%- do return(filtered) -%}
     {%- else -%}
