@@ -133,7 +133,18 @@ def test_changed_logic_rebuilds(home: Path, tmp_path: Path) -> None:
     macros.write_text(code[:end] + "{#- a changed macro -#}" + code[end:], encoding="utf-8")
     out = dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[3], project=project)
     assert "stg_crm__clients: rebuild, the model, a macro or a seed changed" in out
+    # a model that does not call phone_digits keeps its history
+    assert (f"stg_risk__credit_profiles: append the deliveries after {MONTH_ENDS[3]}"
+            in out)
     # back on the project's own logic: changed again, rebuilt again
     out = dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[3])
-    assert "stg_risk__credit_profiles: rebuild, the model, a macro or a seed changed" in out
+    assert "stg_crm__clients: rebuild, the model, a macro or a seed changed" in out
     assert_equals_full_refresh(home, MONTH_ENDS[3])
+    # a macro no staging model calls (the tier history's) changed: staging appends (nothing)
+    other = copy_project(tmp_path / "other")
+    periods = other / "macros" / "tiering" / "tiering_periods.sql"
+    periods.write_text(periods.read_text(encoding="utf-8") + "\n{#- a changed macro -#}\n",
+                       encoding="utf-8")
+    out = dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[3], project=other)
+    assert "rebuild" not in out
+    assert f"stg_crm__clients: append the deliveries after {MONTH_ENDS[3]}" in out

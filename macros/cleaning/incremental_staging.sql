@@ -49,11 +49,32 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The hash of what a staging model's rows depend on besides the data: its code, every macro
-    of the project and the seeds it reads. -#}
+{#- The hash of what a staging model's rows depend on besides the data: its code, the project's
+    macros it calls, directly or through other macros, and the seeds it reads. dbt records the
+    macros each node and each macro calls when it parses the project (depends_on.macros, with
+    adapter.dispatch resolved to the engine's implementation). So a change to a macro no staging
+    model calls, such as a test's or a mart's, does not rebuild staging's history. -#}
 {% macro staging_logic_hash() -%}
     {%- set parts = [model.raw_code] -%}
-    {%- for name in context.tiering.keys() | sort -%}
+    {%- set called = [] -%}
+    {%- set state = namespace(next=model.depends_on.macros | list) -%}
+    {#- breadth-first over the call graph; at most one round per level of calls -#}
+    {%- for round in range(100) -%}
+        {%- set found = [] -%}
+        {%- for macro_id in state.next -%}
+            {%- set name = macro_id.split('.')[-1] -%}
+            {%- if macro_id.startswith('macro.tiering.') and name not in called
+                    and name in context.tiering -%}
+                {%- do called.append(name) -%}
+                {%- do found.extend(context.tiering[name].macro.depends_on.macros) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- if found | length == 0 -%}
+            {%- break -%}
+        {%- endif -%}
+        {%- set state.next = found -%}
+    {%- endfor -%}
+    {%- for name in called | sort -%}
         {%- do parts.append(name ~ ':' ~ context.tiering[name].macro.macro_sql) -%}
     {%- endfor -%}
     {%- for node_id in model.depends_on.nodes | sort -%}
