@@ -111,15 +111,8 @@
     {%- if not execute or this is none or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set comment_query -%}
-        select comment from duckdb_tables()
-        where database_name = '{{ this.database }}'
-          and schema_name = '{{ this.schema }}'
-          and table_name = '{{ this.identifier }}'
-    {%- endset -%}
-    {%- set rows = run_query(comment_query).rows -%}
     {#- 'staging-logic <hash> deliveries-through <date> <digest>' -#}
-    {%- set parts = (rows[0][0] if rows and rows[0][0] else '').split(' ') -%}
+    {%- set parts = duckdb_table_comment(this).split(' ') -%}
     {%- set reason = none -%}
     {%- if parts | length != 5 or parts[0] != 'staging-logic' or parts[3] == 'none' -%}
         {%- set reason = 'no record of a previous build' -%}
@@ -144,6 +137,15 @@
         {%- endif -%}
     {%- endif -%}
     {{ return(none if reason is not none else parts[3]) }}
+{%- endmacro %}
+
+{#- The comment of a DuckDB table ('' when it has none): where a build records what it did. -#}
+{% macro duckdb_table_comment(relation) -%}
+    {%- set rows = run_query(
+        "select comment from duckdb_tables() where database_name = '" ~ relation.database
+        ~ "' and schema_name = '" ~ relation.schema
+        ~ "' and table_name = '" ~ relation.identifier ~ "'").rows -%}
+    {{ return(rows[0][0] if rows and rows[0][0] else '') }}
 {%- endmacro %}
 
 {#- pre-hook: the rebuild path starts from an empty table (rows of deliveries after the as-of

@@ -43,15 +43,9 @@
             or relation.identifier is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set comment_query -%}
-        select comment from duckdb_tables()
-        where database_name = '{{ relation.database }}'
-          and schema_name = '{{ relation.schema }}'
-          and table_name = '{{ relation.identifier }}'
-    {%- endset -%}
-    {%- set rows = run_query(comment_query).rows -%}
-    {#- 'tests-scope <invocation_id> <period_column> <periods>' -#}
-    {%- set parts = (rows[0][0] if rows and rows[0][0] else '').split(' ') -%}
+    {#- 'tests-scope <invocation_id> <period_column> <periods>'
+        (duckdb_table_comment: macros/cleaning/incremental_staging.sql) -#}
+    {%- set parts = duckdb_table_comment(relation).split(' ') -%}
     {%- if parts | length != 4 or parts[0] != 'tests-scope' or parts[1] != invocation_id -%}
         {{ return(none) }}
     {%- endif -%}
