@@ -60,7 +60,8 @@
 
 {#- The periods a run of client_tiers writes, as a query: those of periods_to_build there (the
     delivered periods up to the as-of date newer than the table's newest, and the as-of
-    period; every one on a first build). -#}
+    period; every one on a first build). The model keeps its own copy of the rule, with the
+    newest stored period as a literal read before its first client batch: change both together. -#}
 {% macro tiering_tier_periods_written() -%}
     select period_date
     from (
