@@ -1,7 +1,9 @@
 """Incremental staging by delivery (macros/cleaning/incremental_staging.sql, docs/standardisation.md
 "Incremental by delivery"), on a small simulation ingested month by month: the staging tables
 appended delivery by delivery equal a full refresh, and every case that must rebuild does (a past
-month re-run, a re-delivered month, a changed macro), again equal to a full refresh. The tests are steps of one history, in order."""
+month re-run, a re-delivered month, a changed macro), again equal to a full refresh; an append
+reuses the stored cleaning of the names it already holds. The tests are steps of one history, in
+order."""
 
 from __future__ import annotations
 
@@ -26,12 +28,13 @@ DBT = str(Path(sys.executable).parent / "dbt")
 STAGING = "path:models/staging"
 
 
-def dbt(home: Path, *args: str, as_of: date, project: Path = PROJECT_DIR) -> str:
+def dbt(home: Path, *args: str, as_of: date, project: Path = PROJECT_DIR,
+        extra_vars: str = "") -> str:
     env = {**os.environ, "TIERING_HOME": str(home),
            "DBT_TARGET_PATH": str(home / f"target-{project.name}"),
            "DBT_LOG_PATH": str(home / "logs")}
     command = [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-               "--vars", f"{{as_of_date: '{as_of.isoformat()}'}}"]
+               "--vars", f"{{as_of_date: '{as_of.isoformat()}'{extra_vars}}}"]
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
     return result.stdout
@@ -148,3 +151,37 @@ def test_changed_logic_rebuilds(home: Path, tmp_path: Path) -> None:
     out = dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[3], project=other)
     assert "rebuild" not in out
     assert f"stg_crm__clients: append the deliveries after {MONTH_ENDS[3]}" in out
+
+
+def test_an_append_reuses_the_names_the_newest_stored_delivery_cleaned(home: Path) -> None:
+    """A marker written into the stored split of month 3's names shows up in month 4's rows
+    when the append reuses the stored cleaning, and not with staging_reuse_stored: false."""
+    def rerun_month_3_and_mark() -> None:
+        out = dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[2])
+        assert "stg_crm__clients: rebuild, it holds deliveries after the as-of date" in out
+        with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+            con.execute("update staging.stg_crm__clients set client_name_core = "
+                        "'探针' || client_name_core where extract_date = ?", [MONTH_ENDS[2]])
+
+    def marked_in_month_4() -> tuple[int, int]:
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+            return con.execute(
+                "select count(*) filter (where client_name_core like '探针%'), count(*) "
+                "from staging.stg_crm__clients where extract_date = ?",
+                [MONTH_ENDS[3]]).fetchone()
+
+    rerun_month_3_and_mark()
+    out = dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[3])
+    assert f"stg_crm__clients: append the deliveries after {MONTH_ENDS[2]}" in out
+    marked, rows = marked_in_month_4()
+    assert rows > 0 and marked > 0.5 * rows, (marked, rows)  # most names repeat month to month
+
+    rerun_month_3_and_mark()
+    out = dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[3],
+              extra_vars=", staging_reuse_stored: false")
+    assert f"stg_crm__clients: append the deliveries after {MONTH_ENDS[2]}" in out
+    assert marked_in_month_4() == (0, rows)
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:  # month 3 unmarked
+        con.execute("update staging.stg_crm__clients set client_name_core = "
+                    "substr(client_name_core, 3) where client_name_core like '探针%'")
+    assert_equals_full_refresh(home, MONTH_ENDS[3])

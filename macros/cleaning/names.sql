@@ -140,15 +140,27 @@
 {#- select <relation>.* with <prefix>_clean, _core, _region, _legal_form, _branch of the raw name
     in column <prefix>_raw, each DISTINCT raw name cleaned and split once, then joined back.
     Snapshot entities deliver the same names every month (at 100,000 clients: 1.9M crm rows,
-    89k distinct names) and the cleaning is most of staging's cost. -#}
+    89k distinct names) and the cleaning is most of staging's cost. A staging model that
+    appends a delivery also reuses the split of every name its newest stored delivery already
+    carries (staging_stored_newest_delivery: 90% of a month's names at 100,000 clients), so
+    only names new this month are cleaned. The split is a function of the raw name and the
+    seeds alone, and the stored rows were built by the same code and seeds (the append path's
+    condition), so the result is the same as cleaning every name. -#}
 {% macro split_company_names_once(relation, prefix) -%}
     {%- set raw = prefix ~ '_raw' -%}
+    {%- set split_columns = [raw, prefix ~ '_clean', prefix ~ '_core', prefix ~ '_region',
+                             prefix ~ '_legal_form', prefix ~ '_branch'] -%}
+    {%- set stored = staging_stored_newest_delivery() -%}
     {%- set distinct_names -%}
         (select
             distinct_names.{{ raw }},
             {{ clean_company_name('distinct_names.' ~ raw) }} as {{ prefix }}_clean
         from (
             select distinct {{ raw }} from {{ relation }} where {{ raw }} is not null
+            {%- if stored is not none %}
+            except
+            select {{ raw }} from {{ stored }} as stored_names
+            {%- endif %}
         ) as distinct_names) as names_cleaned
     {%- endset -%}
     select
@@ -160,7 +172,15 @@
         names_split.{{ prefix }}_branch
     from {{ relation }}
     left join (
-        {{ split_company_name(distinct_names, prefix, alias='names_cleaned') }}
+        select {{ split_columns | join(', ') }}
+        from ({{ split_company_name(distinct_names, prefix, alias='names_cleaned') }})
+            as names_computed
+        {%- if stored is not none %}
+        union all
+        select distinct {{ split_columns | join(', ') }}
+        from {{ stored }} as stored_names
+        where {{ raw }} in (select {{ raw }} from {{ relation }})
+        {%- endif %}
     ) as names_split
         on {{ relation }}.{{ raw }} = names_split.{{ raw }}
 {%- endmacro %}
