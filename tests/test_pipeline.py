@@ -141,6 +141,33 @@ def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> No
     assert state["as_of_date"] == LAST_PERIOD.isoformat()
 
 
+def test_the_monthly_publish_copied_the_tier_periods_the_build_rewrote(refreshed: dict) -> None:
+    """client_tiers' pre-hook records which dbt invocation wrote each period; the monthly
+    publish copied (and exported) the periods whose version changed, by that record alone."""
+    home = refreshed["home"]
+    assert refreshed["code"] == 0, refreshed["output"][-4000:]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        build = con.execute("select period_date, version from main.period_versions "
+                            "where table_name = 'client_tiers' order by 1").fetchall()
+        periods = [p for (p,) in con.execute("select distinct period_date from "
+                                             "marts.client_tiers order by 1").fetchall()]
+    assert [p for p, _ in build] == periods and periods[-1] == LAST_PERIOD
+    first_run = {v for p, v in build if p <= FIRST_AS_OF}
+    assert len(first_run) == 1 and build[-1][1] not in first_run  # April: the second run's
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        served = con.execute("select period_date, version from main.period_versions "
+                             "where table_name = 'client_tiers' order by 1").fetchall()
+        fingerprinted = con.execute("select count(*) from main.period_fingerprints").fetchone()[0]
+    assert served == build and fingerprinted == 0
+    first, second = (home / "exports" / v / "client_tiers" for v in ("1", "2"))
+    for period in periods:
+        name = f"{period.isoformat()}.parquet"
+        if period <= FIRST_AS_OF:  # not rewritten by the second run: the same file
+            assert (first / name).stat().st_ino == (second / name).stat().st_ino, name
+        else:
+            assert not (first / name).exists() and (second / name).exists(), name
+
+
 def test_a_reader_during_the_refresh_sees_whole_versions_and_no_errors(refreshed: dict) -> None:
     seen = refreshed["reader"]
     assert seen["errors"] == []

@@ -182,6 +182,71 @@ def test_publish_copies_only_the_periods_that_changed(tmp_path, monkeypatch):
     assert stored == actual and len(stored) == 2
 
 
+def _record_versions(paths, versions: dict) -> None:
+    """What client_tiers' pre-hook records in the build database (macros/publishing/
+    period_versions.sql): the dbt invocation that last wrote each period."""
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("create table if not exists main.period_versions (table_name varchar, "
+                    "period_date date, version varchar, recorded_at timestamp)")
+        for period, version in versions.items():
+            con.execute("delete from main.period_versions where table_name = 'client_tiers' "
+                        "and period_date = ?", [period])
+            con.execute("insert into main.period_versions values ('client_tiers', ?, ?, "
+                        "current_timestamp)", [period, version])
+
+
+def test_publish_copies_the_periods_whose_build_version_changed(tmp_path):
+    """With the build's record of which dbt invocation wrote each period, a new version copies
+    the periods whose version differs from the one the serving file holds, without reading
+    (fingerprinting) the periods that did not change; a record that does not cover every
+    period of the table is not trusted: the content is compared."""
+    periods = [date(2026, 8, 31), date(2026, 9, 30), AS_OF]
+    paths = build_home(tmp_path / "home", AS_OF, periods=periods)
+    _record_versions(paths, {p: "run-1" for p in periods})
+    publish(paths, AS_OF, PASSED)
+    with duckdb.connect(str(paths.serving), read_only=True) as con:
+        assert con.execute("select period_date, version from main.period_versions "
+                           "order by 1").fetchall() == [(p, "run-1") for p in periods]
+        assert con.execute("select count(*) from main.period_fingerprints").fetchone()[0] == 0
+    with duckdb.connect(str(paths.warehouse)) as con:  # run 2 rewrote October ...
+        con.execute("update marts.client_tiers set tier_code = 'D' where period_date = ? "
+                    "and client_key = 'C000007'", [AS_OF])
+        # ... and a change no build recorded (never happens: a build records what it writes)
+        # stays unread, which shows the unchanged periods were not compared by content
+        con.execute("update marts.client_tiers set tier_code = 'D' where period_date = "
+                    "date '2026-08-31' and client_key = 'C000007'")
+    _record_versions(paths, {AS_OF: "run-2"})
+    from tiering import publish as publishing
+    calls = []
+    original = publishing._fingerprints
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(publishing, "MAX_FREE_BLOCK_SHARE", 1.0)
+        patch.setattr(publishing, "_fingerprints",
+                      lambda *args: calls.append(args) or original(*args))
+        publish(paths, AS_OF, PASSED)
+        assert calls == []
+        with duckdb.connect(str(paths.serving), read_only=True) as con:
+            tiers = dict(con.execute("select period_date, tier_code from marts.client_tiers "
+                                     "where client_key = 'C000007'").fetchall())
+            assert con.execute("select period_date, version from main.period_versions "
+                               "order by 1").fetchall() == [
+                (periods[0], "run-1"), (periods[1], "run-1"), (AS_OF, "run-2")]
+        assert tiers[AS_OF] == "D" and tiers[periods[0]] != "D"
+        first, second = (paths.exports / v / "client_tiers" for v in ("1", "2"))
+        assert (first / "2026-09-30.parquet").stat().st_ino == (
+            second / "2026-09-30.parquet").stat().st_ino
+        assert (first / "2026-10-31.parquet").stat().st_ino != (
+            second / "2026-10-31.parquet").stat().st_ino
+
+        # a period the record does not cover: compared by content, every change found
+        with duckdb.connect(str(paths.warehouse)) as con:
+            con.execute("delete from main.period_versions where period_date = ?", [periods[1]])
+        publish(paths, AS_OF, PASSED)
+        assert len(calls) == 2  # the build's periods and the serving file's (none stored)
+    assert _serving_rows(paths.serving, "client_tiers") == _masked_build_rows(paths,
+                                                                             "client_tiers")
+
+
 def test_publish_writes_a_period_table_whole_when_its_columns_change(tmp_path):
     paths = build_home(tmp_path / "home", AS_OF)
     publish(paths, AS_OF, PASSED)

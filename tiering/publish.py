@@ -218,27 +218,79 @@ def _store_fingerprints(con: duckdb.DuckDBPyConnection, table: str,
                         [[table, p, n, h] for p, (n, h) in fingerprints.items()])
 
 
+def _build_versions(con: duckdb.DuckDBPyConnection, table: str,
+                    period: str) -> dict[Any, str] | None:
+    """The version of each period of a build's period mart: the dbt invocation that last wrote
+    it (main.period_versions, recorded by the model's pre-hook: macros/publishing/
+    period_versions.sql). None when the build has no record, or one that does not cover
+    exactly the periods the table holds (a table built before the record existed)."""
+    exists = con.execute("select count(*) from information_schema.tables where table_catalog = "
+                         "'build' and table_schema = 'main' and table_name = 'period_versions'"
+                         ).fetchone()[0]
+    if not exists:
+        return None
+    versions = {p: v for p, v in con.execute(
+        "select period_date, version from build.main.period_versions where table_name = ?",
+        [table]).fetchall()}
+    held = {p for (p,) in con.execute(
+        f"select distinct {_q(period)} from build.{SCHEMA}.{_q(table)}").fetchall()}
+    return versions if versions and set(versions) == held else None
+
+
+def _stored_versions(con: duckdb.DuckDBPyConnection, table: str,
+                     select: str) -> dict[Any, str] | None:
+    """The build versions of the periods the serving file holds, as the previous publish stored
+    them, if it copied them with the same select (the same masking); else None."""
+    exists = con.execute("select count(*) from information_schema.tables where table_schema = "
+                         "'main' and table_name = 'period_versions' and table_catalog = "
+                         "current_database()").fetchone()[0]
+    if not exists:
+        return None
+    rows = con.execute("select period_date, version from main.period_versions "
+                       "where table_name = ? and select_sql = ?", [table, select]).fetchall()
+    return {p: v for p, v in rows} if rows else None
+
+
+def _store_versions(con: duckdb.DuckDBPyConnection, table: str, select: str,
+                    versions: dict[Any, str] | None) -> None:
+    con.execute("create table if not exists main.period_versions (table_name varchar, "
+                "period_date date, version varchar, select_sql varchar)")
+    con.execute("delete from main.period_versions where table_name = ?", [table])
+    if versions:
+        con.executemany("insert into main.period_versions values (?, ?, ?, ?)",
+                        [[table, p, v, select] for p, v in versions.items()])
+
+
 def _copy_table(con: duckdb.DuckDBPyConnection, catalog: str, table: str, select: str,
                 columns: Sequence[tuple[str, str]], reusable: bool) -> list[Any] | None:
     """Copy one mart from the build into the serving file being written. Tables partitioned by
     period (PERIOD_TABLES) that the previous version already holds with the same columns copy
-    only the periods whose content changed; returns those periods (None: copied whole).
+    only the periods that changed; returns those periods (None: copied whole).
 
-    The content of a period is compared by fingerprint (row count, sum of the masked rows'
-    hashes). The build's are computed; the serving file's are the build's of the previous
-    publish, stored in main.period_fingerprints, so unchanged periods are read once, not twice
-    (a serving file without them, or after a whole copy, has them computed from the table)."""
+    Which periods changed: by version when both sides have them (the build's record of the
+    dbt invocation that last wrote each period, and the versions the previous publish copied,
+    with the same select), read from two small tables; otherwise by fingerprint (row count,
+    sum of the masked rows' hashes), a scan of the period mart: the build's computed, the
+    serving file's stored by the previous publish (or computed from the table when it stored
+    none)."""
     target = f"{SCHEMA}.{_q(table)}"
     source = f"build.{SCHEMA}.{_q(table)}"
     period = PERIOD_TABLES.get(table)
+    versions = _build_versions(con, table, period) if period else None
     if period and reusable and _columns(con, catalog, table) == list(columns):
         names = [c for c, _ in columns]
-        new = _fingerprints(con, f"(select {select} from {source})", period, names)
-        old = _stored_fingerprints(con, table)
-        if old is None:
-            old = _fingerprints(con, target, period, names)
-        changed = sorted(p for p in new if old.get(p) != new[p])
-        gone = sorted(p for p in old if p not in new)
+        copied = _stored_versions(con, table, select) if versions else None
+        new: dict[Any, tuple[int, int]] | None = None
+        if versions and copied:
+            changed = sorted(p for p in versions if copied.get(p) != versions[p])
+            gone = sorted(p for p in copied if p not in versions)
+        else:
+            new = _fingerprints(con, f"(select {select} from {source})", period, names)
+            old = _stored_fingerprints(con, table)
+            if old is None:
+                old = _fingerprints(con, target, period, names)
+            changed = sorted(p for p in new if old.get(p) != new[p])
+            gone = sorted(p for p in old if p not in new)
         if changed or gone:
             con.execute(f"delete from {target} where {_q(period)} in "
                         f"(select unnest(?))", [changed + gone])
@@ -246,11 +298,13 @@ def _copy_table(con: duckdb.DuckDBPyConnection, catalog: str, table: str, select
             con.execute(f"insert into {target} select {select} from {source} "
                         f"where {_q(period)} in (select unnest(?))", [changed])
         _store_fingerprints(con, table, new)
+        _store_versions(con, table, select, versions)
         return changed
     con.execute(f"drop table if exists {target} cascade")
     con.execute(f"create table {target} as select {select} from {source}")
     if period:
         _store_fingerprints(con, table, None)
+        _store_versions(con, table, select, versions)
     return None
 
 

@@ -58,25 +58,41 @@
     where {{ tiering_period_in_scope(upstream) }}
 {%- endmacro %}
 
-{#- The periods a run of client_tiers writes, as a query: those of periods_to_build there (the
-    delivered periods up to the as-of date newer than the table's newest, and the as-of
-    period; every one on a first build). The model keeps its own copy of the rule, with the
-    newest stored period as a literal read before its first client batch: change both together. -#}
-{% macro tiering_tier_periods_written() -%}
-    select period_date
-    from (
-        select distinct period_date
-        from {{ ref('int_tiering_dimensions_scored') }}
-        where period_date <= {{ dynamics_as_of() }}
-    ) as delivered
-    {%- if is_incremental() %}
-    where period_date > coalesce(
-            (select max(period_date) from {{ this }}), cast('1900-01-01' as date))
-        or period_date = (
-            select max(period_date) from {{ ref('int_tiering_dimensions_scored') }}
-            where period_date <= {{ dynamics_as_of() }}
-        )
+{#- client_tiers' periods: the delivered periods up to the as-of date newer than the table's
+    newest stored period, and the as-of period; every one on a first build or a full refresh.
+    One rule for the model (periods_to_build), its tests' scope and the periods it records as
+    rewritten for publishing (period_versions_recorded), so they cannot drift apart.
+
+    tiering_tier_built_until(): the newest stored period, read once as a literal (none on a
+    first build): every client batch of the model builds the same periods, though the first
+    batch's rows are stored before the next one runs.
+    tiering_tier_periods_to_build(periods, built_until): the rows of `periods` (a relation with
+    a period_date column: the delivered periods up to the as-of date) the run builds. -#}
+{% macro tiering_tier_built_until() -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(run_query('select max(period_date) from ' ~ this).columns[0].values()[0]) }}
+{%- endmacro %}
+
+{% macro tiering_tier_periods_to_build(periods, built_until) -%}
+    select * from {{ periods }}
+    {%- if built_until is not none %}
+    where period_date > cast('{{ built_until }}' as date)
+        or period_date = (select max(period_date) from {{ periods }})
     {%- endif %}
+{%- endmacro %}
+
+{#- The periods a run of client_tiers writes, as a query (its pre-hooks record them). -#}
+{% macro tiering_tier_periods_written() -%}
+    {%- set delivered -%}
+        (select distinct period_date
+         from {{ ref('int_tiering_dimensions_scored') }}
+         where period_date <= {{ dynamics_as_of() }}) as delivered
+    {%- endset -%}
+    select period_date
+    from ({{ tiering_tier_periods_to_build(delivered, tiering_tier_built_until()) }})
+        as periods_written
 {%- endmacro %}
 
 {% macro tiering_periods_per_statement() -%}

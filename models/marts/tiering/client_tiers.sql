@@ -38,7 +38,10 @@
     unique_key='period_date',
     partition_by=['period_date'],
     on_schema_change='append_new_columns',
-    pre_hook="{{ tests_scope_recorded(tiering_tier_periods_written()) }}",
+    pre_hook=[
+        "{{ tests_scope_recorded(tiering_tier_periods_written()) }}",
+        "{{ period_versions_recorded(tiering_tier_periods_written()) }}",
+    ],
     post_hook="{{ tiering_build_client_batches() }}",
 ) }}
 
@@ -54,12 +57,8 @@
 {%- if is_incremental() %}
     {%- set stored_columns = adapter.get_columns_in_relation(this)
         | map(attribute='name') | map('lower') | list %}
-    {#- the newest stored period, as a literal: every client batch builds the same periods,
-        though the first batch's rows are stored before the next batch runs -#}
-    {%- if execute %}
-        {%- set built_until = run_query('select max(period_date) from ' ~ this)
-            .columns[0].values()[0] %}
-    {%- endif %}
+    {#- the newest stored period, as a literal (macros/tiering/tiering_periods.sql) -#}
+    {%- set built_until = tiering_tier_built_until() %}
 {%- endif %}
 {#- The clients are built in ranges of client keys of at most
     var('tiering_tier_rows_per_statement') rows per statement
@@ -92,12 +91,10 @@ periods as (
     ) as delivered
 ),
 
+{#- the periods newer than the stored ones, and the as-of period (the rule the pre-hooks
+    record: macros/tiering/tiering_periods.sql) -#}
 periods_to_build as (
-    select * from periods
-    {%- if is_incremental() and built_until is not none %}
-    where period_date > cast('{{ built_until }}' as date)
-        or period_date = (select max(period_date) from periods)
-    {%- endif %}
+    {{ tiering_tier_periods_to_build('periods', built_until) }}
 ),
 
 first_period_to_build as (
