@@ -109,13 +109,14 @@ core_wildcards as (
     where wildcard_positions.wildcard_position <= length(long_cores.name_core)
 ),
 
-{#- Per region: keys two different cores of the region share. -#}
+{#- Per region: keys two different cores of the region share (min <> max: more than one
+    distinct core, without count(distinct)'s set per group). -#}
 regional_wildcards as (
     select region_key, wildcard_key
     from core_wildcards
     where region_key is not null
     group by region_key, wildcard_key
-    having count(distinct name_core) > 1
+    having min(name_core) <> max(name_core)
 ),
 
 {#- Across regions: keys a core without region shares with another core. -#}
@@ -123,7 +124,7 @@ open_wildcards as (
     select wildcard_key
     from core_wildcards
     group by wildcard_key
-    having count(distinct name_core) > 1
+    having min(name_core) <> max(name_core)
        and sum(case when region_key is null then 1 else 0 end) > 0
 ),
 
