@@ -192,14 +192,21 @@ def _fingerprints(con: duckdb.DuckDBPyConnection, relation: str, column: str,
         f"select {_q(column)}, count(*), sum(hash({row})) from {relation} group by 1").fetchall()}
 
 
+def _has_main_table(con: duckdb.DuckDBPyConnection, name: str,
+                    catalog: str | None = None) -> bool:
+    """Whether schema main of `catalog` (default: the serving file being written) has a table
+    `name`."""
+    return con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'main' "
+        "and table_name = ? and table_catalog = coalesce(?, current_database())",
+        [name, catalog]).fetchone()[0] > 0
+
+
 def _stored_fingerprints(con: duckdb.DuckDBPyConnection,
                          table: str) -> dict[Any, tuple[int, int]] | None:
     """The fingerprints the previous publish stored for the periods of a table it copied period
     by period (main.period_fingerprints), or None when it stored none."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = "
-                         "'main' and table_name = 'period_fingerprints' and table_catalog = "
-                         "current_database()").fetchone()[0]
-    if not exists:
+    if not _has_main_table(con, "period_fingerprints"):
         return None
     rows = con.execute("select period_date, row_count, row_hash from main.period_fingerprints "
                        "where table_name = ?", [table]).fetchall()
@@ -224,10 +231,7 @@ def _build_versions(con: duckdb.DuckDBPyConnection, table: str,
     it (main.period_versions, recorded by the model's pre-hook: macros/publishing/
     period_versions.sql). None when the build has no record, or one that does not cover
     exactly the periods the table holds (a table built before the record existed)."""
-    exists = con.execute("select count(*) from information_schema.tables where table_catalog = "
-                         "'build' and table_schema = 'main' and table_name = 'period_versions'"
-                         ).fetchone()[0]
-    if not exists:
+    if not _has_main_table(con, "period_versions", "build"):
         return None
     versions = {p: v for p, v in con.execute(
         "select period_date, version from build.main.period_versions where table_name = ?",
@@ -241,10 +245,7 @@ def _stored_versions(con: duckdb.DuckDBPyConnection, table: str,
                      select: str) -> dict[Any, str] | None:
     """The build versions of the periods the serving file holds, as the previous publish stored
     them, if it copied them with the same select (the same masking); else None."""
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = "
-                         "'main' and table_name = 'period_versions' and table_catalog = "
-                         "current_database()").fetchone()[0]
-    if not exists:
+    if not _has_main_table(con, "period_versions"):
         return None
     rows = con.execute("select period_date, version from main.period_versions "
                        "where table_name = ? and select_sql = ?", [table, select]).fetchall()

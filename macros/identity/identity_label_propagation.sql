@@ -24,13 +24,7 @@
 final_labels as (
     with recursive
 
-    edges as (
-        select record_number_a as record_number, record_number_b as neighbour_number
-        from {{ matched_pairs }}
-        union all
-        select record_number_b as record_number, record_number_a as neighbour_number
-        from {{ matched_pairs }}
-    ),
+    edges as ({{ identity_match_edges(matched_pairs) }}),
 
     {#- `changed`: the rows the last iteration wrote; `recurring.labels`: every record's
         current label -#}
@@ -58,11 +52,7 @@ final_labels as (
 {%- set rounds = var('identity_label_propagation_rounds', 16) | int %}
 {#- Both directions plus a self loop per record, so one join per round carries every label. -#}
 edges as (
-    select record_number_a as record_number, record_number_b as neighbour_number
-    from {{ matched_pairs }}
-    union all
-    select record_number_b as record_number, record_number_a as neighbour_number
-    from {{ matched_pairs }}
+    {{ identity_match_edges(matched_pairs) }}
     union all
     select record_number, record_number as neighbour_number
     from {{ record_numbers }}
@@ -86,4 +76,13 @@ labels_{{ round }} as (
 final_labels as (
     select record_number, cluster_label from labels_{{ rounds }}
 )
+{%- endmacro %}
+
+{#- Every matched pair in both directions: (record_number, neighbour_number). -#}
+{% macro identity_match_edges(matched_pairs) -%}
+    select record_number_a as record_number, record_number_b as neighbour_number
+    from {{ matched_pairs }}
+    union all
+    select record_number_b as record_number, record_number_a as neighbour_number
+    from {{ matched_pairs }}
 {%- endmacro %}
