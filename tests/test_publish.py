@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from pub_fixtures import READER, build_home, personal_data_leaks, write_warehouse
-from tiering.publish import PublishRefused, publish
+from tiering.publish import PublishRefused, publish, spare_path
 
 AS_OF = date(2026, 10, 31)
 PASSED = [SimpleNamespace(suite="marts.client_tiers", expectation="expect_x(a)", success=True,
@@ -245,6 +245,116 @@ def test_publish_copies_the_periods_whose_build_version_changed(tmp_path):
         assert len(calls) == 2  # the build's periods and the serving file's (none stored)
     assert _serving_rows(paths.serving, "client_tiers") == _masked_build_rows(paths,
                                                                              "client_tiers")
+
+
+def _ino(path) -> int:
+    return path.stat().st_ino
+
+
+def _exported_rows(paths, version: int, table: str) -> list[tuple]:
+    with duckdb.connect() as con:
+        return sorted(con.execute(f"select * from read_parquet('{paths.exports}/{version}/"
+                                  f"{table}/*.parquet')").fetchall(), key=str)
+
+
+def test_publish_writes_into_the_spare_version_no_one_reads(tmp_path, monkeypatch):
+    """Each publish keeps the file it replaces as the spare, and the next one writes into it
+    (two versions old) instead of copying the serving file: same content as a publish from
+    scratch, the whole history in publish_log, and exports that hold what was published, also
+    when a period returns to the content the spare already holds."""
+    from tiering import publish as publishing
+    monkeypatch.setattr(publishing, "MAX_FREE_BLOCK_SHARE", 1.0)  # small fixture, free blocks
+    periods = [date(2026, 9, 30), AS_OF]
+    paths = build_home(tmp_path / "home", AS_OF, periods=periods)
+    publish(paths, AS_OF, PASSED)
+    first = _ino(paths.serving)
+    copies = []
+    original_copy = publishing.shutil.copyfile
+    monkeypatch.setattr(publishing.shutil, "copyfile",
+                        lambda *args: copies.append(args) or original_copy(*args))
+
+    def set_tier(tier: str) -> None:
+        with duckdb.connect(str(paths.warehouse)) as con:
+            con.execute("update marts.client_tiers set tier_code = ? where period_date = ? "
+                        "and client_key = 'C000007'", [tier, periods[0]])
+
+    set_tier("D")
+    publish(paths, AS_OF, PASSED)  # version 2: no spare yet, a copy of version 1
+    second = _ino(paths.serving)
+    assert len(copies) == 1 and _ino(spare_path(paths.serving)) == first
+    set_tier("A")  # version 3: September as in neither version 1 nor 2
+    publish(paths, AS_OF, PASSED)
+    assert len(copies) == 1, "version 3 copied the serving file instead of using the spare"
+    assert _ino(paths.serving) == first and _ino(spare_path(paths.serving)) == second
+    set_tier("D")  # version 4: September back to version 2's content, which its spare holds
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("update marts.client_tiers set tier_code = 'C' where period_date = ? "
+                    "and client_key = 'C000003'", [AS_OF])
+    publish(paths, AS_OF, PASSED)
+    assert len(copies) == 1 and _ino(paths.serving) == second
+    published = _serving_rows(paths.serving, "client_tiers")
+    assert published == _masked_build_rows(paths, "client_tiers")
+    assert _exported_rows(paths, 4, "client_tiers") == published
+    assert _serving_rows(paths.serving, "dim_clients") == _masked_build_rows(paths,
+                                                                             "dim_clients")
+    with duckdb.connect(str(paths.serving), read_only=True) as con:
+        assert [v for (v,) in con.execute("select version from main.publish_log "
+                                          "order by 1").fetchall()] == [1, 2, 3, 4]
+    # September of version 4 differs from version 3's: written again, not linked
+    assert _ino(paths.exports / "4" / "client_tiers" / "2026-09-30.parquet") != _ino(
+        paths.exports / "3" / "client_tiers" / "2026-09-30.parquet")
+
+
+HOLDER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+held = sys.argv[2]
+before = con.execute(held).fetchone()
+print("open", flush=True)
+sys.stdin.readline()
+after = con.execute(held).fetchone()
+print(before == after, flush=True)
+"""
+
+
+@pytest.mark.parametrize("holder", ["another process", "this process"])
+def test_publish_never_writes_a_spare_a_reader_still_holds(tmp_path, monkeypatch, holder):
+    """A BI reader that opened version 1 before version 2 was published still holds it (now
+    the spare) when version 3 is published: in another process (DuckDB refuses the write
+    lock) or in this one (its open files). Version 3 is then a copy of version 2, and the
+    reader's version 1 reads the same to the end."""
+    from tiering import publish as publishing
+    monkeypatch.setattr(publishing, "MAX_FREE_BLOCK_SHARE", 1.0)
+    paths = build_home(tmp_path / "home", AS_OF, n=300)
+    publish(paths, AS_OF, PASSED)
+    first = _ino(paths.serving)
+    held = "select count(*), sum(hash(client_key, period_date, tier_code)) from {}client_tiers"
+    if holder == "another process":
+        reader = subprocess.Popen([sys.executable, "-c", HOLDER, str(paths.serving),
+                                   held.format("marts.")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert reader.stdout.readline().strip() == "open"
+    else:
+        reader = duckdb.connect()  # attached, not connected: connect() would cache the
+        reader.execute(f"attach '{paths.serving}' as v1 (read_only)")  # instance by path
+        before = reader.execute(held.format("v1.marts.")).fetchone()
+    for i in range(2):  # version 1 becomes the spare, then is held when version 3 is written
+        write_warehouse(paths, [AS_OF], n=340 + 40 * i, seed=i)
+        publish(paths, AS_OF, PASSED)
+        assert _ino(paths.serving) != first
+        assert _serving_rows(paths.serving, "client_tiers") == _masked_build_rows(
+            paths, "client_tiers")
+    if holder == "another process":
+        out, _ = reader.communicate("done\n", timeout=60)
+        assert out.strip() == "True"
+    else:
+        assert reader.execute(held.format("v1.marts.")).fetchone() == before
+        reader.close()
+    # once nobody holds it, the spare is written again
+    write_warehouse(paths, [AS_OF], n=300, seed=9)
+    second = _ino(spare_path(paths.serving))
+    publish(paths, AS_OF, PASSED)
+    assert _ino(paths.serving) == second
 
 
 def test_publish_writes_a_period_table_whole_when_its_columns_change(tmp_path):

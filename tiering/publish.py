@@ -1,18 +1,23 @@
 """Write-audit-publish: the serving copy BI reads.
 
 `publish(paths, as_of, check_results)` refuses (PublishRefused) unless every blocking expectation
-passed. Then it writes a NEW DuckDB file next to the serving file: a copy of the previous serving
-file, if it has the current SERVING_FORMAT, else an empty one. Into it go the tables of schema
+passed. Then it writes a NEW DuckDB file next to the serving file: the version before the previous
+one (the spare the previous publish kept, when no reader still holds it), else a copy of the
+previous serving file, if it has the current SERVING_FORMAT, else an empty one. Into it go the
+tables of schema
 `marts` of the build database (attached READ-ONLY), personal data masked on the way: the marts of
 PERIOD_TABLES period by period, only the periods whose content (row count and row-hash sum of the
-masked rows) differs from the previous version; the other marts whole. It adds
+masked rows) differs from what that file holds; the other marts whole. It adds
 `main.publish_log` (the previous serving file's history + one row) and `main.quality_results`
 (the expectations that gated this version), exports the masked marts as Parquet under
 `$TIERING_HOME/exports/<version>/` (a period mart one file per period, an unchanged period
 hard-linked from the previous export), and finally `os.replace`s the new file onto
-`$TIERING_HOME/serving.duckdb`. The rename is atomic: a BI reader that opened the old file keeps
-reading it whole, a reader that opens the path afterwards gets the new file whole, and nobody
-ever holds a write lock on the serving path (docs/publishing.md).
+`$TIERING_HOME/serving.duckdb`, after hard-linking the file it replaces as the spare
+(`.serving.duckdb.spare`) the next publish writes into. The rename is atomic: a BI reader that
+opened the old file keeps reading it whole, a reader that opens the path afterwards gets the new
+file whole, and nobody ever holds a write lock on the serving path. A spare is written only when
+no process holds it: another process's reader makes DuckDB refuse the write lock, this
+process's own open files are checked in /proc/self/fd (docs/publishing.md).
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ KEEP_EXPORTS = 3
 # A previous serving file whose free blocks (left by replaced periods and tables) exceed this
 # share is not reused: the next version is written from scratch, so the file cannot keep growing.
 MAX_FREE_BLOCK_SHARE = 0.25
+# Keep the replaced serving file as the spare the next publish writes into, instead of copying
+# the serving file (the copy was 36 s of a 1M publish). TIERING_SERVING_SPARE=0 keeps none and
+# saves the disk space of one serving file between publishes.
+SPARE_SUFFIX = ".spare"
 
 
 class PublishRefused(RuntimeError):
@@ -159,22 +168,126 @@ def _reusable(serving: Path) -> bool:
     return fmt == SERVING_FORMAT and free <= MAX_FREE_BLOCK_SHARE * max(total, 1)
 
 
-def _create_log(con: duckdb.DuckDBPyConnection, serving: Path) -> None:
-    """publish_log of a serving file written from scratch: the previous file's history, if any."""
+def spare_path(serving: Path) -> Path:
+    return serving.with_name(f".{serving.name}{SPARE_SUFFIX}")
+
+
+def _keeps_spare() -> bool:
+    return os.environ.get("TIERING_SERVING_SPARE", "1") != "0"
+
+
+def _open_in_this_process(path: Path) -> bool:
+    """Whether this process holds the file open (a DuckDB connection it did not close). DuckDB's
+    file lock cannot tell: POSIX locks never conflict within one process. Without /proc (not
+    Linux) the answer is yes, so the spare is never written there."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        return True
+    target = path.stat()
+    for fd in os.listdir(fds):
+        try:
+            held = os.stat(fds / fd)
+        except OSError:
+            continue
+        if (held.st_dev, held.st_ino) == (target.st_dev, target.st_ino):
+            return True
+    return False
+
+
+def _open_spare(serving: Path, tmp: Path) -> duckdb.DuckDBPyConnection | None:
+    """Move the spare (the version before the serving one, kept by the previous publish) to
+    `tmp` and open it for writing, or None when there is none to write: no spare, a spare that
+    is the serving file itself (a publish stopped between its two renames), one this or another
+    process still reads (DuckDB refuses the write lock while another process's reader holds
+    it), or one not reusable (_reusable). A spare not written is deleted; its readers keep it."""
+    spare = spare_path(serving)
+    if not spare.exists():
+        return None
+    if not serving.exists() or os.path.samefile(spare, serving):
+        spare.unlink()
+        return None
+    os.replace(spare, tmp)
+    if not _open_in_this_process(tmp) and _reusable(tmp):
+        try:
+            return duckdb.connect(str(tmp), config=duckdb_config())
+        except duckdb.IOException:  # "Could not set lock on file": a reader holds it
+            pass
+    tmp.unlink()
+    return None
+
+
+def _keep_spare(serving: Path) -> None:
+    """Keep the serving file about to be replaced as the next publish's spare (a hard link, so
+    the rename that follows leaves it in place), or drop the old spare when none is kept."""
+    spare = spare_path(serving)
+    if not (_keeps_spare() and serving.exists()):
+        spare.unlink(missing_ok=True)
+        return
+    link = spare.with_name(f"{spare.name}.{os.getpid()}.tmp")
+    try:
+        link.unlink(missing_ok=True)
+        os.link(serving, link)
+        os.replace(link, spare)
+    except OSError:  # no hard links here: keep no spare, the next publish copies
+        link.unlink(missing_ok=True)
+        spare.unlink(missing_ok=True)
+
+
+def _create_log(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""create table main.publish_log (
         version integer, as_of_period date, published_at timestamp, checks_run integer,
         checks_passed integer, tables_published integer, rows_published bigint)""")
+
+
+def _previous_state(con: duckdb.DuckDBPyConnection, serving: Path
+                    ) -> tuple[dict[str, dict[Any, tuple[str, str]]],
+                               dict[str, dict[Any, tuple[int, int]]]]:
+    """From the serving file being replaced: its history (copied into main.publish_log of the
+    file being written, which may be older: a spare or a file written from scratch) and what its
+    period tables hold (the stored versions with their select, the stored fingerprints), which
+    decide which periods the new export can hard-link from its export."""
+    versions: dict[str, dict[Any, tuple[str, str]]] = {}
+    fingerprints: dict[str, dict[Any, tuple[int, int]]] = {}
     if not serving.exists():
-        return
+        return versions, fingerprints
     con.execute(f"attach '{serving}' as previous (read_only)")
     try:
-        has_log = con.execute("select count(*) from information_schema.tables where "
-                              "table_catalog = 'previous' and table_name = 'publish_log'").fetchone()
-        if has_log and has_log[0]:
+        con.execute("delete from main.publish_log")
+        if _has_main_table(con, "publish_log", "previous"):
             con.execute("insert into main.publish_log by name "
                         "select * from previous.main.publish_log")
+        if _has_main_table(con, "period_versions", "previous"):
+            for table, period, version, select in con.execute(
+                    "select table_name, period_date, version, select_sql "
+                    "from previous.main.period_versions").fetchall():
+                versions.setdefault(table, {})[period] = (version, select)
+        if _has_main_table(con, "period_fingerprints", "previous"):
+            for table, period, n, h in con.execute(
+                    "select table_name, period_date, row_count, row_hash "
+                    "from previous.main.period_fingerprints").fetchall():
+                fingerprints.setdefault(table, {})[period] = (n, h)
     finally:
         con.execute("detach previous")
+    return versions, fingerprints
+
+
+def _changed_since_previous(con: duckdb.DuckDBPyConnection, table: str, select: str,
+                            previous_versions: dict[Any, tuple[str, str]] | None,
+                            previous_fingerprints: dict[Any, tuple[int, int]] | None
+                            ) -> list[Any] | None:
+    """The periods of a period table whose content differs from the previous version's (so its
+    export cannot be hard-linked), from what the file just written and the previous one stored:
+    versions (with the same select) or fingerprints. None (export every period) when the two
+    did not store the same kind."""
+    versions = _stored_versions(con, table, select)
+    if versions and previous_versions:
+        before = {p: v for p, (v, s) in previous_versions.items() if s == select}
+        if before:
+            return sorted(p for p in versions if before.get(p) != versions[p])
+    fingerprints = _stored_fingerprints(con, table)
+    if fingerprints and previous_fingerprints:
+        return sorted(p for p in fingerprints if previous_fingerprints.get(p) != fingerprints[p])
+    return None
 
 
 def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[tuple[str, str]]:
@@ -265,15 +378,14 @@ def _store_versions(con: duckdb.DuckDBPyConnection, table: str, select: str,
 def _copy_table(con: duckdb.DuckDBPyConnection, catalog: str, table: str, select: str,
                 columns: Sequence[tuple[str, str]], reusable: bool) -> list[Any] | None:
     """Copy one mart from the build into the serving file being written. Tables partitioned by
-    period (PERIOD_TABLES) that the previous version already holds with the same columns copy
-    only the periods that changed; returns those periods (None: copied whole).
+    period (PERIOD_TABLES) that the file already holds with the same columns (it is an earlier
+    version) copy only the periods that changed; returns those periods (None: copied whole).
 
     Which periods changed: by version when both sides have them (the build's record of the
-    dbt invocation that last wrote each period, and the versions the previous publish copied,
-    with the same select), read from two small tables; otherwise by fingerprint (row count,
-    sum of the masked rows' hashes), a scan of the period mart: the build's computed, the
-    serving file's stored by the previous publish (or computed from the table when it stored
-    none)."""
+    dbt invocation that last wrote each period, and the versions stored in the file when it was
+    written, with the same select), read from two small tables; otherwise by fingerprint (row
+    count, sum of the masked rows' hashes), a scan of the period mart: the build's computed, the
+    file's stored when it was written (or computed from the table when it stored none)."""
     target = f"{SCHEMA}.{_q(table)}"
     source = f"build.{SCHEMA}.{_q(table)}"
     period = PERIOD_TABLES.get(table)
@@ -365,15 +477,21 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
     export_tmp: Path | None = None
     reusable = _reusable(paths.serving)
     try:
-        if reusable:  # start from the previous version: unchanged periods are not copied again
-            shutil.copyfile(paths.serving, tmp)
-        con = duckdb.connect(str(tmp), config=duckdb_config())
+        # start from an earlier version, so that unchanged periods are not copied again: the
+        # spare if it can be written, else a copy of the serving file
+        con = _open_spare(paths.serving, tmp) if reusable and _keeps_spare() else None
+        from_spare = con is not None
+        if con is None:
+            if reusable:
+                shutil.copyfile(paths.serving, tmp)
+            con = duckdb.connect(str(tmp), config=duckdb_config())
         try:
             if not reusable:
-                _create_log(con, paths.serving)
+                _create_log(con)
                 con.execute(f"create schema {SCHEMA}")
                 con.execute("create table main.serving_format (format integer)")
                 con.execute("insert into main.serving_format values (?)", [SERVING_FORMAT])
+            previous_versions, previous_fingerprints = _previous_state(con, paths.serving)
             previous_version = con.execute(
                 "select max(version) from main.publish_log").fetchone()[0]
             version = 1 + (previous_version or 0)
@@ -401,8 +519,13 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
                 replaced = [f"{expr} as {_q(c)}" for c, t in columns
                             if (expr := masking_expression(c, t)) is not None]
                 select = "*" + (f" replace ({', '.join(replaced)})" if replaced else "")
-                changed_periods[table] = _copy_table(con, serving_catalog, table, select, columns,
-                                                     reusable)
+                changed = _copy_table(con, serving_catalog, table, select, columns, reusable)
+                # the export hard-links what did not change since the previous version: the
+                # periods copied, when the file started as a copy of it; from a spare (the
+                # version before) what the two versions stored tells
+                changed_periods[table] = changed if not from_spare else _changed_since_previous(
+                    con, table, select, previous_versions.get(table),
+                    previous_fingerprints.get(table))
                 rows += con.execute(f"select count(*) from {SCHEMA}.{_q(table)}").fetchone()[0]
                 # BI tools query the public names unqualified (`select * from dim_clients`):
                 # a view in the default schema for each mart.
@@ -427,7 +550,7 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
             previous_export = (paths.exports / str(previous_version)
                                if reusable and previous_version else None)
             for table in tables:
-                _export(con, table, export_tmp, previous_export, changed_periods[table])
+                _export(con, table, export_tmp, previous_export, changed_periods.get(table))
             con.execute("checkpoint")
         finally:
             con.close()
@@ -436,6 +559,7 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
         if export_dir.exists():
             shutil.rmtree(export_dir)
         os.replace(export_tmp, export_dir)
+        _keep_spare(paths.serving)
         os.replace(tmp, paths.serving)  # the publish: atomic on the same file system
         _prune_exports(paths.exports, KEEP_EXPORTS)
     except BaseException:
