@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import platform
@@ -361,6 +362,43 @@ def bi_queries(serving: Path, runs: int = 30) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------ code measured
+# What a refresh runs: every dbt invocation parses these again, so an edit made while a benchmark
+# runs is measured by the stages after it.
+CODE_PATHS = ("models", "macros", "seeds", "snapshots", "tests/dbt", "tiering", "orchestration",
+              "expectations", "dbt_project.yml", "profiles.yml")
+
+
+def code_state() -> dict:
+    """The commit, whether the code differs from it, and a digest of the code's files."""
+    digest = hashlib.sha256()
+    for rel in CODE_PATHS:
+        root = PROJECT_DIR / rel
+        files = [root] if root.is_file() else sorted(
+            f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+        for f in files:
+            digest.update(str(f.relative_to(PROJECT_DIR)).encode() + b"\0" + f.read_bytes())
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    status = git("status", "--porcelain", "--", *CODE_PATHS)
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(status),
+            "digest": digest.hexdigest()[:16]}
+
+
+def check_code_unchanged(results: dict, stage: str) -> None:
+    """Record (and say loudly) that the code changed while `stage` ran."""
+    if code_state()["digest"] != results["code"]["digest"]:
+        results["code"].setdefault("changed_during", []).append(stage)
+        print(f"WARNING: the project's code changed while {stage} ran: its figures measure "
+              "a mix of versions", file=sys.stderr, flush=True)
+
+
 # ------------------------------------------------------------------------------------ report
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in
@@ -372,8 +410,14 @@ def machine() -> str:
 
 
 def markdown(results: dict) -> str:
-    lines = [f"clients {results['clients']:,} × {results['months']} months; {results['machine']}",
-             "", "| stage | wall (median) | runs | peak RSS (tree) |", "| --- | --- | --- | --- |"]
+    lines = [f"clients {results['clients']:,} × {results['months']} months; {results['machine']}"]
+    code = results.get("code")
+    if code:
+        lines.append(f"code: {code['commit']}{' with uncommitted changes' if code['dirty'] else ''}"
+                     f" (digest {code['digest']})")
+        if code.get("changed_during"):
+            lines.append(f"WARNING: the code changed during {', '.join(code['changed_during'])}")
+    lines += ["", "| stage | wall (median) | runs | peak RSS (tree) |", "| --- | --- | --- | --- |"]
     for stage in ("first_refresh", "monthly_refresh", "backfill", "lower_bound"):
         r = results["stages"].get(stage)
         if r:
@@ -436,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     results_path = args.workdir.resolve() / f"results-{args.clients}.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {"stages": {}}
     results.update(clients=args.clients, months=args.months, machine=machine(),
-                   measured_at=time.strftime("%Y-%m-%d %H:%M"))
+                   measured_at=time.strftime("%Y-%m-%d %H:%M"), code=code_state())
     stages = {"first_refresh": stage_first_refresh, "monthly_refresh": stage_monthly_refresh,
               "backfill": stage_backfill, "lower_bound": stage_lower_bound}
     for name in wanted:
@@ -444,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} ...", flush=True)
             results["stages"][name] = stages[name](workdir, landing, args.repeat)
             print(f"  {results['stages'][name]['wall_s']} s", flush=True)
+            check_code_unchanged(results, name)
             results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False))
     if "bi_queries" in wanted:
         # the first refresh's serving database, else the monthly refresh's (same scale)
