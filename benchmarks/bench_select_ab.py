@@ -1,8 +1,9 @@
 """Time two versions of one model's select on a built warehouse, alternated, and check they agree.
 
 Each variant is a file holding a compiled select (`dbt compile --select MODEL`, then copy
-`target/compiled/.../MODEL.sql` aside before changing the model). The runs open the warehouse
-read-only, set the profile's threads and memory limit, and evaluate
+`target/compiled/.../MODEL.sql` aside before changing the model; compile with TIERING_HOME set
+to an empty folder, so that dbt does not hold the measured warehouse while it compiles). The
+runs open the warehouse read-only, set the profile's threads and memory limit, and evaluate
 
     select count(*), sum(hash(t)) from (<select>) as t
 
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", default="10GB")
     args = parser.parse_args(argv)
 
-    sqls = {"a": args.a.read_text().rstrip().rstrip(";"), "b": args.b.read_text().rstrip().rstrip(";")}
+    sqls = {name: path.read_text().rstrip().rstrip(";")
+            for name, path in (("a", args.a), ("b", args.b))}
     times: dict[str, list[float]] = {"a": [], "b": []}
     prints: dict[str, set] = {"a": set(), "b": set()}
     for run in range(args.repeat):
