@@ -25,6 +25,8 @@ from pathlib import Path
 
 import duckdb
 
+from tiering.config import duckdb_config
+
 HISTORY = ("select period_date, tier_code, composite_score from client_tiers "
            "where client_key = ? and profile_code = 'default' order by period_date")
 
@@ -66,7 +68,9 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=["ctas", "sorted"],
                         default=["ctas", "sorted", "ctas", "sorted"])
     parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument("--memory", default="4GB", help="the publish's DuckDB memory limit")
+    parser.add_argument("--memory", default=duckdb_config()["memory_limit"],
+                        help="DuckDB memory limit (default: the publish's, "
+                             "TIERING_DUCKDB_PYTHON_MEMORY)")
     args = parser.parse_args()
     args.scratch.mkdir(parents=True, exist_ok=True)
     for variant in args.variants:
