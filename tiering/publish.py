@@ -549,6 +549,10 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
             export_tmp.mkdir(parents=True)
             previous_export = (paths.exports / str(previous_version)
                                if reusable and previous_version else None)
+            # the files' row order is not part of the export (readers filter and group): without
+            # it DuckDB writes the row groups as its threads finish them, 0.75 of the time
+            # (docs/benchmarks.md); the serving tables above were copied in order
+            con.execute("set preserve_insertion_order = false")
             for table in tables:
                 _export(con, table, export_tmp, previous_export, changed_periods.get(table))
             con.execute("checkpoint")
