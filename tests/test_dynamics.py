@@ -401,6 +401,60 @@ def test_migration_rows_sum_to_the_from_tier_count(built):
     assert migrations[(migrations.profile_code == "default") & (migrations.horizon_months == 1)
                       & (migrations.period_date == pd.Timestamp(LAST))
                       & (migrations.to_tier_code == "NR")].client_count.sum() == left
+    # every cell of every matrix, both horizons, every profile, counted independently
+    assert_migrations_counted(migrations, tiers)
+    # clients that leave the history (to-tier NR): three clients' rows of the last period
+    # taken out of client_tiers (as the earlier tests left it), the matrices rebuilt and counted
+    # again, then the rows put back
+    project, current = built["project"], tiers_table(home)
+    last = current[(current.period_date == pd.Timestamp(LAST))
+                   & (current.profile_code == "default")]
+    leaving = tuple(last.client_key[:3])
+    execute(home, f"""
+        create table main.leaving_rows as select * from marts.client_tiers
+        where period_date = date '{LAST}' and client_key in {leaving};
+        delete from marts.client_tiers where period_date = date '{LAST}'
+            and client_key in {leaving}""")
+    try:
+        dbt(project, home, "run", "--full-refresh", "--select", "tier_migrations")
+        shorter = tiers_table(home)
+        assert len(shorter) == len(current) - 3 * current.profile_code.nunique()
+        rebuilt = query(home, "select * from marts.tier_migrations")
+        assert rebuilt[(rebuilt.to_tier_code == "NR") & (rebuilt.horizon_months == 1)
+                       ].client_count.sum() == 3 * current.profile_code.nunique()
+        assert_migrations_counted(rebuilt, shorter)
+    finally:
+        execute(home, "insert into marts.client_tiers select * from main.leaving_rows; "
+                      "drop table main.leaving_rows")
+        dbt(project, home, "run", "--full-refresh", "--select", "tier_migrations")
+    pd.testing.assert_frame_equal(tiers_table(home), current)
+    assert_migrations_counted(query(home, "select * from marts.tier_migrations"), current)
+
+
+def assert_migrations_counted(migrations: pd.DataFrame, tiers: pd.DataFrame) -> None:
+    """Every non-zero cell of the migration matrices equals a count of the two periods' rows
+    joined by client (the mart counts consecutive periods from previous_tier_code)."""
+    months = sorted(pd.to_datetime(tiers.period_date).unique())
+    tiers = tiers.assign(period_date=pd.to_datetime(tiers.period_date))
+    expected = []
+    for horizon in (1, 12):
+        for earlier, later in zip(months, months[horizon:]):
+            pair = tiers[tiers.period_date == earlier].merge(
+                tiers[tiers.period_date == later][["client_key", "profile_code", "tier_code"]],
+                on=["client_key", "profile_code"], how="left", suffixes=("", "_later"))
+            pair["to_tier_code"] = pair.tier_code_later.fillna("NR")
+            cells = pair.groupby(["profile_code", "tier_code", "to_tier_code"]).size()
+            expected += [(profile, horizon, later, tier, to, count)
+                         for (profile, tier, to), count in cells.items()]
+    columns = ["profile_code", "horizon_months", "period_date", "from_tier_code",
+               "to_tier_code", "client_count"]
+    expected = pd.DataFrame(expected, columns=columns).sort_values(columns[:5])
+    counted = migrations[migrations.client_count > 0][columns].assign(
+        period_date=lambda frame: pd.to_datetime(frame.period_date)).sort_values(columns[:5])
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(counted.reset_index(drop=True).astype({"client_count": int}),
+                                  expected.reset_index(drop=True).astype({"client_count": int}),
+                                  check_dtype=False)
 
 
 def test_monitoring_metrics(built):

@@ -6,6 +6,13 @@
     history, e.g. identity merged it), so every row of the matrix sums to the from-tier count.
     Tiers are the published tier_code (override, stability rule, guardrails).
 
+    Consecutive periods (horizon 1) are counted from the later period's rows alone: each
+    client_tiers row records the tier its client held the period before (previous_tier_code,
+    NULL when it held none), so a move is a group by of the later rows, and the clients of a
+    from-tier that left (NR) are its count at the earlier period less those that moved. Only
+    the twelve-month horizon joins the two periods' rows by client: at 1M clients the join of
+    every consecutive pair took half of the first build (docs/benchmarks.md).
+
     Incremental by period, like client_tiers: a run builds the later periods newer than the
     table's newest plus the as-of period (a period's matrices read only its own tiers and those
     of the periods one and twelve months before it, which a later month does not change), so a
@@ -63,15 +70,17 @@ period_pairs as (
         = horizons.horizon_months
 ),
 
-{#- Only the tiers of the periods the pairs compare, and only the columns compared: this CTE is
-    read twice, so DuckDB keeps it whole (client_tiers.* of a first build at 1M clients: 150M
-    rows of 46 columns). -#}
-tiers as (
+{#- Only the tiers of the periods the pairs compare, and only the columns compared. Read four
+    times, so inlined: DuckDB would otherwise keep it whole (a first build at 1M clients: 150M
+    rows), where each read inlined scans only its own periods (21 s against 57 s for the first
+    build at 1M, docs/benchmarks.md). -#}
+tiers as {{ inline_cte() }} (
     select
         client_tiers.client_key,
         client_tiers.profile_code,
         client_tiers.period_date,
-        client_tiers.tier_code
+        client_tiers.tier_code,
+        client_tiers.previous_tier_code
     from {{ ref('client_tiers') }} as client_tiers
     where client_tiers.period_date in (
         select period_date from period_pairs
@@ -104,7 +113,8 @@ cells as (
     cross join to_tiers
 ),
 
-moves as (
+{#- Twelve months apart: the earlier period's clients joined to their rows of the later one. -#}
+moves_joined as (
     select
         earlier.profile_code,
         period_pairs.horizon_months,
@@ -119,12 +129,83 @@ moves as (
         on later.period_date = period_pairs.period_date
         and later.client_key = earlier.client_key
         and later.profile_code = earlier.profile_code
+    where period_pairs.horizon_months <> 1
     group by
         earlier.profile_code,
         period_pairs.horizon_months,
         period_pairs.period_date,
         earlier.tier_code,
         coalesce(later.tier_code, 'NR')
+),
+
+{#- Consecutive periods: the moves of the later rows from their previous tier, and per
+    from-tier its earlier count less the clients that moved (NR). -#}
+consecutive_counts as (
+    select
+        later.profile_code,
+        period_pairs.horizon_months,
+        period_pairs.period_date,
+        later.previous_tier_code as from_tier_code,
+        later.tier_code as to_tier_code,
+        count(*) as client_count
+    from period_pairs
+    inner join tiers as later
+        on later.period_date = period_pairs.period_date
+    where period_pairs.horizon_months = 1
+        and later.previous_tier_code is not null
+    group by
+        later.profile_code,
+        period_pairs.horizon_months,
+        period_pairs.period_date,
+        later.previous_tier_code,
+        later.tier_code
+),
+
+consecutive_from_counts as (
+    select
+        earlier.profile_code,
+        period_pairs.horizon_months,
+        period_pairs.period_date,
+        earlier.tier_code as from_tier_code,
+        count(*) as client_count
+    from period_pairs
+    inner join tiers as earlier
+        on earlier.period_date = period_pairs.from_period_date
+    where period_pairs.horizon_months = 1
+    group by
+        earlier.profile_code,
+        period_pairs.horizon_months,
+        period_pairs.period_date,
+        earlier.tier_code
+),
+
+consecutive_left as (
+    select
+        from_counts.profile_code,
+        from_counts.horizon_months,
+        from_counts.period_date,
+        from_counts.from_tier_code,
+        'NR' as to_tier_code,
+        from_counts.client_count - coalesce(sum(moved.client_count), 0) as client_count
+    from consecutive_from_counts as from_counts
+    left join consecutive_counts as moved
+        on from_counts.profile_code = moved.profile_code
+        and from_counts.period_date = moved.period_date
+        and from_counts.from_tier_code = moved.from_tier_code
+    group by
+        from_counts.profile_code,
+        from_counts.horizon_months,
+        from_counts.period_date,
+        from_counts.from_tier_code,
+        from_counts.client_count
+),
+
+moves as (
+    select * from moves_joined
+    union all
+    select * from consecutive_counts
+    union all
+    select * from consecutive_left
 ),
 
 cells_counted as (
