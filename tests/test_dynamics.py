@@ -493,6 +493,23 @@ def test_monitoring_metrics(built):
     window = events[(pd.to_datetime(events.event_date) > pd.Timestamp(MONTH_ENDS[0]))
                     & (pd.to_datetime(events.event_date) <= pd.Timestamp("2025-11-30"))]
     assert set(labelled.client_key[labelled.default_flag == 1]) <= set(window.client_key)
+    # the tier change rates with and without the stability rule, recomputed from the tier rows
+    # (each client's rows in period order; a change counts between consecutive months only)
+    tiers = built["full"]
+    rows = tiers[tiers.profile_code == "default"].sort_values(["client_key", "period_date"])
+    by_client = rows.groupby("client_key")
+    month = pd.to_datetime(rows.period_date).dt.to_period("M")
+    consecutive = (month - by_client.period_date.shift().dt.to_period("M")).map(
+        lambda gap: getattr(gap, "n", None)) == 1
+    before = by_client.unstabilised_tier_code.shift()
+    assert (rows.previous_unstabilised_tier_code[consecutive] == before[consecutive]).all()
+    assert rows.previous_unstabilised_tier_code[~consecutive].isna().all()
+    changed = (rows.unstabilised_tier_code != before)[consecutive]
+    expected = changed.groupby(rows.period_date[consecutive].dt.date).mean()
+    stated = performance.set_index("period_date").unstabilised_tier_change_rate
+    assert len(expected) == MONTHS - 1 and stated.iloc[1:].notna().all()
+    assert stated.reindex(expected.index).to_numpy() == pytest.approx(expected.to_numpy())
+    assert pd.isna(stated.iloc[0])
 
 
 def test_golden_record_snapshot_keeps_renames_status_changes_and_merges(built, tmp_path):

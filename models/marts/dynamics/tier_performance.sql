@@ -78,6 +78,7 @@ tiers as {{ inline_cte() }} (
         all_tiers.tier_code,
         all_tiers.previous_tier_code,
         all_tiers.unstabilised_tier_code,
+        all_tiers.previous_unstabilised_tier_code,
         all_tiers.is_override
     from all_tiers
     inner join periods
@@ -279,27 +280,10 @@ psi as (
     group by psi_terms.profile_code, periods.period_date
 ),
 
-{#- Overrides and tier changes. -#}
-tiers_sequenced as (
-    select
-        tiers.profile_code,
-        tiers.period_date,
-        tiers.tier_code,
-        tiers.previous_tier_code,
-        tiers.unstabilised_tier_code,
-        tiers.is_override,
-        lag(tiers.unstabilised_tier_code) over (
-            partition by tiers.client_key, tiers.profile_code order by tiers.period_date
-        ) as previous_unstabilised_tier_code,
-        lag(periods.period_index) over (
-            partition by tiers.client_key, tiers.profile_code order by tiers.period_date
-        ) as previous_period_index,
-        periods.period_index
-    from tiers
-    inner join periods
-        on tiers.period_date = periods.period_date
-),
-
+{#- Overrides and tier changes: each tier row records its client's tiers of the period before
+    (previous_tier_code, previous_unstabilised_tier_code: NULL at its first period or after a
+    gap), so the rates need no window over every client's periods (at 1M clients that window
+    was most of a first build: docs/benchmarks.md). -#}
 tier_activity as (
     select
         profile_code,
@@ -313,11 +297,11 @@ tier_activity as (
             'sum(case when previous_tier_code is not null then 1 else 0 end)') }}
             as tier_change_rate,
         {{ tiering_ratio(
-            'sum(case when previous_period_index = period_index - 1 and unstabilised_tier_code '
-            ~ '<> previous_unstabilised_tier_code then 1 else 0 end)',
-            'sum(case when previous_period_index = period_index - 1 then 1 else 0 end)') }}
+            'sum(case when previous_unstabilised_tier_code is not null and '
+            ~ 'unstabilised_tier_code <> previous_unstabilised_tier_code then 1 else 0 end)',
+            'sum(case when previous_unstabilised_tier_code is not null then 1 else 0 end)') }}
             as unstabilised_tier_change_rate
-    from tiers_sequenced
+    from tiers
     group by profile_code, period_date
 ),
 

@@ -133,6 +133,7 @@ stored as (
         {%- else %}
         cast(null as {{ dbt.type_string() }}) as stable_band_tier_code,
         {%- endif %}
+        stored.unstabilised_tier_code,
         stored.tier_code
     from {{ this }} as stored
     inner join periods
@@ -149,6 +150,7 @@ stored as (
         period_index,
         composite_score,
         cast(null as {{ dbt.type_string() }}) as stable_band_tier_code,
+        cast(null as {{ dbt.type_string() }}) as unstabilised_tier_code,
         cast(null as {{ dbt.type_string() }}) as tier_code
     from composites
     where 1 = 0
@@ -163,6 +165,7 @@ rows_in_play as (
         period_index,
         composite_score,
         guardrail_floor_rank,
+        unstabilised_tier_rank,
         cast(null as {{ dbt.type_int() }}) as stored_stable_band_tier_rank,
         cast(null as {{ dbt.type_int() }}) as stored_tier_rank,
         false as is_stored
@@ -175,10 +178,13 @@ rows_in_play as (
         stored.period_index,
         stored.composite_score,
         cast(null as {{ dbt.type_int() }}) as guardrail_floor_rank,
+        unstabilised_policy.tier_rank as unstabilised_tier_rank,
         stable_band_policy.tier_rank as stored_stable_band_tier_rank,
         tier_policy.tier_rank as stored_tier_rank,
         true as is_stored
     from stored
+    left join policy as unstabilised_policy
+        on stored.unstabilised_tier_code = unstabilised_policy.tier_code
     left join policy as stable_band_policy
         on stored.stable_band_tier_code = stable_band_policy.tier_code
     left join policy as tier_policy
@@ -236,6 +242,9 @@ rows_ordered as (
         lag(stored_tier_rank) over (
             partition by client_key, profile_code order by period_index
         ) as previous_stored_tier_rank,
+        lag(unstabilised_tier_rank) over (
+            partition by client_key, profile_code order by period_index
+        ) as previous_unstabilised_tier_rank,
         lag(is_stored) over (
             partition by client_key, profile_code order by period_index
         ) as is_previous_stored,
@@ -271,6 +280,7 @@ decisions as (
         rows_ordered.previous_period_index,
         rows_ordered.previous_guardrail_floor_rank,
         rows_ordered.previous_stored_tier_rank,
+        rows_ordered.previous_unstabilised_tier_rank,
         rows_ordered.is_previous_stored,
         {%- for rank in boundary_ranks %}
         case
@@ -314,6 +324,7 @@ switches as (
         previous_period_index,
         previous_guardrail_floor_rank,
         previous_stored_tier_rank,
+        previous_unstabilised_tier_rank,
         is_previous_stored,
         {%- for rank in boundary_ranks %}
         {%- set last_boundary = loop.last %}
@@ -348,7 +359,10 @@ ruled as (
                 then greatest(previous_stable_band_tier_rank, previous_guardrail_floor_rank)
         end as previous_rule_tier_rank,
         previous_period_index = period_index - 1 and not is_previous_stored
-            as is_previous_built
+            as is_previous_built,
+        case
+            when previous_period_index = period_index - 1 then previous_unstabilised_tier_rank
+        end as previous_unstabilised_tier_rank
     from (
         select
             switches.*,
@@ -460,7 +474,8 @@ tiers as (
         composites_wide.is_guardrail_binding,
         decided.rule_tier_rank <> composites_wide.tier_rank as is_stability_holding,
         decided.override_id is not null as is_override,
-        decided.override_valid_to
+        decided.override_valid_to,
+        previous_unstabilised_tier.tier_code as previous_unstabilised_tier_code
     from composites_wide
     inner join decided
         on composites_wide.client_key = decided.client_key
@@ -474,6 +489,8 @@ tiers as (
         on decided.rule_tier_rank = rule_tier.tier_rank
     left join policy as previous_tier
         on decided.previous_tier_rank = previous_tier.tier_rank
+    left join policy as previous_unstabilised_tier
+        on decided.previous_unstabilised_tier_rank = previous_unstabilised_tier.tier_rank
     {%- for rank in [1, 2, 3] %}
     left join reason_codes as reason_{{ rank }}
         on composites_wide.reason_code_{{ rank }} = reason_{{ rank }}.reason_code
