@@ -113,23 +113,31 @@
 
     content_columns are the raw columns the cleaning reads (every one of them, or two rows that
     differ only in an unlisted column would share a version); carried_columns are the key and
-    lineage columns taken from the delivered row. The join is null-safe, so a version with NULLs
-    matches its rows, and one-to-one (versions are distinct). Same result as cleaning every row
+    lineage columns taken from the delivered row. Same result as cleaning every row
     (docs/standardisation.md, "Cost"); worth it where rows repeat (8-20 per version in crm
-    clients, finance customers and statements), not where every month's row differs. -#}
+    clients, finance customers and statements), not where every month's row differs.
+
+    Rows meet their version on a 64-bit hash of the content columns (version_hash), not on the
+    columns themselves: at 1M clients the crm clients' select took 0.66 of the CPU time
+    (docs/benchmarks.md, "Staging's versions joined on a hash"). Two distinct versions with one
+    hash (about 1e-7 for the 2.3M versions of 1M clients) would join each of their rows twice,
+    which the model's grain test (unique_combination_of_columns on key and extract_date)
+    reports. -#}
 {% macro distinct_versions(relation, content_columns) -%}
     select distinct {{ content_columns | join(', ') }}
     from {{ relation }}
 {%- endmacro %}
 
-{#- The raw content columns carried through the cleaning under a reserved prefix, to join on. -#}
+{#- The hash of the raw content columns the cleaning carries, to join the rows on. -#}
 {% macro version_columns(content_columns) -%}
-    {%- for column in content_columns %}
-        {{ column }} as __version_{{ column }}{{ ',' if not loop.last }}
-    {%- endfor %}
+        {{ version_hash(content_columns) }} as __version_hash
 {%- endmacro %}
 
 {% macro rejoin_versions(delivered, cleaned, content_columns, carried_columns) -%}
+    {%- set delivered_columns = [] -%}
+    {%- for column in content_columns -%}
+        {%- do delivered_columns.append(delivered ~ '.' ~ column) -%}
+    {%- endfor -%}
     select
         {%- for column in carried_columns %}
         {{ delivered }}.{{ column }},
@@ -137,11 +145,7 @@
         {{ cleaned }}.*
     from {{ delivered }}
     inner join {{ cleaned }}
-        on {% for column in content_columns -%}
-        {{ null_safe_equal(delivered ~ '.' ~ column, cleaned ~ '.__version_' ~ column) }}
-        {%- if not loop.last %}
-        and {% endif %}
-        {%- endfor %}
+        on {{ version_hash(delivered_columns) }} = {{ cleaned }}.__version_hash
 {%- endmacro %}
 
 {#- a = b, where NULL equals NULL. -#}
