@@ -199,6 +199,95 @@ def test_risk_model_run_recorded(warehouse):
     assert card.exists()
 
 
+def test_income_and_department_features_recomputed(warehouse, tmp_path):
+    """The fee-income window and the departments seen, recomputed in pandas from the staging
+    receipts and the cross-reference: every client and period, as the features model gives
+    them (two aggregation steps per month there, a distinct count here). The simulation never
+    delivers a month of reversals alone, so a copy of the warehouse gets some (a month with
+    receipts but no positive one is not an active month) and rebuilds the features."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(warehouse[0] / "warehouse.duckdb", home / "warehouse.duckdb")
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        reversed_months = con.execute("""
+            update staging.stg_finance__receipts
+            set receipt_amount = -abs(receipt_amount)
+            where (customer_code, date_trunc('month', receipt_date)) in (
+                select (customer_code, month) from (
+                    select customer_code, date_trunc('month', receipt_date) as month,
+                        row_number() over (order by customer_code, month) as month_number
+                    from staging.stg_finance__receipts
+                    where receipt_date is not null
+                    group by customer_code, date_trunc('month', receipt_date)
+                ) as months
+                where month_number % 7 = 0)""").fetchone()[0]
+    assert reversed_months > 50
+    dbt(home, "run", "--full-refresh", "--select", "int_tiering_client_features_built")
+    features = query(home, """
+        select client_key, period_date, department_count, income_12m_amount,
+            income_prior_12m_amount, income_6m_amount, active_months_12m, active_months_24m,
+            receipt_count_12m, months_since_last_receipt, months_since_first_receipt_24m
+        from intermediate.int_tiering_client_features_built""")
+    xref = query(home, "select client_key, department, entity, record_id, first_seen_date "
+                       "from marts.client_source_xref")
+    receipts = query(home, """
+        select customer_code, receipt_date, receipt_amount, first_extract_date
+        from staging.stg_finance__receipts
+        where receipt_date is not null and receipt_amount is not null""")
+    features["period_date"] = pd.to_datetime(features["period_date"])
+    periods = pd.DataFrame({"period_date": features["period_date"].unique()})
+
+    firsts = xref.groupby(["client_key", "department"], as_index=False)["first_seen_date"].min()
+    seen = features[["client_key", "period_date"]].merge(firsts, on="client_key")
+    seen = seen[pd.to_datetime(seen["first_seen_date"]) <= seen["period_date"]]
+    departments = seen.groupby(["client_key", "period_date"]).size().rename("expected")
+    got = features.set_index(["client_key", "period_date"])["department_count"]
+    compared = got.to_frame().join(departments, how="left").fillna({"expected": 0})
+    assert (compared["department_count"] == compared["expected"]).all(), \
+        compared[compared["department_count"] != compared["expected"]].head()
+
+    finance = xref[(xref["department"] == "finance") & (xref["entity"] == "customers")]
+    windowed = (receipts.merge(finance, left_on="customer_code", right_on="record_id")
+                .merge(periods, how="cross"))
+    receipt_date = pd.to_datetime(windowed["receipt_date"])
+    windowed["months_before"] = ((windowed["period_date"].dt.year - receipt_date.dt.year) * 12
+                                 + windowed["period_date"].dt.month - receipt_date.dt.month)
+    windowed = windowed[(receipt_date <= windowed["period_date"])
+                        & (pd.to_datetime(windowed["first_extract_date"])
+                           <= windowed["period_date"])
+                        & (windowed["months_before"] < 24)]
+    amount = windowed["receipt_amount"].astype(float)
+    months = windowed["months_before"]
+    positive = amount > 0
+    windowed = windowed.assign(
+        income_12m=amount.where(months < 12, 0.0),
+        income_prior_12m=amount.where(months >= 12, 0.0),
+        income_6m=amount.where(months < 6, 0.0),
+        active_12m=months.where(positive & (months < 12)),
+        active_24m=months.where(positive),
+        count_12m=(positive & (months < 12)).astype(int))
+    expected = windowed.groupby(["client_key", "period_date"]).agg(
+        income_12m_amount=("income_12m", "sum"),
+        income_prior_12m_amount=("income_prior_12m", "sum"),
+        income_6m_amount=("income_6m", "sum"),
+        active_months_12m=("active_12m", "nunique"),
+        active_months_24m=("active_24m", "nunique"),
+        receipt_count_12m=("count_12m", "sum"),
+        months_since_last_receipt=("active_24m", "min"),
+        months_since_first_receipt_24m=("active_24m", "max"))
+    assert len(expected) > 100, "the fixture should hold receipts for many client periods"
+    actual = features.set_index(["client_key", "period_date"]).loc[expected.index]
+    for column in expected.columns:
+        left = actual[column].astype(float)
+        right = expected[column].astype(float)
+        same = np.isclose(left, right, atol=0.005) | (left.isna() & right.isna())
+        assert same.all(), (column, actual.loc[~same, column].head(), right[~same].head())
+    # client periods without a receipt in the window: no income and no active month
+    others = features.set_index(["client_key", "period_date"]).drop(expected.index)
+    assert (others["active_months_24m"] == 0).all()
+    assert (others["income_12m_amount"] == 0).all()
+
+
 def test_incremental_month_equals_full_build(warehouse):
     """Rebuilding an earlier month, as of that month (staging then reads only deliveries up to
     it), gives exactly the rows the full build made with three more months delivered: neither
