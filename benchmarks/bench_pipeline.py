@@ -17,6 +17,9 @@ Stages:
   monthly_refresh  the warehouse refreshed as of the month before, then one new month delivered
                    and refreshed
   backfill         empty warehouse, `tiering backfill` of every simulated month
+  restate          `tiering backfill --restate` of every simulated month on the warehouse the
+                   monthly (else the first) refresh left: the whole history rebuilt in one run
+                   (run it last: it rewrites that warehouse and its serving copy)
   lower_bound      one DuckDB pass (2 threads) reading every delivered file once and aggregating
                    it: CSV/JSONL through read_csv/read_json, Parquet through read_parquet, GBK files
                    as bytes (DuckDB has no GBK reader built in) with their lines counted
@@ -255,6 +258,28 @@ def stage_backfill(workdir: Path, landing: Path, repeat: int) -> dict:
     return repeated(once, repeat)
 
 
+def stage_restate(workdir: Path, landing: Path, repeat: int) -> dict:
+    """The whole history rebuilt in one run on an existing warehouse: the monthly refresh's
+    (its landing view holds every month after that stage) or the first refresh's."""
+    dates = delivery_dates(landing)
+    for name, view in (("home_monthly", workdir / "landing_monthly"), ("home_first", landing)):
+        home = workdir / name
+        if (home / "warehouse.duckdb").exists():
+            break
+    else:
+        raise SystemExit("restate: no built warehouse (run first_refresh or monthly_refresh)")
+    landing_view(landing, workdir / "landing_monthly", dates[-1])
+    target = fresh(workdir / "target_restate")
+    result = run([str(BIN / "tiering"), "backfill", "--restate", "--from", f"{dates[0]:%Y-%m}",
+                  "--to", f"{dates[-1]:%Y-%m}"], env_for(home, view, target),
+                 workdir / "logs" / "restate.log")
+    result["months"] = len(dates)
+    result["home"] = name
+    result["dbt_models_s"] = dbt_model_times(target)
+    result["steps"] = step_times(home)
+    return result
+
+
 LOWER_BOUND_CHILD = r"""
 import glob, json, sys, duckdb
 import numpy as np
@@ -418,7 +443,7 @@ def markdown(results: dict) -> str:
         if code.get("changed_during"):
             lines.append(f"WARNING: the code changed during {', '.join(code['changed_during'])}")
     lines += ["", "| stage | wall (median) | runs | peak RSS (tree) |", "| --- | --- | --- | --- |"]
-    for stage in ("first_refresh", "monthly_refresh", "backfill", "lower_bound"):
+    for stage in ("first_refresh", "monthly_refresh", "backfill", "restate", "lower_bound"):
         r = results["stages"].get(stage)
         if r:
             lines.append(f"| {stage} | {r['wall_s']:.1f} s | "
@@ -447,7 +472,7 @@ def markdown(results: dict) -> str:
 
 def compare(files: list[Path]) -> str:
     runs = sorted((json.loads(f.read_text()) for f in files), key=lambda r: r["clients"])
-    stages = ("first_refresh", "monthly_refresh", "backfill", "lower_bound")
+    stages = ("first_refresh", "monthly_refresh", "backfill", "restate", "lower_bound")
     lines = ["| clients | " + " | ".join(stages) + " |", "| --- |" + " --- |" * len(stages)]
     for r in runs:
         lines.append(f"| {r['clients']:,} | " + " | ".join(
@@ -482,7 +507,8 @@ def main(argv: list[str] | None = None) -> int:
     results.update(clients=args.clients, months=args.months, machine=machine(),
                    measured_at=time.strftime("%Y-%m-%d %H:%M"), code=code_state())
     stages = {"first_refresh": stage_first_refresh, "monthly_refresh": stage_monthly_refresh,
-              "backfill": stage_backfill, "lower_bound": stage_lower_bound}
+              "backfill": stage_backfill, "restate": stage_restate,
+              "lower_bound": stage_lower_bound}
     for name in wanted:
         if name in stages:
             print(f"{name} ...", flush=True)

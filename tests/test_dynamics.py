@@ -607,5 +607,10 @@ def test_backfill_cli_wiring(monkeypatch):
     monkeypatch.setattr(pipeline, "backfill", lambda **kwargs: seen.update(kwargs) or 0)
     assert cli.main(["backfill", "--from", "2024-11", "--to", "2026-10", "--no-publish"]) == 0
     assert seen == {"start": "2024-11", "end": "2026-10", "publish": False}
+    restated = {}
+    monkeypatch.setattr(pipeline, "restate", lambda **kwargs: restated.update(kwargs) or 0)
+    seen.clear()
+    assert cli.main(["backfill", "--restate", "--from", "2024-11", "--to", "2026-10"]) == 0
+    assert restated == {"start": "2024-11", "end": "2026-10", "publish": None} and not seen
     with pytest.raises(SystemExit):
         cli.main(["backfill", "--from", "2024-13", "--to", "2026-10"])

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from pub_fixtures import READER, personal_data_leaks
@@ -245,6 +246,64 @@ def test_a_bad_delivery_fails_the_refresh_and_leaves_serving_and_report_as_they_
     with duckdb.connect(str(home / "ops.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from pipeline_alerts where as_of_date = ?",
                            [new.isoformat()]).fetchone()[0] == 1
+
+
+def _tiers(home: Path) -> tuple[pd.DataFrame, dict]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        tiers = con.execute("select client_key, period_date, profile_code, tier_code, "
+                            "previous_tier_code, composite_score from marts.client_tiers "
+                            "order by all").df()
+        versions = dict(con.execute("select period_date, version from main.period_versions "
+                                    "where table_name = 'client_tiers'").fetchall())
+    return tiers, versions
+
+
+def test_backfill_restate_rebuilds_the_months_in_one_run(
+        refreshed: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`tiering backfill --restate`: the months from --from on are deleted from every period
+    table and rebuilt by one refresh as of --to; a restate from the first month drops the
+    tables and rebuilds the history as a first build. The same deliveries and identity give
+    the same tiers; the months before --from are not touched."""
+    needs_a_good_refresh(refreshed)
+    from tiering.pipeline import period_tables, restate
+
+    home = tmp_path / "home"
+    shutil.copytree(refreshed["home"], home, ignore=shutil.ignore_patterns("dagster"))
+    monkeypatch.setenv("TIERING_HOME", str(home))
+    monkeypatch.setenv("TIERING_GX_UNCOMMITTED", str(home / "gx"))
+    tiers, versions = _tiers(home)
+    assert sorted(versions) == [date(2025, 1, 31), date(2025, 2, 28), FIRST_AS_OF, LAST_PERIOD]
+    tables = period_tables()
+    assert {"ml.client_pd_scores", '"warehouse"."marts"."client_tiers"',
+            '"warehouse"."intermediate"."int_tiering_client_features_built"'} <= set(tables)
+
+    code, output = run(restate, "2025-02", "2025-03")  # the history holds April
+    assert code == 1 and "--to 2025-04" in output, output
+
+    code, output = run(restate, "2025-03", "2025-04")
+    assert code == 0, output[-4000:]
+    assert "rows from 2025-03 on deleted" in output and "dropped" not in output, output
+    assert f"Refreshed as of {LAST_PERIOD}" in output
+    after, new_versions = _tiers(home)
+    # January and February untouched, March and April written by the restate's run
+    assert {p: new_versions[p] == versions[p] for p in versions} == {
+        date(2025, 1, 31): True, date(2025, 2, 28): True, FIRST_AS_OF: False,
+        LAST_PERIOD: False}
+    # April was built as of April before too: the same rows (March was built as of March,
+    # with March's identity; the restate rebuilds it with April's)
+    april = [frame[frame["period_date"] == pd.Timestamp(LAST_PERIOD)].reset_index(drop=True)
+             for frame in (tiers, after)]
+    pd.testing.assert_frame_equal(april[0], april[1])
+    assert len(after[after["period_date"] == pd.Timestamp(FIRST_AS_OF)]) > 0
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        assert con.execute("select max(as_of_period) from publish_log").fetchone()[0] \
+            == LAST_PERIOD
+
+    code, output = run(restate, "2025-01", "2025-04")
+    assert code == 0, output[-4000:]
+    assert "marts\".\"client_tiers\": dropped" in output, output
+    again, _ = _tiers(home)
+    pd.testing.assert_frame_equal(after, again)
 
 
 def test_backfill_refuses_a_reversed_range(tmp_path: Path,

@@ -45,12 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     ref = sub.add_parser("refresh", help="ingest, build, check, publish and report")
     ref.add_argument("--as-of", type=_date, help="default: latest complete period")
 
-    back = sub.add_parser("backfill", help="build tier history month by month, in order")
+    back = sub.add_parser("backfill", help="build tier history month by month, in order "
+                                           "(or in one run: --restate)")
     back.add_argument("--from", dest="start", type=_month, required=True, help="YYYY-MM")
     back.add_argument("--to", dest="end", type=_month, required=True, help="YYYY-MM")
     back.add_argument("--publish", action=argparse.BooleanOptionalAction, default=None,
                       help="publish and report the last month (default: only when it is not "
                            "older than the latest published period)")
+    back.add_argument("--restate", action="store_true",
+                      help="rebuild the months in one run with today's identity resolution "
+                           "instead of month by month (docs/dynamics.md)")
 
     rep = sub.add_parser("report", help="regenerate the refresh report")
     rep.add_argument("--as-of", type=_date, help="default: the latest published period")
@@ -78,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return refresh(as_of=args.as_of)
         if args.command == "backfill":
-            from tiering.pipeline import backfill
+            from tiering.pipeline import backfill, restate
 
+            if args.restate:
+                return restate(start=args.start, end=args.end, publish=args.publish)
             return backfill(start=args.start, end=args.end, publish=args.publish)
         if args.command == "report":
             from tiering.report import main as report_main

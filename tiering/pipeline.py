@@ -301,6 +301,101 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     return 0
 
 
+def period_tables() -> list[str]:
+    """The tables a tier history is kept in, one row set per period: the dbt models that are
+    incremental by period (config unique_key 'period_date', from the manifest) and the risk
+    model's scores."""
+    from orchestration.project import ensure_manifest
+    from tiering.risk_model import SCORES_TABLE
+
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    models = sorted(node["relation_name"] for node in manifest["nodes"].values()
+                    if node["resource_type"] == "model"
+                    and node["config"].get("materialized") == "incremental"
+                    and node["config"].get("unique_key") == "period_date")
+    return [*models, SCORES_TABLE]
+
+
+def _clear_periods_from(paths: Paths, first: date) -> list[str]:
+    """Delete the periods from `first` on from every period table of the build database (one
+    transaction); a table with no period before `first` is dropped instead, so that dbt builds
+    it as a first build (and DuckDB does not keep the deleted rows' space). Returns what it did,
+    one line per table."""
+    import duckdb
+
+    from tiering.risk_model import SCORES_TABLE
+
+    done: list[str] = []
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("begin transaction")
+        for table in period_tables():
+            try:
+                earliest, rows = con.execute(
+                    f"select min(period_date), count(*) filter (where period_date >= ?) "
+                    f"from {table}", [first]).fetchone()
+            except duckdb.CatalogException:
+                continue  # not built yet
+            if earliest is not None and earliest >= first and table != SCORES_TABLE:
+                con.execute(f"drop table {table}")
+                done.append(f"{table}: dropped (every period is rebuilt)")
+            elif rows:
+                con.execute(f"delete from {table} where period_date >= ?", [first])
+                done.append(f"{table}: {rows:,} rows from {first:%Y-%m} on deleted")
+        con.execute("commit")
+    return done
+
+
+def restate(start: str, end: str, *, publish: bool | None = None) -> int:
+    """Rebuild the tier history of the months 'YYYY-MM' to 'YYYY-MM' in one run.
+
+    The months' rows are deleted from every period table of the build database (the features,
+    dimension scores, risk scores, tiers and monitoring marts), then one `refresh` (or `build`)
+    as of the last month rebuilds them all, the earliest first, in the period and client batches
+    of a first build; the tiers continue from the stored month before the first. Unlike
+    `backfill`, every month is rebuilt with today's identity resolution (client keys, golden
+    attributes): what a rule, weight or model change restates. Each month still reads only
+    deliveries up to it, and the risk model is refitted as of each month (docs/dynamics.md)."""
+    from orchestration.state import last_refresh
+
+    try:
+        months = month_ends(start, end)
+    except ValueError as error:
+        return _fail(str(error))
+    paths = get_paths()
+    newest = _newest_tier_period(paths)
+    if newest is not None and newest > months[-1]:
+        return _fail(f"--restate rebuilds every month from --from on, and the history already "
+                     f"holds months up to {newest:%Y-%m}: restate through them "
+                     f"(--to {newest:%Y-%m}), or rebuild {start} to {end} month by month "
+                     "without --restate")
+    published = last_refresh(paths)
+    latest_published = date.fromisoformat(published["as_of_date"]) if published else None
+    if publish is None:
+        publish = latest_published is None or months[-1] >= latest_published
+    started = time.monotonic()
+    first = date(months[0].year, months[0].month, 1)
+    if paths.warehouse.exists():
+        for line in _clear_periods_from(paths, first):
+            _say(f"  {line}")
+    _say(f"Restating {len(months)} month(s) {months[0]:%Y-%m} to {months[-1]:%Y-%m} in one run "
+         f"as of {months[-1]} ...")
+    if publish:
+        code = refresh(months[-1], force=True)
+        if code != 0:
+            return code
+    else:
+        ok, run_id, message = run_job("build", months[-1])
+        if not ok:
+            return _fail(f"restate as of {months[-1]} FAILED (run {run_id}); the months from "
+                         f"{months[0]:%Y-%m} on are rebuilt by the next run that builds them "
+                         f"(this command again, or the next refresh).\n  {message}")
+    _say(f"Restated {len(months)} month(s) {months[0]:%Y-%m} to {months[-1]:%Y-%m} in "
+         f"{time.monotonic() - started:.0f} s."
+         + ("" if publish else f"\n  Not published: the serving copy stays as of "
+                                f"{latest_published}."))
+    return 0
+
+
 def serve() -> int:
     """`dagster dev` on this code location, with the instance in $TIERING_HOME/dagster."""
     process_defaults()
