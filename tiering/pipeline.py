@@ -301,14 +301,14 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     return 0
 
 
-def period_tables() -> list[str]:
+def period_tables(as_of: date | None = None) -> list[str]:
     """The tables a tier history is kept in, one row set per period: the dbt models that are
-    incremental by period (config unique_key 'period_date', from the manifest) and the risk
-    model's scores."""
+    incremental by period (config unique_key 'period_date', from the manifest, parsed with the
+    run's vars when `as_of` is given) and the risk model's scores."""
     from orchestration.project import ensure_manifest
     from tiering.risk_model import SCORES_TABLE
 
-    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    manifest = json.loads(ensure_manifest(as_of=as_of).read_text(encoding="utf-8"))
     models = sorted(node["relation_name"] for node in manifest["nodes"].values()
                     if node["resource_type"] == "model"
                     and node["config"].get("materialized") == "incremental"
@@ -316,7 +316,7 @@ def period_tables() -> list[str]:
     return [*models, SCORES_TABLE]
 
 
-def _clear_periods_from(paths: Paths, first: date) -> list[str]:
+def _clear_periods_from(paths: Paths, first: date, as_of: date) -> list[str]:
     """Delete the periods from `first` on from every period table of the build database (one
     transaction); a table with no period before `first` is dropped instead, so that dbt builds
     it as a first build (and DuckDB does not keep the deleted rows' space). Returns what it did,
@@ -328,7 +328,7 @@ def _clear_periods_from(paths: Paths, first: date) -> list[str]:
     done: list[str] = []
     with duckdb.connect(str(paths.warehouse)) as con:
         con.execute("begin transaction")
-        for table in period_tables():
+        for table in period_tables(as_of):
             try:
                 earliest, rows = con.execute(
                     f"select min(period_date), count(*) filter (where period_date >= ?) "
@@ -375,7 +375,7 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     started = time.monotonic()
     first = date(months[0].year, months[0].month, 1)
     if paths.warehouse.exists():
-        for line in _clear_periods_from(paths, first):
+        for line in _clear_periods_from(paths, first, months[-1]):
             _say(f"  {line}")
     _say(f"Restating {len(months)} month(s) {months[0]:%Y-%m} to {months[-1]:%Y-%m} in one run "
          f"as of {months[-1]} ...")
