@@ -246,6 +246,19 @@ def _newest_tier_period(paths: Paths) -> date | None:
     return newest
 
 
+def _publish_choice(paths: Paths, last: date, publish: bool | None) -> tuple[bool, date | None]:
+    """Whether a backfill publishes its last month (default: only when it is not older than the
+    latest published period, so the past never replaces a newer serving copy), and that
+    period."""
+    from orchestration.state import last_refresh
+
+    published = last_refresh(paths)
+    latest_published = date.fromisoformat(published["as_of_date"]) if published else None
+    if publish is None:
+        publish = latest_published is None or last >= latest_published
+    return publish, latest_published
+
+
 def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     """Build tier history month by month, from 'YYYY-MM' to 'YYYY-MM', in order.
 
@@ -256,17 +269,12 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     (`publish=True/False` forces the choice). The tier of a month depends on the month before
     (the stability rule, docs/dynamics.md): months are built in order, a rebuilt month equals its
     first build, and months after `end` already in the history are reported, not rebuilt."""
-    from orchestration.state import last_refresh
-
     try:
         months = month_ends(start, end)
     except ValueError as error:
         return _fail(str(error))
     paths = get_paths()
-    published = last_refresh(paths)
-    latest_published = date.fromisoformat(published["as_of_date"]) if published else None
-    if publish is None:
-        publish = latest_published is None or months[-1] >= latest_published
+    publish, latest_published = _publish_choice(paths, months[-1], publish)
     started = time.monotonic()
     seconds: list[float] = []
     for number, period in enumerate(months, start=1):
@@ -355,8 +363,6 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     `backfill`, every month is rebuilt with today's identity resolution (client keys, golden
     attributes): what a rule, weight or model change restates. Each month still reads only
     deliveries up to it, and the risk model is refitted as of each month (docs/dynamics.md)."""
-    from orchestration.state import last_refresh
-
     try:
         months = month_ends(start, end)
     except ValueError as error:
@@ -368,10 +374,7 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
                      f"holds months up to {newest:%Y-%m}: restate through them "
                      f"(--to {newest:%Y-%m}), or rebuild {start} to {end} month by month "
                      "without --restate")
-    published = last_refresh(paths)
-    latest_published = date.fromisoformat(published["as_of_date"]) if published else None
-    if publish is None:
-        publish = latest_published is None or months[-1] >= latest_published
+    publish, latest_published = _publish_choice(paths, months[-1], publish)
     started = time.monotonic()
     first = date(months[0].year, months[0].month, 1)
     if paths.warehouse.exists():
@@ -382,7 +385,8 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     if publish:
         code = refresh(months[-1], force=True)
         if code != 0:
-            return code
+            return _fail(f"the months from {months[0]:%Y-%m} on are rebuilt by the next run "
+                         "that builds them (this command again, or the next refresh)")
     else:
         ok, run_id, message = run_job("build", months[-1])
         if not ok:
