@@ -76,6 +76,11 @@ def performance_table(home: Path) -> pd.DataFrame:
                  ).reset_index(drop=True)
 
 
+def performance_by_tier_table(home: Path) -> pd.DataFrame:
+    return query(home, "select * from marts.tier_performance_by_tier "
+                       "order by period_date, profile_code, tier_code").reset_index(drop=True)
+
+
 def write_overrides(project: Path, rows: list[tuple]) -> None:
     lines = [",".join("" if v is None else str(v) for v in row) for row in rows]
     (project / "seeds" / "dynamics" / "tiering_overrides.csv").write_text(
@@ -144,7 +149,9 @@ def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built
     home, project, full = built["home"], built["project"], built["full"]
     full_migrations, full_performance = migrations_table(home), performance_table(home)
     full_distribution = distribution_table(home)
-    incremental = ["client_tiers", "tier_migrations", "int_dynamics_outcomes_labelled",
+    full_by_tier = performance_by_tier_table(home)
+    incremental = ["client_tiers", "tier_migrations", "int_dynamics_cohort_tiers",
+                   "int_dynamics_cohort_outcomes",
                    "tier_performance_by_tier", "tier_performance", "tier_distribution"]
     start = MONTH_ENDS.index(date(2025, 9, 30))  # OV-LAPSE's last month: it lapses on the way
     dbt(project, home, "run", "--full-refresh", "--select", *incremental,
@@ -158,6 +165,7 @@ def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built
     pd.testing.assert_frame_equal(month_by_month, full)
     pd.testing.assert_frame_equal(migrations_table(home), full_migrations)
     pd.testing.assert_frame_equal(performance_table(home), full_performance)
+    pd.testing.assert_frame_equal(performance_by_tier_table(home), full_by_tier)
     pd.testing.assert_frame_equal(distribution_table(home), full_distribution)
 
     rebuilt = MONTH_ENDS[-3]
@@ -171,6 +179,7 @@ def test_month_by_month_equals_full_refresh_and_rebuild_equals_first_build(built
                        ].outcome_months_observed.max() == 0
     dbt(project, home, "run", "--select", *incremental, as_of=LAST)
     pd.testing.assert_frame_equal(performance_table(home), full_performance)
+    pd.testing.assert_frame_equal(performance_by_tier_table(home), full_by_tier)
     # the stability rule is doing something on this history
     default = full[full.profile_code == "default"]
     assert default.is_stability_holding.any()
@@ -476,8 +485,12 @@ def test_monitoring_metrics(built):
     assert (bands == np.where(psi < 0.10, "stable", np.where(psi < 0.25, "monitor",
                                                             "significant"))).all()
     # AUC and monotonicity of the first period, recomputed here
-    labelled = query(home, f"""select * from intermediate.int_dynamics_outcomes_labelled
-        where profile_code = 'default' and period_date = date '{MONTH_ENDS[0]}'""")
+    labelled = query(home, f"""select cohort.*, outcomes.default_flag
+        from intermediate.int_dynamics_cohort_tiers as cohort
+        inner join intermediate.int_dynamics_cohort_outcomes as outcomes
+            on cohort.client_key = outcomes.client_key
+            and cohort.period_date = outcomes.period_date
+        where cohort.profile_code = 'default' and cohort.period_date = date '{MONTH_ENDS[0]}'""")
     assert labelled.default_flag.sum() > 0
     first = performance.iloc[0]
     assert first.auc_composite == pytest.approx(

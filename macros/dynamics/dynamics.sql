@@ -39,8 +39,8 @@
     cast('{{ var("as_of_date") }}' as date)
 {%- endmacro %}
 
-{#- The periods a monitoring model (int_dynamics_outcomes_labelled, tier_performance) builds, as a
-    predicate on period_date: every period on a full refresh; incrementally the periods newer
+{#- The periods a monitoring model (int_dynamics_cohort_outcomes, tier_performance_by_tier,
+    tier_performance) builds, as a predicate on period_date: every period on a full refresh; incrementally the periods newer
     than the table's, those whose outcome window is open as of the run (at most
     monitoring_outcome_months before the as-of date: the run in which a window closes computes
     it complete) and any period stored with an open window (after a past month was re-run). -#}

@@ -90,11 +90,27 @@ tiers as {{ inline_cte() }} (
     )
 ),
 
+{#- The cohort's tier rows (one per weight profile) with their client's outcome: the defaulters
+    (few) meet the tier rows, as in tier_performance_by_tier, whose comment says why. -#}
+defaulters as (
+    select client_key, period_date
+    from {{ ref('int_dynamics_cohort_outcomes') }}
+    where default_flag = 1
+),
+
 labelled as {{ inline_cte() }} (
-    select outcomes.*
-    from {{ ref('int_dynamics_outcomes_labelled') }} as outcomes
+    select
+        cohort_tiers.profile_code,
+        cohort_tiers.period_date,
+        cohort_tiers.composite_score,
+        cohort_tiers.credit_score,
+        case when defaulters.client_key is not null then 1 else 0 end as default_flag
+    from {{ ref('int_dynamics_cohort_tiers') }} as cohort_tiers
     inner join periods_to_build
-        on outcomes.period_date = periods_to_build.period_date
+        on cohort_tiers.period_date = periods_to_build.period_date
+    left join defaulters
+        on cohort_tiers.client_key = defaulters.client_key
+        and cohort_tiers.period_date = defaulters.period_date
 ),
 
 {#- Discrimination: composite and credit score against the realised outcome. -#}
