@@ -232,8 +232,8 @@ def test_gates_hold_one_chunk_at_a_time_and_keep_no_frames(good, no_project, mon
     columns_read: list[set[str]] = []
     frames = quality.Inputs.frames
 
-    def counting_frames(self, sql, chunk_by):
-        for chunk, frame in frames(self, sql, chunk_by):
+    def counting_frames(self, sql, chunk_by, materialize=False):
+        for chunk, frame in frames(self, sql, chunk_by, materialize):
             columns_read.append(set(frame.columns))
             gc.collect()
             alive_at_read.append(sum(isinstance(o, pd.DataFrame) and len(o) and "profile_code"
@@ -251,6 +251,43 @@ def test_gates_hold_one_chunk_at_a_time_and_keep_no_frames(good, no_project, mon
     assert len(alive_at_read) > 3 and max(alive_at_read) == 1, alive_at_read
     gc.collect()
     assert not [o.shape for o in gc.get_objects() if isinstance(o, pd.DataFrame) and len(o)]
+
+
+def test_materialized_suite_runs_its_query_once(tmp_path):
+    """A chunked suite marked `materialize` (the crosswalk's coverage, whose query scans the raw
+    layer) runs its query once into a temporary table and reads its chunks from it, where it
+    otherwise runs once for the chunk values and once per chunk; the chunks are the same, and
+    the temporary table is dropped afterwards."""
+    from tiering.config import Paths
+    from tiering.quality import Inputs
+
+    class Logging:
+        """The connection, recording every statement it is given."""
+
+        def __init__(self, con):
+            self.con, self.executed = con, []
+
+        def execute(self, sql, *args):
+            self.executed.append(sql)
+            return self.con.execute(sql, *args)
+
+    inputs = Inputs(Paths(home=tmp_path), date(2026, 10, 31))
+    inputs.con.execute("create table t as select * from (values ('a', 1), ('a', 2), ('b', 3), "
+                       "(null, 4)) as v(k, x)")
+    query = "select k, x from t where x > 0"
+    logging = inputs.con = Logging(inputs.con)
+    runs, chunks = {}, {}
+    for materialize in (False, True):
+        logging.executed.clear()
+        chunks[materialize] = [(chunk, frame.to_dict("list"))
+                               for chunk, frame in inputs.frames(query, "k", materialize)]
+        runs[materialize] = sum(query in sql for sql in logging.executed)
+    assert chunks[True] == chunks[False]
+    assert [c for c, _ in chunks[True]] == ["k=a", "k=b", "k=None"]
+    assert chunks[True][0][1] == {"k": ["a", "a"], "x": [1, 2]}
+    assert runs == {False: 4, True: 1}  # the chunk values and three chunks, or once
+    assert logging.con.execute("select count(*) from duckdb_tables() "
+                               "where table_name = 'suite_input'").fetchone()[0] == 0
 
 
 def test_projection_keeps_what_an_expectation_must_see():

@@ -250,10 +250,21 @@ class Inputs:
             return None, missing_expected, missing_later
         return sql, [], []
 
-    def frames(self, sql: str, chunk_by: str | None) -> Iterator[tuple[str, pd.DataFrame]]:
-        """The batch as pandas, whole or one chunk per value of `chunk_by`."""
+    def frames(self, sql: str, chunk_by: str | None, materialize: bool = False
+               ) -> Iterator[tuple[str, pd.DataFrame]]:
+        """The batch as pandas, whole or one chunk per value of `chunk_by`. With `materialize`
+        (a chunked suite whose query is dear and whose result is small, e.g. the crosswalk's
+        coverage of every raw record) the query runs once into a temporary table that the
+        chunks are read from, instead of once for the chunk values and once per chunk."""
         if not chunk_by:
             yield "", self.con.execute(sql).df()
+            return
+        if materialize:
+            self.con.execute(f"create or replace temp table suite_input as {sql}")
+            try:
+                yield from self.frames("select * from suite_input", chunk_by)
+            finally:
+                self.con.execute("drop table if exists suite_input")
             return
         values = [v for (v,) in self.con.execute(
             f"select distinct {chunk_by} from ({sql}) order by 1 nulls last").fetchall()]
@@ -400,7 +411,7 @@ def run_suite(context, suite, inputs: Inputs, stored: list | None = None) -> lis
     sql = _projected(sql, suite, meta.get("chunk_by"))
     merged: dict[str, CheckResult] = {}
     # One chunk in memory at a time: the next is read after the previous one was validated.
-    frames = inputs.frames(sql, meta.get("chunk_by"))
+    frames = inputs.frames(sql, meta.get("chunk_by"), bool(meta.get("materialize")))
     while True:
         try:
             chunk, frame = next(frames)
