@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration.assets import ASSETS, QUALITY_CHECKS
-from orchestration.jobs import build_job, refresh_job
+from orchestration.jobs import build_job, refresh_job, retier_build_job, retier_job
 from orchestration.resources import RESOURCES
 from orchestration.schedules import SCHEDULES
 from orchestration.sensors import SENSORS
@@ -11,7 +11,7 @@ from orchestration.sensors import SENSORS
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=QUALITY_CHECKS,
-    jobs=[refresh_job, build_job],
+    jobs=[refresh_job, build_job, retier_job, retier_build_job],
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources=RESOURCES,

@@ -18,8 +18,9 @@ from ingest_fixtures import (
     write_entity, write_manifest,
 )
 from tiering.config import Paths
-from tiering.contract import ENTITIES, entity
+from tiering.contract import DEPARTMENTS, ENTITIES, entity
 from tiering.ingest import ingest
+from tiering.ingest.run import deliveries_to_load
 
 NOV, DEC, JAN = date(2024, 11, 30), date(2024, 12, 31), date(2025, 1, 31)
 
@@ -262,7 +263,11 @@ def test_same_delivery_twice_changes_nothing(paths: Paths) -> None:
     make_landing(paths.landing, [NOV, DEC], n=10)
     make_delivery(paths.landing, "crm", JAN, manifest=False)
     set_manifest_rows(paths.landing / "risk" / DEC.isoformat(), "risk_events.jsonl", 3)
+    waiting = deliveries_to_load(paths)  # the dry run: every complete delivery, nothing written
+    assert len(waiting) == 2 * len(DEPARTMENTS) and not paths.raw.exists()
     first = ingest(paths)
+    assert len(first.of("loaded")) + len(first.of("rejected")) == len(waiting)
+    assert deliveries_to_load(paths) == []  # loaded or rejected as delivered: nothing to do
     before = snapshot(paths)
     second = ingest(paths)
     assert snapshot(paths) == before
@@ -286,6 +291,8 @@ def test_redelivery_replaces_and_later_incremental_delivery_is_kept_as_correctio
     folder = paths.landing / "finance" / DEC.isoformat()
     write_entity(folder, receipts, rows_of(receipts, 2))  # the department re-delivers December
     write_manifest(folder, "finance", DEC, {"receipts.csv": 2})
+    assert [(d.department, d.extract_date) for d in deliveries_to_load(paths)] == [
+        ("finance", DEC)]
     assert [r.status for r in ingest(paths).results] == ["skipped", "loaded"]
     assert raw_count(paths, "finance", "receipts", f"_extract_date = '{DEC}'") == 2
     assert_invariant(paths)

@@ -110,6 +110,61 @@ def test_every_step_that_touches_the_warehouse_is_in_the_one_writer_pool(
         assert by_name[name].node_def.pool == "warehouse_writer", name
 
 
+def test_retier_jobs_leave_out_ingestion_and_the_unified_view(defs: dg.Definitions) -> None:
+    """`retier` (what a restate runs when the unified view is current) builds every tier model
+    and publishes, without ingestion, staging, identity or the client marts."""
+    from orchestration.assets.dbt import unified_view_keys
+
+    unified = unified_view_keys()
+    assert {dg.AssetKey(["marts", "dim_clients"]), dg.AssetKey(["marts", "client_source_xref"]),
+            dg.AssetKey(["staging", "stg_crm__clients"])} <= unified
+    assert not any("tier" in key.path[-1] for key in unified)
+    every = defs.resolve_job_def("refresh").asset_layer.selected_asset_keys
+    for name, serving in (("retier", True), ("retier_build", False)):
+        selected = defs.resolve_job_def(name).asset_layer.selected_asset_keys
+        assert not selected & unified and not any(key.path[0] == "raw" for key in selected)
+        assert {dg.AssetKey(["marts", "client_tiers"]), dg.AssetKey(["ml", "client_pd_scores"]),
+                dg.AssetKey(["seeds", "tiering_weight_profiles"])} <= selected
+        assert selected | unified | {k for k in every if k.path[0] in ("raw", "serving")} \
+            == every
+        assert (dg.AssetKey(["serving", "serving_duckdb"]) in selected) == serving
+
+
+def test_the_unified_views_code_key_follows_its_own_code_only(defs: dg.Definitions) -> None:
+    """A change to an identity seed, model or macro changes the key (the view is rebuilt); a
+    change to a tiering seed or model does not (a restate after a weight change keeps it)."""
+    import copy
+
+    from orchestration.assets.dbt import warehouse_dbt_assets_manifest
+    from orchestration.unified_view import code_key, unified_view_nodes
+
+    manifest = warehouse_dbt_assets_manifest()
+    names = {manifest["nodes"][uid]["name"] for uid in unified_view_nodes(manifest)}
+    assert {"stg_crm__clients", "int_identity_pairs_scored", "dim_clients",
+            "client_source_xref", "dim_clients_snapshot"} <= names
+    assert not {"client_tiers", "int_tiering_client_features_built"} & names
+    base = code_key(manifest)
+    assert code_key(copy.deepcopy(manifest)) == base
+
+    def changed(unique_id: str) -> str:
+        edited = copy.deepcopy(manifest)
+        edited["nodes"][unique_id]["checksum"]["checksum"] += "0"
+        return code_key(edited)
+
+    by_name = {node["name"]: uid for uid, node in manifest["nodes"].items()
+               if node["resource_type"] in ("model", "seed")}
+    assert changed(by_name["identity_thresholds"]) != base
+    assert changed(by_name["int_identity_pairs_scored"]) != base
+    assert changed(by_name["tiering_weight_profiles"]) == base
+    assert changed(by_name["client_tiers"]) == base
+    called = manifest["nodes"][by_name["int_identity_pairs_scored"]]["depends_on"]["macros"]
+    project_macros = [m for m in called if m.startswith("macro.tiering.")]
+    assert project_macros, "the identity models call the project's macros"
+    edited = copy.deepcopy(manifest)
+    edited["macros"][project_macros[0]]["macro_sql"] += " "
+    assert code_key(edited) != base
+
+
 # -- schedules ---------------------------------------------------------------------------------
 
 def test_schedules_run_at_six_and_on_the_first_in_beijing_time(defs: dg.Definitions) -> None:

@@ -281,11 +281,17 @@ def test_backfill_restate_rebuilds_the_months_in_one_run(
     code, output = run(restate, "2025-02", "2025-03")  # the history holds April
     assert code == 1 and "--to 2025-04" in output, output
 
-    # April alone: it continues from the stored March, as its first build did
+    # April alone: it continues from the stored March, as its first build did. The unified
+    # view was built as of April from these deliveries and this code: the `retier` job keeps it
+    # (no ingestion, staging or identity), and the tiers come out the same
+    xref_before = _table_fingerprint(home, "marts.client_source_xref")
     code, output = run(restate, "2025-04", "2025-04")
     assert code == 0, output[-4000:]
     assert "rows from 2025-04 on deleted" in output and "dropped" not in output, output
     assert f"Refreshed as of {LAST_PERIOD}" in output
+    assert "unified client view is already built as of" in output, output
+    assert _last_job(home) == "retier"
+    assert _table_fingerprint(home, "marts.client_source_xref") == xref_before
     after, new_versions = _tiers(home)
     assert {p for p in versions if new_versions[p] != versions[p]} == {LAST_PERIOD}
     pd.testing.assert_frame_equal(tiers, after)
@@ -294,21 +300,37 @@ def test_backfill_restate_rebuilds_the_months_in_one_run(
             == LAST_PERIOD
 
     # every month: the tables are dropped and the history is built as a first build, with
-    # April's identity (January to March were built with March's: they may differ)
+    # April's identity (January to March were built with March's: they may differ). Without
+    # the record of the unified view's build (as after a failed run), it is rebuilt too
+    (home / "state" / "unified_view.json").unlink()
     code, output = run(restate, "2025-01", "2025-04")
     assert code == 0, output[-4000:]
     assert "marts\".\"client_tiers\": dropped" in output, output
+    assert "unified client view is rebuilt too: no successful build" in output, output
+    assert _last_job(home) == "refresh"
+    assert _table_fingerprint(home, "marts.client_source_xref") == xref_before
     restated, restated_versions = _tiers(home)
     assert set(restated_versions) == set(versions)
     assert not {p for p in versions if restated_versions[p] == new_versions[p]}
 
     # March and April again, deleted and rebuilt from the restated February: the same rows
+    # (the refresh above recorded its build of the unified view: kept again)
     code, output = run(restate, "2025-03", "2025-04")
     assert code == 0, output[-4000:]
+    assert _last_job(home) == "retier"
     again, again_versions = _tiers(home)
     assert {p for p in versions if again_versions[p] != restated_versions[p]} == {
         FIRST_AS_OF, LAST_PERIOD}
     pd.testing.assert_frame_equal(restated, again)
+
+
+def _table_fingerprint(home: Path, table: str) -> tuple:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(f"select count(*), sum(hash(t)) from {table} as t").fetchone()
+
+
+def _last_job(home: Path) -> str:
+    return json.loads((home / "state" / "step_timings.json").read_text())["job"]
 
 
 def test_backfill_refuses_a_reversed_range(tmp_path: Path,

@@ -202,8 +202,10 @@ def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
     return False, result.run_id, message
 
 
-def refresh(as_of: date | None = None, *, force: bool = False) -> int:
-    """Ingest, build, check, publish and report as of `as_of` (default: latest complete period)."""
+def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refresh") -> int:
+    """Ingest, build, check, publish and report as of `as_of` (default: latest complete period).
+    `job="retier"`: the same without ingestion and the unified client view (a restate whose
+    unified view is current)."""
     started = time.monotonic()
     paths = get_paths()
     target = as_of or latest_complete_period(paths.landing)
@@ -219,9 +221,9 @@ def refresh(as_of: date | None = None, *, force: bool = False) -> int:
         _say(f"warning: no complete delivery in {target:%Y-%m} from {', '.join(missing)}; "
              "their latest earlier deliveries are used")
     _say(f"Refreshing as of {target} (landing zone {paths.landing}) ...")
-    ok, run_id, message = run_job("refresh", target)
+    ok, run_id, message = run_job(job, target)
     if not ok:
-        return _fail(f"refresh as of {target} FAILED (run {run_id}); the serving database and "
+        return _fail(f"{job} as of {target} FAILED (run {run_id}); the serving database and "
                      f"report were left as they were.\n  {message}")
     _say(f"Refreshed as of {target} in {time.monotonic() - started:.0f} s (run {run_id}).\n"
          f"  serving database (BI, read-only): {paths.serving}\n"
@@ -353,6 +355,19 @@ def _clear_periods_from(paths: Paths, first: date, as_of: date) -> list[str]:
     return done
 
 
+def _unified_view_stale(paths: Paths, as_of: date) -> str | None:
+    """Why the unified client view must be rebuilt as of `as_of`, or None when it is current."""
+    if not paths.warehouse.exists():
+        return "there is no build database yet"
+    from orchestration import unified_view
+    from orchestration.project import ensure_manifest
+
+    process_defaults()
+    os.environ.setdefault("TIERING_HOME", str(paths.home))
+    manifest = json.loads(ensure_manifest(as_of=as_of).read_text(encoding="utf-8"))
+    return unified_view.why_not_current(paths, as_of, manifest)
+
+
 def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     """Rebuild the tier history of the months 'YYYY-MM' to 'YYYY-MM' in one run.
 
@@ -377,18 +392,24 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     publish, latest_published = _publish_choice(paths, months[-1], publish)
     started = time.monotonic()
     first = date(months[0].year, months[0].month, 1)
+    stale = _unified_view_stale(paths, months[-1])
+    if stale is None:
+        _say(f"The unified client view is already built as of {months[-1]} from the same "
+             "deliveries and code: it is kept, not rebuilt (orchestration/unified_view.py).")
+    else:
+        _say(f"The unified client view is rebuilt too: {stale}.")
     if paths.warehouse.exists():
         for line in _clear_periods_from(paths, first, months[-1]):
             _say(f"  {line}")
     _say(f"Restating {len(months)} month(s) {months[0]:%Y-%m} to {months[-1]:%Y-%m} in one run "
          f"as of {months[-1]} ...")
     if publish:
-        code = refresh(months[-1], force=True)
+        code = refresh(months[-1], force=True, job="refresh" if stale else "retier")
         if code != 0:
             return _fail(f"the months from {months[0]:%Y-%m} on are rebuilt by the next run "
                          "that builds them (this command again, or the next refresh)")
     else:
-        ok, run_id, message = run_job("build", months[-1])
+        ok, run_id, message = run_job("build" if stale else "retier_build", months[-1])
         if not ok:
             return _fail(f"restate as of {months[-1]} FAILED (run {run_id}); the months from "
                          f"{months[0]:%Y-%m} on are rebuilt by the next run that builds them "

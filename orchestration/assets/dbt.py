@@ -18,6 +18,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration import unified_view
 from orchestration.project import dbt_project, ensure_manifest
 from orchestration.resources import TieringResource
 from tiering.contract import DEPARTMENTS
@@ -75,9 +76,19 @@ def warehouse_dbt_assets(
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     # Unit tests check the models' logic on fixed fixtures, not the data: they run in CI
     # (tests/test_staging.py, test_identity.py, test_tiering.py), not on every refresh.
+    # A step that rebuilds the unified client view vouches for it once dbt succeeded
+    # (orchestration/unified_view.py: a restate need not rebuild it).
+    unified = unified_view_keys()
+    rebuilds_unified = bool(unified & context.selected_asset_keys)
+    if rebuilds_unified:
+        paths, as_of = tiering.paths, tiering.as_of()
+        unified_view.forget(paths)
+        inputs = unified_view.inputs_key(paths, as_of, warehouse_dbt_assets_manifest())
     invocation = dbt.cli(["build", "--vars", tiering.dbt_vars(), *BUILD_FLAGS], context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path)
+    if rebuilds_unified and unified <= context.selected_asset_keys:
+        unified_view.record(paths, as_of, inputs, context.run.run_id)
 
 
 def keep_partial_parse(invocation_target: Path) -> None:
@@ -102,6 +113,14 @@ def dbt_model_keys() -> dict[str, dg.AssetKey]:
             if props["resource_type"] == "model"
         )
     }
+
+
+def unified_view_keys() -> set[dg.AssetKey]:
+    """Asset keys of the unified client view's models and snapshot (staging, identity, the
+    client marts: orchestration/unified_view.py)."""
+    manifest = warehouse_dbt_assets_manifest()
+    return {translator.get_asset_key(manifest["nodes"][unique_id])
+            for unique_id in unified_view.unified_view_nodes(manifest)}
 
 
 def models_tagged(tag: str) -> set[str]:

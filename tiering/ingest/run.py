@@ -138,8 +138,7 @@ def ingest(paths: Paths, as_of: date | None = None) -> IngestSummary:
                     changed = True
                 continue
             sha = delivery.manifest_sha256()
-            if previous and previous["manifest_sha256"] == sha and \
-                    previous["status"] in ("loaded", "rejected"):
+            if _already_done(previous, sha):
                 results.append(DeliveryResult(
                     delivery.department, delivery.extract_date, "skipped",
                     f"already {previous['status']}", previous["files"],
@@ -159,6 +158,22 @@ def ingest(paths: Paths, as_of: date | None = None) -> IngestSummary:
         if changed:
             store.write_log(paths, list(log.values()))
         return IngestSummary([r for r in results if r is not None], as_of)
+
+
+def _already_done(previous: dict | None, sha: str) -> bool:
+    """The log holds this manifest's content as loaded or rejected: nothing to do again."""
+    return bool(previous and previous["manifest_sha256"] == sha
+                and previous["status"] in ("loaded", "rejected"))
+
+
+def deliveries_to_load(paths: Paths, as_of: date | None = None) -> list[LandedDelivery]:
+    """The complete deliveries (cut on or before `as_of`) the next `ingest` would load: new, or
+    re-delivered with another manifest. Reads the landing zone and the log, changes nothing."""
+    log = {(r["department"], r["extract_date"]): r for r in store.read_log(paths).to_pylist()}
+    return [delivery for delivery in scan_landing(paths.landing, as_of)
+            if delivery.is_complete and not _already_done(
+                log.get((delivery.department, delivery.extract_date)),
+                delivery.manifest_sha256())]
 
 
 def _log_row(result: DeliveryResult, sha: str | None, at: datetime) -> dict:
