@@ -377,7 +377,11 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     of a first build; the tiers continue from the stored month before the first. Unlike
     `backfill`, every month is rebuilt with today's identity resolution (client keys, golden
     attributes): what a rule, weight or model change restates. Each month still reads only
-    deliveries up to it, and the risk model is refitted as of each month (docs/dynamics.md)."""
+    deliveries up to it, and the risk model is refitted as of each month (docs/dynamics.md).
+
+    When the unified client view (staging, identity, client marts) is already built as of the
+    last month from the same deliveries and code (orchestration/unified_view.py), the run is
+    `retier` / `retier_build` instead: the same without ingestion and the unified view."""
     try:
         months = month_ends(start, end)
     except ValueError as error:
