@@ -5,7 +5,7 @@ from datetime import date
 import dagster as dg
 
 from orchestration.deliveries import complete_periods
-from orchestration.jobs import build_job, refresh_job
+from orchestration.jobs import build_job, refresh_job, retier_build_job, retier_job
 from orchestration.resources import tiering_run_config
 from orchestration.state import record_alert, step_failure_text
 from tiering.config import get_paths
@@ -30,7 +30,7 @@ def complete_delivery_sensor(context: dg.SensorEvaluationContext):
                          tags={"tiering/as_of": newest.isoformat(), "tiering/trigger": "sensor"})
 
 
-@dg.run_failure_sensor(monitored_jobs=[refresh_job, build_job],
+@dg.run_failure_sensor(monitored_jobs=[refresh_job, build_job, retier_job, retier_build_job],
                        default_status=dg.DefaultSensorStatus.RUNNING)
 def alert_on_run_failure(context: dg.RunFailureSensorContext):
     """A row in $TIERING_HOME/ops.duckdb pipeline_alerts, a log line, a webhook if configured."""
