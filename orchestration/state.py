@@ -39,7 +39,11 @@ def record_refresh(paths: Paths, as_of: date, run_id: str) -> None:
         "run_id": run_id,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    target = _state_file(paths)
+    write_state(_state_file(paths), state)
+
+
+def write_state(target: Path, state: dict) -> None:
+    """A state file as JSON, replaced atomically (a reader never sees half of it)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_suffix(".tmp")
     temp.write_text(json.dumps(state, indent=2), encoding="utf-8")

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from orchestration.state import write_state
 from tiering.config import PROJECT_DIR, Paths
 
 # Where the unified view's models live (paths in the dbt project), and its snapshot.
@@ -137,11 +137,7 @@ def record(paths: Paths, as_of: date, key: str, run_id: str) -> None:
         "run_id": run_id,
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    target = _state_file(paths)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_suffix(".tmp")
-    temp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-    os.replace(temp, target)
+    write_state(_state_file(paths), state)
 
 
 def recorded(paths: Paths) -> dict | None:
