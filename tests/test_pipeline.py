@@ -323,6 +323,27 @@ def test_backfill_restate_rebuilds_the_months_in_one_run(
         FIRST_AS_OF, LAST_PERIOD}
     pd.testing.assert_frame_equal(restated, again)
 
+    # what makes the next restate rebuild the unified view: a delivery re-delivered and not yet
+    # ingested, a table changed by hand, another as-of date
+    from orchestration import unified_view
+    from orchestration.project import ensure_manifest
+    from tiering.config import get_paths
+
+    paths = get_paths()
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
+    assert unified_view.why_not_current(paths, LAST_PERIOD, manifest) is None
+    assert "built as of" in unified_view.why_not_current(paths, FIRST_AS_OF, manifest)
+    delivered = home / "landing" / "crm" / FIRST_AS_OF.isoformat() / "_manifest.json"
+    original = delivered.read_text(encoding="utf-8")
+    delivered.write_text(original + "\n", encoding="utf-8")
+    assert "not ingested yet" in unified_view.why_not_current(paths, LAST_PERIOD, manifest)
+    delivered.write_text(original, encoding="utf-8")
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("delete from marts.dim_clients where client_key = "
+                    "(select min(client_key) from marts.dim_clients)")
+    assert unified_view.why_not_current(paths, LAST_PERIOD, manifest) \
+        == "its tables changed since it was built"
+
 
 def _table_fingerprint(home: Path, table: str) -> tuple:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
