@@ -12,7 +12,7 @@ before dbt starts and writes it once dbt succeeded: the as-of date, a key over t
 deliveries the raw layer holds up to the as-of date, from the ingestion log; the dbt code of the
 unified-view models and of everything upstream of them: model and seed checksums and configs,
 source definitions, the macros they call, dbt_project.yml) and a fingerprint of its output tables
-(`client_source_xref`, `dim_clients`). `unified_view_current` recomputes all three; any
+(`client_source_xref`, `dim_clients`). `why_not_current` recomputes all three; any
 difference, a failed or partial build in between, or a delivery not ingested yet means "rebuild".
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -48,30 +48,32 @@ def unified_view_nodes(manifest: Mapping[str, Any]) -> list[str]:
              or node["original_file_path"].replace("\\", "/").startswith(UNIFIED_VIEW_PATHS)))
 
 
+def _closure(start: list[str], parents: Callable[[str], list[str]]) -> set[str]:
+    """`start` and everything reachable from it through `parents`."""
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        item = stack.pop()
+        if item not in seen:
+            seen.add(item)
+            stack.extend(parents(item))
+    return seen
+
+
 def code_key(manifest: Mapping[str, Any], project_dir: Path = PROJECT_DIR) -> str:
     """A digest of the dbt code the unified view is built with: every node upstream of (and
     including) its models (checksum of the file, config), the sources they read, the macros
     they call (transitively) and dbt_project.yml (vars, model configs)."""
     nodes, sources, macros = manifest["nodes"], manifest["sources"], manifest["macros"]
-    seen_nodes: set[str] = set()
-    seen_macros: set[str] = set()
-    stack = unified_view_nodes(manifest)
-    macro_stack: list[str] = []
-    while stack:
-        unique_id = stack.pop()
-        if unique_id in seen_nodes:
-            continue
-        seen_nodes.add(unique_id)
-        node = nodes.get(unique_id) or sources.get(unique_id) or {}
-        depends_on = node.get("depends_on", {})
-        stack.extend(depends_on.get("nodes", []))
-        macro_stack.extend(depends_on.get("macros", []))
-    while macro_stack:
-        name = macro_stack.pop()
-        if name in seen_macros:
-            continue
-        seen_macros.add(name)
-        macro_stack.extend(macros.get(name, {}).get("depends_on", {}).get("macros", []))
+
+    def depends_on(unique_id: str) -> dict:
+        return (nodes.get(unique_id) or sources.get(unique_id) or {}).get("depends_on", {})
+
+    seen_nodes = _closure(unified_view_nodes(manifest),
+                          lambda unique_id: depends_on(unique_id).get("nodes", []))
+    seen_macros = _closure(
+        [name for uid in seen_nodes for name in depends_on(uid).get("macros", [])],
+        lambda name: macros.get(name, {}).get("depends_on", {}).get("macros", []))
     digest = hashlib.sha256()
     for unique_id in sorted(seen_nodes):
         if unique_id in nodes:
