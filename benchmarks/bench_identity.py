@@ -4,6 +4,11 @@
     .venv/bin/python benchmarks/bench_identity.py --home $TIERING_HOME --truth $TIERING_HOME/truth
     # simulate, ingest, build and score in a scratch home (timings included)
     .venv/bin/python benchmarks/bench_identity.py --home /tmp/idr/bench --simulate 2000 --months 12
+    # A/B of a threshold on one build: set a column of seed identity_thresholds in the build's
+    # warehouse, rebuild the identity models and score (the build keeps the value: `dbt seed
+    # --select identity_thresholds` restores the seed's)
+    .venv/bin/python benchmarks/bench_identity.py --home $TIERING_HOME \
+        --threshold fuzzy_min_located_core_length=6
 
 Pairwise precision / recall over identity-bearing records except tickets (a pair = two records
 in the same client; true pair = two records of the same company), per department and per `mess`
@@ -350,6 +355,33 @@ def build(home: Path, clients: int, months: int, seed: int) -> dict[str, float]:
     return times
 
 
+def rebuild_with_thresholds(home: Path, settings: list[str]) -> dict[str, float]:
+    """Set columns of the build's identity_thresholds seed table (NAME=VALUE) and rebuild the
+    identity models and client marts after the records; returns the rebuild's wall time."""
+    values = {}
+    for setting in settings:
+        name, sep, value = setting.partition("=")
+        if not sep or not name.isidentifier():
+            raise SystemExit(f"--threshold {setting!r}: expected NAME=VALUE")
+        values[name] = float(value)
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        columns = dict(con.execute(
+            "select column_name, table_schema from information_schema.columns "
+            "where table_name = 'identity_thresholds'").fetchall())
+        for name, value in values.items():
+            if name not in columns:
+                raise SystemExit(f"--threshold {name}: identity_thresholds has no such column "
+                                 f"(it has {', '.join(sorted(columns))})")
+            con.execute(f"update {columns[name]}.identity_thresholds set {name} = ?", [value])
+    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
+               DBT_LOG_PATH=str(home / "logs"))
+    dbt = [str(PROJECT_DIR / ".venv" / "bin" / "dbt"), "--quiet", "run", "--profiles-dir", "."]
+    return {"dbt_identity_after_records": _run(dbt + [
+        "--select", "int_identity_records_unioned+,path:models/intermediate/identity",
+        "int_identity_records_unioned+,path:models/marts/clients",
+        "--exclude", "int_identity_records_unioned"], env)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, required=True, help="TIERING_HOME of the build")
@@ -361,13 +393,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=10, help="worst merges / misses to list")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                        help="set a column of seed identity_thresholds in the build and "
+                             "rebuild identity before scoring (repeatable)")
     args = parser.parse_args(argv)
     times = {}
     if args.simulate:
         times = build(args.home, args.simulate, args.months, args.seed)
+    if args.threshold:
+        times.update(rebuild_with_thresholds(args.home, args.threshold))
     con = load(args.home, args.truth or args.home / "truth")
     result = score(con, args.top)
     result["seconds"] = times
+    if args.threshold:
+        result["thresholds"] = args.threshold
     text = json.dumps(result, ensure_ascii=False, indent=2, default=float)
     print(text)
     if args.json:

@@ -163,6 +163,8 @@ pairs_with_records as (
         coalesce(a.name_industry_word = b.name_industry_word,
                  a.name_industry_word is null and b.name_industry_word is null)
             as is_same_industry_word,
+        coalesce(a.name_industry_word = b.name_industry_word, false)
+            as is_same_known_industry_word,
         coalesce(a.phone = b.phone, false) as is_same_phone,
         coalesce(
             {{ identity_is_prefix('a.name_core', 'b.name_core') }}

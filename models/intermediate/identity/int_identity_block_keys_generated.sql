@@ -87,6 +87,10 @@ long_cores as (
     from records
     cross join thresholds
     where length(records.name_core) >= thresholds.fuzzy_min_core_length
+        {#- a shorter core meets the cores of its own region only (fuzzy_core then also asks
+            for the same region and the same known industry word) #}
+        or (length(records.name_core) >= thresholds.fuzzy_min_located_core_length
+            and records.region_key is not null)
 ),
 
 wildcard_positions as (

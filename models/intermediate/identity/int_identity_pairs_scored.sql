@@ -207,7 +207,15 @@ fuzzy_pairs as (
       and not pairs_with_support.is_industry_conflict
       and not pairs_with_support.is_both_short_names
       and not pairs_with_support.is_same_core
-      and pairs_with_support.shorter_core_length >= thresholds.fuzzy_min_core_length
+      and (
+          pairs_with_support.shorter_core_length >= thresholds.fuzzy_min_core_length
+          {#- a short core: a typo in a short 字号, told apart from another 字号 of the city
+              only by the same region and the same known industry word on both sides #}
+          or (pairs_with_support.shorter_core_length >= thresholds.fuzzy_min_located_core_length
+              and pairs_with_support.region_key_a = pairs_with_support.region_key_b
+              and pairs_with_support.region_key_a <> ''
+              and pairs_with_support.is_same_known_industry_word)
+      )
       and pairs_with_support.core_edit_distance = 1
 ),
 
