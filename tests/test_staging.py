@@ -173,6 +173,13 @@ CLIENT_NAMES = {  # raw -> (core, region, legal form, branch)
     "粤星照明电器（江门）有限公司": ("粤星照明电器", "江门", "有限公司", None),
     "长治久安科技股份有限公司": ("长治久安科技", None, "股份有限公司", None),
     "安康（长治）医疗有限公司": ("安康医疗", "长治", "有限公司", None),
+    # a bracketed region whose opening bracket was typed wrong: the wrong character goes with it
+    # when the region is known; a stray bracket after anything else is left as it is
+    "浩宇興洛阳）商贸有限公司": ("浩宇商贸", "洛阳", "有限公司", None),
+    "中鼎经纬实业）有限公司": ("中鼎经纬实业)", None, "有限公司", None),
+    # 乾 is a simplified character too (乾元, 乾坤); 傢俱 is 家具 in traditional characters
+    "乾元（上海）置业有限公司": ("乾元置业", "上海", "有限公司", None),
+    "洛陽八方傢俱有限公司": ("八方家具", "洛阳", "有限公司", None),
 }
 
 

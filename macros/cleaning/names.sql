@@ -16,6 +16,15 @@
 ^(.+(公司|企业|集团|银行|[)]))(.{2,}(分公司|分行|支行|办事处|分厂|营业部|分部|分所|分店))$
 {%- endmacro %}
 
+{#- A bracketed region whose opening bracket was typed wrong (浩宇興洛阳)商贸有限公司 for
+    浩宇(洛阳)商贸有限公司): a closing bracket with none before or after it, after one character
+    (the wrong one) and a two-character region. Group 1 is the text to drop (興洛阳)), group 2
+    the region; split_company_name drops the text only when the region is one the seed knows,
+    so a name with a stray bracket after anything else is split as before. -#}
+{% macro _lone_bracket_pattern() -%}
+^[^()]+?([^()]([^()]{2})[)])[^()]*$
+{%- endmacro %}
+
 {% macro clean_text(expr) -%}
     nullif(trim({{ expr }}), '')
 {%- endmacro %}
@@ -45,8 +54,12 @@
     end
 {%- endmacro %}
 
+{#- 傢俱 (家具 typed in traditional characters) is the one phrase of OpenCC's TSPhrases whose
+    character-by-character conversion differs (家俱) in the company names of both generators
+    (about 120,000 names converted to traditional and back); it is folded after the map. -#}
 {% macro clean_company_name(expr) -%}
-    nullif({{ regex_replace_all('upper(' ~ to_simplified(fold_width(expr)) ~ ')', '\s+', '') }}, '')
+    nullif(replace({{ regex_replace_all('upper(' ~ to_simplified(fold_width(expr)) ~ ')', '\s+', '') }},
+        '家俱', '家具'), '')
 {%- endmacro %}
 
 {#- A person's name or other free text: width folding, traditional to simplified, trimmed. -#}
@@ -62,6 +75,7 @@
     {%- set clean = prefix ~ '_clean' -%}
     {%- set rest = '__' ~ prefix ~ '_rest' -%}
     {%- set bracket = '__' ~ prefix ~ '_bracket' -%}
+    {%- set lone_text = '__' ~ prefix ~ '_lone_bracket_text' -%}
     {%- set legal_form -%}
         coalesce(
             {%- for n in _legal_form_lengths() %}
@@ -99,6 +113,8 @@
     {%- set without_regions -%}
         case
             when {{ prefix }}_br.region_name is null then {{ without_leading_region }}
+            when named.{{ lone_text }} is not null
+                then replace({{ without_leading_region }}, named.{{ lone_text }}, '')
             else replace({{ without_leading_region }},
                          {{ dbt.concat(["'('", prefix ~ '_br.region_name', "')'"]) }}, '')
         end
@@ -114,7 +130,11 @@
             {{ alias or relation }}.*,
             {{ regex_extract(clean, _branch_pattern(), 3) }} as __{{ prefix }}_branch,
             coalesce({{ regex_extract(clean, _branch_pattern(), 1) }}, {{ clean }}) as {{ rest }},
-            {{ regex_extract(clean, '[(]([^()]+)[)]', 1) }} as {{ bracket }}
+            coalesce(
+                {{ regex_extract(clean, '[(]([^()]+)[)]', 1) }},
+                {{ regex_extract(clean, _lone_bracket_pattern(), 2) }}
+            ) as {{ bracket }},
+            {{ regex_extract(clean, _lone_bracket_pattern(), 1) }} as {{ lone_text }}
         from {{ relation }}
     ) as named
     {%- for n in _legal_form_lengths() %}

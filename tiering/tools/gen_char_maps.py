@@ -6,7 +6,8 @@ Two maps, each a pair of equally long strings for `translate(text, from, to)`:
   half-width forms, plus the bracket forms NFKC leaves alone (【】〔〕〖〗［］ and the full-width
   ones) to `(` and `)`;
 - t2s: traditional to simplified Chinese, one character to one character, taken from the
-  single-character table of opencc-python-reimplemented (TSCharacters.txt, first candidate).
+  single-character table of opencc-python-reimplemented (TSCharacters.txt, first candidate;
+  a character that is one of its own candidates, such as 乾, is left as it is).
 
 translate() costs time in proportion to the length of its map on every row (DuckDB rebuilds the
 map per call: ~12 microseconds per 100 characters), so the full 2,700-character t2s map must not
@@ -57,6 +58,11 @@ def t2s_map(table: Path | None = None) -> dict[str, str]:
             continue
         source, targets = line.split("\t", 1)
         target = targets.split()[0]
+        # A character that is also one of its own candidates is a simplified character too
+        # (乾 of 乾坤 and of names such as 乾元, 于 / 於, 征 / 徵): it is kept as typed, since a
+        # single-character map cannot tell its senses apart and names use it as it is.
+        if source in targets.split():
+            continue
         if len(source) == 1 and len(target) == 1 and source != target:
             if _safe(source) and _safe(target):
                 mapping[source] = target
