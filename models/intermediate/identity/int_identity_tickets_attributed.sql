@@ -14,8 +14,9 @@
       ticket_phone_mention  other tickets from the same phone named exactly one client
       ticket_caller_name    a shared switchboard: the caller is the CRM contact or the registry's
                             legal representative of exactly one of the clients holding the phone
-      ticket_shared_phone   a shared switchboard otherwise: the client holding it that the
-                            firm knows best (most source records; then the earliest)
+      ticket_shared_phone   a shared switchboard otherwise: the client holding it that other
+                            tickets from it named most often, then the one the firm knows
+                            best (most source records; then the earliest)
       ticket_new_client     a company no department knows, named in the ticket (or by another
                             ticket from the same phone): a prospect client keyed on that name
       ticket_unattributed   nothing identifies the company (no name, unknown phone): the
@@ -311,14 +312,23 @@ crm_phone_index as (
     group by phone
 ),
 
-{#- Phones learnt from tickets whose mentioned name resolved to one client. -#}
-learnt_phone_clients as (
-    select distinct tickets_latest.caller_phone as phone, name_resolved.client_key
+{#- Phones learnt from tickets whose mentioned name resolved to one client, with how many
+    tickets from the phone named the client. -#}
+learnt_phone_mentions as (
+    select
+        tickets_latest.caller_phone as phone,
+        name_resolved.client_key,
+        count(*) as mention_count
     from tickets_latest
     inner join name_resolved
         on tickets_latest.ticket_id = name_resolved.ticket_id
     where name_resolved.client_count = 1
       and tickets_latest.caller_phone is not null
+    group by tickets_latest.caller_phone, name_resolved.client_key
+),
+
+learnt_phone_clients as (
+    select phone, client_key from learnt_phone_mentions
 ),
 
 learnt_phone_index as (
@@ -387,10 +397,10 @@ shared_phone_callers as (
     group by tickets_latest.ticket_id
 ),
 
-{#- How well the firm knows each client: its source records in every department. On a
-    switchboard that nothing else narrows, the caller is likelier to be the client the firm
-    deals with most than its group's other members (measured on both generators:
-    docs/benchmarks.md, "Identity resolution"). -#}
+{#- On a switchboard that nothing else narrows, the caller is likelier to be the holder that
+    other tickets from the switchboard named most often, then the client the firm knows best
+    (its source records in every department), than its group's other members (measured on
+    both generators: docs/benchmarks.md, "Identity resolution"). -#}
 cluster_record_counts as (
     select cluster_label, count(*) as record_count
     from records_clustered
@@ -403,11 +413,17 @@ crm_phone_ranked as (
         crm_phone_clients.client_key,
         row_number() over (
             partition by crm_phone_clients.phone
-            order by cluster_record_counts.record_count desc, crm_phone_clients.cluster_label
+            order by
+                coalesce(learnt_phone_mentions.mention_count, 0) desc,
+                cluster_record_counts.record_count desc,
+                crm_phone_clients.cluster_label
         ) as holder_rank
     from crm_phone_clients
     inner join cluster_record_counts
         on crm_phone_clients.cluster_label = cluster_record_counts.cluster_label
+    left join learnt_phone_mentions
+        on crm_phone_clients.phone = learnt_phone_mentions.phone
+        and crm_phone_clients.client_key = learnt_phone_mentions.client_key
 ),
 
 phone_clients as (
