@@ -156,6 +156,10 @@ pairs_with_support as (
         ) as is_name_tax_conflict,
         coalesce(established_a.established_code_count >= 2
                  or established_b.established_code_count >= 2, false) as is_name_shared,
+        {#- The shared USCC is established for both names (two records or the registry's
+            entry each): a company renamed, not a code copied from the wrong row. -#}
+        (renamed_a.tax_code is not null and renamed_b.tax_code is not null)
+            as is_uscc_established_for_both,
         {#- The side that may carry a typo: weakly supported (fuzzy_pairs below). -#}
         (
             support_a.tax_code_count = 0 and support_a.registry_count = 0
@@ -182,6 +186,18 @@ pairs_with_support as (
     left join name_established_codes as established_b
         on pairs_with_trust.core_b = established_b.name_core
         and pairs_with_trust.region_key_b = established_b.region_key
+    left join name_tax_codes as renamed_a
+        on pairs_with_trust.is_same_uscc
+        and pairs_with_trust.core_a = renamed_a.name_core
+        and pairs_with_trust.region_key_a = renamed_a.region_key
+        and pairs_with_trust.trusted_tax_code_a = renamed_a.tax_code
+        and (renamed_a.record_count >= 2 or renamed_a.registry_count > 0)
+    left join name_tax_codes as renamed_b
+        on pairs_with_trust.is_same_uscc
+        and pairs_with_trust.core_b = renamed_b.name_core
+        and pairs_with_trust.region_key_b = renamed_b.region_key
+        and pairs_with_trust.trusted_tax_code_b = renamed_b.tax_code
+        and (renamed_b.record_count >= 2 or renamed_b.registry_count > 0)
 ),
 
 {#- One wrong character: equal-length long cores one substitution apart in compatible regions
@@ -283,6 +299,7 @@ pairs_ruled as (
                 and core_similarity >= thresholds.phone_name_min_similarity
                 then 'phone'
             when fuzzy_accepted.record_key_a is not null then 'fuzzy_core'
+            when is_same_uscc and is_uscc_established_for_both then 'uscc_rename'
             when is_same_tax_code then 'uscc_name_conflict'
             else 'no_match'
         end as match_rule
