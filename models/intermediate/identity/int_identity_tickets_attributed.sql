@@ -90,13 +90,17 @@ registry_former_names as (
 {#- Full names (and registry former names) of every client. -#}
 name_index as (
     select distinct
-        name_core, is_group_name, region_key, region_province, cluster_label, client_key
+        name_core, is_group_name, region_key, region_province, cluster_label, client_key,
+        {#- the 字号's length when the core ends with a known industry word (else NULL) -#}
+        case when length(name_stem) < length(name_core) then length(name_stem) end
+            as known_stem_length
     from records_clustered
     where name_core is not null
       and not is_short_name
     union
     select distinct
-        former_name_core, is_group_name, region_key, region_province, cluster_label, client_key
+        former_name_core, is_group_name, region_key, region_province, cluster_label, client_key,
+        cast(null as {{ dbt.type_int() }}) as known_stem_length
     from registry_former_names
 ),
 
@@ -181,7 +185,10 @@ stem_index as (
 ),
 
 {#- One wrong character in the mention: wildcard keys (one position replaced by *) shared with a
-    client's full name of the same length. -#}
+    client's full name of the same length. A core shorter than fuzzy_min_core_length (down to
+    fuzzy_min_located_core_length) only when the mention states the client's region and the
+    wrong character is in the client's 字号 before a known industry word (泰州银源软件 for
+    泰州银杉软件), as the fuzzy_core pair rule. -#}
 wildcard_positions as (
     {%- for position in range(1, (var('identity_fuzzy_max_core_length', 24) | int) + 1) %}
     select {{ position }} as wildcard_position{{ ' union all' if not loop.last }}
@@ -193,6 +200,9 @@ mention_wildcards as (
         mentions.ticket_id,
         mentions.company_mentioned_region,
         mentions.company_mentioned_province,
+        length(mentions.company_mentioned_core) >= thresholds.fuzzy_min_core_length
+            as is_long_core,
+        wildcard_positions.wildcard_position,
         {{ dbt.concat([
             'substr(mentions.company_mentioned_core, 1, wildcard_positions.wildcard_position - 1)',
             "'*'",
@@ -202,7 +212,10 @@ mention_wildcards as (
     cross join wildcard_positions
     cross join thresholds
     where wildcard_positions.wildcard_position <= length(mentions.company_mentioned_core)
-      and length(mentions.company_mentioned_core) >= thresholds.fuzzy_min_core_length
+      and (length(mentions.company_mentioned_core) >= thresholds.fuzzy_min_core_length
+           or (length(mentions.company_mentioned_core)
+                   >= thresholds.fuzzy_min_located_core_length
+               and mentions.company_mentioned_region is not null))
 ),
 
 index_wildcards as (
@@ -211,6 +224,7 @@ index_wildcards as (
         name_index.region_province,
         name_index.cluster_label,
         name_index.client_key,
+        name_index.known_stem_length,
         {{ dbt.concat([
             'substr(name_index.name_core, 1, wildcard_positions.wildcard_position - 1)',
             "'*'",
@@ -220,7 +234,10 @@ index_wildcards as (
     cross join wildcard_positions
     cross join thresholds
     where wildcard_positions.wildcard_position <= length(name_index.name_core)
-      and length(name_index.name_core) >= thresholds.fuzzy_min_core_length
+      and (length(name_index.name_core) >= thresholds.fuzzy_min_core_length
+           or (length(name_index.name_core) >= thresholds.fuzzy_min_located_core_length
+               and name_index.region_key is not null
+               and wildcard_positions.wildcard_position <= name_index.known_stem_length))
 ),
 
 {#- Candidate clients by name, per stage; a ticket keeps only its first stage with a candidate. -#}
@@ -262,6 +279,8 @@ name_candidates_staged as (
     from mention_wildcards
     inner join index_wildcards
         on mention_wildcards.wildcard_key = index_wildcards.wildcard_key
+        and (mention_wildcards.is_long_core
+             or mention_wildcards.company_mentioned_region = index_wildcards.region_key)
         and not {{ identity_regions_conflict(
             'mention_wildcards.company_mentioned_region',
             'mention_wildcards.company_mentioned_province',
