@@ -193,3 +193,18 @@ def test_golden_records(warehouse: dict) -> None:
     assert bad_uscc == 0
     assert 0 <= low <= high <= 1
     assert with_industry > 0.5 * count
+
+
+def test_a_seed_whose_columns_changed_reloads_into_an_existing_warehouse(tmp_path: Path) -> None:
+    """Seeds are recreated on every run (`+full_refresh: true`): a warehouse built before a
+    release that added a seed column (here identity_thresholds' fuzzy_min_located_core_length)
+    takes the new column on its next run instead of failing the whole refresh."""
+    _dbt(tmp_path, "seed", "--select", "identity_thresholds")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("alter table seeds.identity_thresholds "
+                    "drop column fuzzy_min_located_core_length")
+    _dbt(tmp_path, "seed", "--select", "identity_thresholds")  # no --full-refresh
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        (located,) = con.execute("select fuzzy_min_located_core_length "
+                                 "from seeds.identity_thresholds").fetchone()
+    assert located == 4
