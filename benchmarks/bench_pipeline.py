@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import hashlib
 import json
 import os
 import platform
@@ -388,21 +387,11 @@ def bi_queries(serving: Path, runs: int = 30) -> dict:
 
 
 # ------------------------------------------------------------------------------ code measured
-# What a refresh runs: every dbt invocation parses these again, so an edit made while a benchmark
-# runs is measured by the stages after it.
-CODE_PATHS = ("models", "macros", "seeds", "snapshots", "tests/dbt", "tiering", "orchestration",
-              "expectations", "dbt_project.yml", "profiles.yml")
-
-
+# What a refresh runs (orchestration.state.CODE_PATHS): every dbt invocation parses these again,
+# so an edit made while a benchmark runs is measured by the stages after it.
 def code_state() -> dict:
     """The commit, whether the code differs from it, and a digest of the code's files."""
-    digest = hashlib.sha256()
-    for rel in CODE_PATHS:
-        root = PROJECT_DIR / rel
-        files = [root] if root.is_file() else sorted(
-            f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
-        for f in files:
-            digest.update(str(f.relative_to(PROJECT_DIR)).encode() + b"\0" + f.read_bytes())
+    from orchestration.state import CODE_PATHS, code_digest
 
     def git(*args: str) -> str | None:
         try:
@@ -413,7 +402,7 @@ def code_state() -> dict:
 
     status = git("status", "--porcelain", "--", *CODE_PATHS)
     return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(status),
-            "digest": digest.hexdigest()[:16]}
+            "digest": code_digest()}
 
 
 def check_code_unchanged(results: dict, stage: str) -> None:

@@ -1,14 +1,15 @@
 """Small operational state under $TIERING_HOME: the last successful refresh and the alert table.
 
-- `$TIERING_HOME/state/last_refresh.json`: as-of date and landing-zone fingerprint of the last
-  refresh that published and reported; a refresh with the same as-of date and the same complete
-  deliveries has nothing to do.
+- `$TIERING_HOME/state/last_refresh.json`: as-of date, landing-zone fingerprint and code digest
+  of the last refresh that published and reported; a refresh with the same as-of date, the same
+  complete deliveries and the same code has nothing to do.
 - `$TIERING_HOME/ops.duckdb`, table `pipeline_alerts`: one row per failed run (written by the
   run-failure sensor in `tiering serve`, and by `tiering refresh` / `tiering backfill`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -19,9 +20,27 @@ from pathlib import Path
 import duckdb
 
 from orchestration.deliveries import fingerprint
-from tiering.config import Paths
+from tiering.config import PROJECT_DIR, Paths
 
 log = logging.getLogger("tiering.alerts")
+
+
+#: What a refresh runs: the dbt project, the Python packages, the GX suites and the profiles.
+CODE_PATHS = ("models", "macros", "seeds", "snapshots", "tests/dbt", "tiering", "orchestration",
+              "expectations", "dbt_project.yml", "profiles.yml")
+
+
+def code_digest() -> str:
+    """A digest of every file a refresh runs (names and contents): a release, or a changed
+    seed, model or threshold, changes it."""
+    digest = hashlib.sha256()
+    for rel in CODE_PATHS:
+        root = PROJECT_DIR / rel
+        files = [root] if root.is_file() else sorted(
+            f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts)
+        for f in files:
+            digest.update(str(f.relative_to(PROJECT_DIR)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _state_file(paths: Paths) -> Path:
@@ -36,6 +55,7 @@ def record_refresh(paths: Paths, as_of: date, run_id: str) -> None:
     state = {
         "as_of_date": as_of.isoformat(),
         "fingerprint": fingerprint(paths.landing, as_of),
+        "code": code_digest(),
         "run_id": run_id,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -58,12 +78,15 @@ def last_refresh(paths: Paths) -> dict | None:
 
 
 def nothing_to_do(paths: Paths, as_of: date) -> bool:
-    """Same as-of already published and reported, and no delivery up to it changed since."""
+    """Same as-of already published and reported, no delivery up to it changed since, and the
+    same code: after a release (or a changed seed) the next refresh publishes what the new code
+    makes of the same deliveries. A state written before the code digest counts as changed."""
     state = last_refresh(paths)
     return (
         state is not None
         and state["as_of_date"] == as_of.isoformat()
         and state["fingerprint"] == fingerprint(paths.landing, as_of)
+        and state.get("code") == code_digest()
         and paths.serving.exists()
     )
 

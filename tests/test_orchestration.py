@@ -197,6 +197,31 @@ def test_daily_schedule_refreshes_the_latest_complete_period_once(
         assert retier.run_key == "retier-2025-03-31-202506"
 
 
+def test_a_release_makes_the_published_period_worth_refreshing_again(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same as-of date and deliveries have nothing to do only with the same code: after a
+    release (a rule, a seed) the next refresh publishes what the new code makes of them."""
+    import orchestration.state as state
+    from tiering.config import get_paths
+
+    for department in DEPARTMENTS:
+        deliver(home / "landing", department, "2025-03-31")
+    (home / "serving.duckdb").touch()
+    paths, period = get_paths(), date(2025, 3, 31)
+    state.record_refresh(paths, period, "run-1")
+    assert state.nothing_to_do(paths, period)
+    released = state.code_digest() + "-next"
+    monkeypatch.setattr(state, "code_digest", lambda: released)
+    assert not state.nothing_to_do(paths, period)
+    state.record_refresh(paths, period, "run-2")
+    assert state.nothing_to_do(paths, period)
+    # a state written before the code digest existed: refreshed once
+    saved = json.loads(state._state_file(paths).read_text())
+    del saved["code"]
+    state.write_state(state._state_file(paths), saved)
+    assert not state.nothing_to_do(paths, period)
+
+
 # -- sensors -----------------------------------------------------------------------------------
 
 def test_sensor_requests_a_refresh_only_when_all_six_manifests_exist(
