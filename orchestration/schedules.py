@@ -18,13 +18,14 @@ TIMEZONE = "Asia/Shanghai"
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 def daily_refresh(context: dg.ScheduleEvaluationContext):
-    """Refresh as of the latest complete period, unless that is already published unchanged."""
+    """Refresh as of the latest complete period, unless that is already published from the same
+    deliveries and code."""
     paths = get_paths()
     period = latest_complete_period(paths.landing)
     if period is None:
         return dg.SkipReason(f"no complete period in {paths.landing}")
     if nothing_to_do(paths, period):
-        return dg.SkipReason(f"{period} is already published and no delivery changed")
+        return dg.SkipReason(f"{period} is already published and no delivery or code changed")
     return dg.RunRequest(run_config=tiering_run_config(period),
                          tags={"tiering/as_of": period.isoformat(), "tiering/trigger": "daily"})
 

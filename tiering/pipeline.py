@@ -213,8 +213,8 @@ def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refre
         return _fail(f"nothing to refresh: no period in {paths.landing} has a complete delivery "
                      f"(with _manifest.json) from every department ({', '.join(DEPARTMENTS)})")
     if not force and nothing_to_do(paths, target):
-        _say(f"Nothing to do: {target} is already published and no delivery up to it changed.\n"
-             f"  serving database: {paths.serving}")
+        _say(f"Nothing to do: {target} is already published and neither a delivery up to it "
+             f"nor the code changed.\n  serving database: {paths.serving}")
         return 0
     missing = _missing_departments(paths, target)
     if missing:
