@@ -23,6 +23,10 @@ Truth (outside the landing zone):
                                a substring the ingestion reason must contain
   deliveries.json              department, extract_date, status (loaded / rejected / pending),
                                message (substring of ingestion's message)
+With `credit_world=True` (tiering/testing/variant_credit.py) the risk, registry and finance
+values follow latent credit health and growth, and the truth adds defaults.parquet,
+latent_monthly.parquet and companies.health / growth (scored by benchmarks/bench_tiering.py
+--generator variants).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ import pyarrow.parquet as pq
 
 from tiering.contract import Entity, entity
 from tiering.ingest.rules import DATES, NUMERIC
+from tiering.testing.variant_credit import CreditWorld
+from tiering.testing.variant_credit import poisson as _poisson
 
 # ------------------------------------------------------------------------------ vocabulary
 # province, city, admin division code, area code. About a third of these cities are not in
@@ -508,8 +514,10 @@ class Delivery:
 
 # ------------------------------------------------------------------------------- generator
 class _Generator:
-    def __init__(self, companies: int, months: int, start: str, seed: int) -> None:
+    def __init__(self, companies: int, months: int, start: str, seed: int,
+                 credit_world: bool = False) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed
         year, month = (int(x) for x in start.split("-"))
         self.months = [month_end(year, month + i) for i in range(months)]
         self.world = build_world(self.rng, companies)
@@ -521,6 +529,8 @@ class _Generator:
                 if self.rng.random() < share * min(1.5, 0.7 + 0.3 * c.size):
                     c.first_month[department] = 0 if self.rng.random() < 0.8 else \
                         self.rng.randrange(months)
+        # latent credit health, growth and defaults (tiering/testing/variant_credit.py)
+        self.credit = CreditWorld(self.world, months, seed) if credit_world else None
         self.serial = 0
         self.project_codes: list[str] = []
         self.codes: set[str] = set()
@@ -656,7 +666,8 @@ class _Generator:
                 row.truth = (record["customer_code"], c.id, record["_mess"])
                 customers.append(row)
                 for _ in range(_poisson(rng, 0.9 * min(3.0, c.size))):
-                    receipts.append(self.receipt(record["customer_code"], extract, c))
+                    receipts.append(self.receipt(record["customer_code"], extract, c,
+                                                 month=month))
                 if record["_files"]:
                     for year in (extract.year - 2, extract.year - 1):
                         statements.append(self.statement(record["customer_code"], year, c))
@@ -674,7 +685,7 @@ class _Generator:
         return {"customers": customers, "receipts": receipts, "statements": statements}
 
     def receipt(self, customer: str, extract: date, c: Company | None,
-                voucher: str | None = None) -> Row:
+                voucher: str | None = None, month: int | None = None) -> Row:
         rng = self.rng
         row = Row({})
         voucher = voucher or f"记{extract:%Y%m}-{self.next_id():05d}号"
@@ -682,6 +693,8 @@ class _Generator:
         reversal = rng.random() < 0.02
         wan = rng.random() < 0.2
         value = money(rng.lognormvariate(11, 1.3) * (c.size if c else 1), 2)
+        if self.credit and c is not None and month is not None:
+            value = money(float(value) * self.credit.income_factor(c.id, month), 2)
         if wan:
             value = money(float(value) / 10000, 4)
         if reversal:
@@ -710,8 +723,14 @@ class _Generator:
             "current_liabilities": (0.3, 1.5), "operating_cash_flow": (-0.2, 0.3),
             "interest_expense": (0, 0.05),
         }
+        first = self.months[0]
+        credit = self.credit.statement(
+            c.id, year, (year - first.year) * 12 + 12 - first.month, year - first.year, base,
+            self.seed) if self.credit else {}
         for column, (low, high) in values.items():
             value = money(base * rng.uniform(low, high), 2)
+            if column in credit:
+                value = money(credit[column], 2)
             text, flavour = amount_text(rng, value)
             row.put(column, text, "amount", expected_amount(value, 10000), flavour)
         audited = rng.choice(("是", "否"))
@@ -736,7 +755,8 @@ class _Generator:
             row.put("risk_client_no", s["number"])
             row.put("uscc", s["uscc"] if s["uscc"] is not None else rng.choice((None, MISSING)))
             row.put("client_name", s["name"])
-            row.put("internal_rating", rng.choice(RATINGS[:7]))
+            rating = rng.choice(RATINGS[:7])
+            row.put("internal_rating", self.credit.rating(c.id, month) if self.credit else rating)
             rated = extract - timedelta(days=rng.randrange(20, 200))
             text, flavour = date_text(rng, rated, ("iso", "iso", "iso_offset", "slash_padded",
                                                    "chinese"))
@@ -748,23 +768,31 @@ class _Generator:
                 value_out, flavour = _json_number(rng, value)
                 row.put(column, value_out, "amount", expected_amount(value, 1), flavour)
             overdue = rng.choice((0, 0, 0, 5, 30, 91))
+            if self.credit:
+                overdue = self.credit.overdue_days(c.id, month)
             value_out, flavour = _json_number(rng, Decimal(overdue))
             row.put("max_overdue_days", value_out, "integer", str(overdue), flavour)
             row.put("guarantee_type", rng.choice(("信用", "保证", "抵押", "质押")))
             watch = rng.random() < 0.1
+            if self.credit:
+                watch = self.credit.on_watchlist(c.id, month)
             style = rng.choice(("bool", "bool", "text"))
             row.put("on_watchlist", watch if style == "bool" else str(watch).lower(), "boolean",
                     str(watch).lower(), f"boolean_json_{style}")
             row.truth = (s["number"], c.id, s["mess"])
             profiles.append(row)
-            for _ in range(_poisson(rng, 0.15)):
-                events.append(self.event(s["number"], extract))
+            if self.credit:  # by the company's health, 违约 only when it defaults
+                for event_type in self.credit.events(c.id, month):
+                    events.append(self.event(s["number"], extract, event_type))
+            else:
+                for _ in range(_poisson(rng, 0.15)):
+                    events.append(self.event(s["number"], extract))
         self.junk(entity("risk", "credit_profiles"), month, profiles,
                   ("truncated", "array", "undecodable", "blank_key"))
         self.junk(entity("risk", "risk_events"), month, events, ("truncated", "bad_date"))
         return {"credit_profiles": profiles, "risk_events": events}
 
-    def event(self, number: str, extract: date) -> Row:
+    def event(self, number: str, extract: date, event_type: str | None = None) -> Row:
         rng = self.rng
         row = Row({})
         row.put("event_id", f"EV-{self.next_id():06d}")
@@ -772,7 +800,8 @@ class _Generator:
         day = extract - timedelta(days=rng.randrange(28))
         text, flavour = date_text(rng, day, ("iso", "iso_offset", "slash_padded"))
         row.put("event_date", text, "date", day.isoformat(), flavour)
-        row.put("event_type", rng.choice(EVENT_TYPES))
+        drawn = rng.choice(EVENT_TYPES)
+        row.put("event_type", event_type or drawn)
         if rng.random() < 0.3:
             row.put("amount", rng.choice((None, MISSING)))
         else:
@@ -950,7 +979,10 @@ class _Generator:
                     expected_amount(s["capital"], 10_000), "parquet_capital")
             row.put("established_date", s["founded"], "date", s["founded"].isoformat(),
                     "parquet_date")
-            row.put("registration_status", rng.choice(("存续", "在业", "存续", "吊销")))
+            status = rng.choice(("存续", "在业", "存续", "吊销"))
+            if self.credit:
+                status = self.credit.registration_status(c.id, month, status)
+            row.put("registration_status", status)
             row.put("industry_code", INDUSTRIES[c.industry][1] if c.industry >= 0 else "L7212")
             row.put("province", PROVINCE_LONG.get(c.province, c.province + (
                 "市" if c.province in MUNICIPALITIES else "省")))
@@ -959,11 +991,15 @@ class _Generator:
             row.put("association_memberships", s["associations"] or rng.choice(([], None)))
             for column in ("litigation_count_12m", "penalty_count_12m"):
                 n = rng.choice((0, 0, 0, 1, 2, 5, None))
+                if self.credit and n is not None:
+                    n = self.credit.registry_count(c.id, month, column)
                 if n is None:  # unknown: null, or NaN where the column is a float
                     row.put(column, None)
                 else:
                     row.put(column, n, "integer", str(n), "parquet_count")
             score = rng.randint(350, 900)
+            if self.credit:
+                score = self.credit.bureau_score(c.id, month)
             row.put("bureau_score", score, "integer", str(score), "parquet_integer")
             row.truth = (c.uscc, c.id, "clean")
             rows.append(row)
@@ -974,15 +1010,6 @@ class _Generator:
             junk.broken = ("blank_key", "key field uscc is missing")
             rows.insert(rng.randrange(len(rows) + 1), junk)
         return rows
-
-
-def _poisson(rng: random.Random, lam: float) -> int:
-    k, p, threshold = 0, 1.0, 2.718281828459045 ** -lam
-    while True:
-        p *= rng.random()
-        if p <= threshold:
-            return k
-        k += 1
 
 
 def _json_number(rng: random.Random, value: Decimal) -> tuple[object, str]:
@@ -1179,12 +1206,14 @@ class VariantSummary:
 
 
 def generate(landing: Path, truth: Path, companies: int = 400, months: int = 3,
-             start: str = "2025-10", seed: int = 7, bad_deliveries: bool = True
-             ) -> VariantSummary:
+             start: str = "2025-10", seed: int = 7, bad_deliveries: bool = True,
+             credit_world: bool = False) -> VariantSummary:
     """Write a variant landing zone and its truth. With `bad_deliveries`, finance's second
     delivery claims more receipts than it holds (rejected whole) and crm's month after the last
-    is still being written (no manifest: pending)."""
-    gen = _Generator(companies, months, start, seed)
+    is still being written (no manifest: pending). With `credit_world`, the risk, registry and
+    finance values follow latent credit health and growth, and the truth gains the defaults
+    (tiering/testing/variant_credit.py)."""
+    gen = _Generator(companies, months, start, seed, credit_world)
     states: dict[str, dict] = {d: {} for d in ("crm", "finance", "risk", "projects", "service",
                                                 "external")}
     deliveries: list[Delivery] = []
@@ -1280,6 +1309,16 @@ def _write(landing: Path, truth: Path, gen: _Generator, deliveries: list[Deliver
             "city"),
            [(c.id, c.name(), c.former_name, c.uscc, c.group, c.twin, c.province, c.region)
             for c in gen.world], truth / "companies.parquet")
+    if gen.credit:
+        _table(("company_id", "period_date"), gen.credit.defaults(gen.months),
+               truth / "defaults.parquet")
+        pq.write_table(pa.table(list(map(list, zip(*gen.credit.latent_monthly(gen.months)))),
+                                names=["company_id", "period_date", "health", "pd_12m"]),
+                       truth / "latent_monthly.parquet")
+        pq.write_table(pq.read_table(truth / "companies.parquet").append_column(
+            "health", pa.array([gen.credit.paths[c.id].health[0] for c in gen.world])
+        ).append_column("growth", pa.array([gen.credit.paths[c.id].growth for c in gen.world])),
+            truth / "companies.parquet")
     _table(("source_file", "row_number", "field", "kind", "expected", "flavour"), values,
            truth / "expected_values.parquet")
     _table(("source_file", "row_number", "flavour", "reason"), quarantine,
@@ -1307,9 +1346,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default="2025-10")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-bad-deliveries", action="store_true")
+    parser.add_argument("--credit-world", action="store_true",
+                        help="risk, registry and finance values follow latent credit health")
     args = parser.parse_args(argv)
     summary = generate(args.out, args.truth, args.companies, args.months, args.start, args.seed,
-                       not args.no_bad_deliveries)
+                       not args.no_bad_deliveries, args.credit_world)
     print(f"{len(summary.deliveries)} deliveries, {sum(summary.rows.values())} rows "
           f"({summary.broken} broken on purpose), {summary.records} identity records")
     return 0
