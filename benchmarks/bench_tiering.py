@@ -7,6 +7,9 @@ model").
     .venv/bin/python benchmarks/bench_tiering.py --home data --reuse
     # the risk model alone on a synthetic features table of N clients x 24 months (timing)
     .venv/bin/python benchmarks/bench_tiering.py --risk-model-scale 100000
+    # the same measurements on deliveries tiering simulate did not write: the variant
+    # generator's credit world (tiering/testing/variant_credit.py, docs/robustness.md)
+    .venv/bin/python benchmarks/bench_tiering.py --generator variants --clients 2000 --months 18
 
 A fresh run simulates `--months` of history plus `--outcome-months` more into --home, ingests
 everything, and builds as of the end of the history (staging only reads deliveries up to the
@@ -23,7 +26,8 @@ PDs of the as-of date are judged on. Reported:
    credit dimension score;
 3. realised 12-month default rate by tier (default profile) of performing clients (not in
    default at the period): forward at the as-of date, and pooled over the build's periods whose
-   12-month window closed inside the history; must fall monotonically from D to S;
+   12-month window closed inside the history; must fall monotonically from D to S; and the
+   same for the obligors alone (a credit profile at the period);
 4. rising stars: share of the truly highest-potential tail clients (top decile of the latent
    growth among tail clients) flagged as rising stars (recall), and the share of rising stars
    that are in that decile (precision; 0.10 = chance).
@@ -177,6 +181,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--home", type=Path, default=Path("/tmp/bench_tiering"))
     parser.add_argument("--reuse", action="store_true", help="measure an existing --home build")
+    parser.add_argument("--generator", choices=("simulate", "variants"), default="simulate",
+                        help="who writes the deliveries: tiering simulate, or the independent "
+                        "variant generator with its credit world")
     parser.add_argument("--risk-model-scale", type=int, metavar="CLIENTS",
                         help="only time the risk model on a synthetic warehouse of CLIENTS")
     args = parser.parse_args()
@@ -192,8 +199,15 @@ def main() -> int:
         as_of = (pd.Timestamp(args.start + "-01") + pd.offsets.MonthEnd(args.months)).date()
         shutil.rmtree(home, ignore_errors=True)
         started = time.perf_counter()
-        simulate(home / "landing", home / "truth", args.clients,
-                 args.months + args.outcome_months, args.start, args.seed)
+        if args.generator == "variants":
+            from tiering.testing.variants import generate
+
+            generate(home / "landing", home / "truth", args.clients,
+                     args.months + args.outcome_months, args.start, args.seed,
+                     bad_deliveries=False, credit_world=True)
+        else:
+            simulate(home / "landing", home / "truth", args.clients,
+                     args.months + args.outcome_months, args.start, args.seed)
         ingest(Paths(home=home))
         timings["simulate+ingest_s"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -231,7 +245,8 @@ def main() -> int:
     defaults = pd.read_parquet(truth / "defaults.parquet")
     defaults["period_date"] = pd.to_datetime(defaults["period_date"])
     truth_end = latent["period_date"].max()
-    report = {"as_of": str(as_of), "model_version": run["model_version"],
+    report = {"generator": args.generator, "as_of": str(as_of),
+              "model_version": run["model_version"],
               "method": run["method"], "models_trained": int(n_models)}
 
     # 1. the model's own out-of-time validation, beside the oracle on the same rows
@@ -265,8 +280,10 @@ def main() -> int:
                 "internal_rating": obligors["rating_pd_prior"].fillna(0.02).to_numpy(),
                 "bureau_score": bureau.fillna(bureau.median()).to_numpy(),
                 "credit_score": -obligors["credit_score"].to_numpy()})
-        report["default_rate_by_tier_forward"] = rates_by_tier(realised_defaults(at, defaults)
-                                                              .merge(latent, how="left"))
+        forward = realised_defaults(at, defaults).merge(latent, how="left")
+        report["default_rate_by_tier_forward"] = rates_by_tier(forward)
+        report["default_rate_by_tier_forward_obligors"] = rates_by_tier(
+            forward[forward.has_credit_profile])
 
     # 3. default rate by tier in the build's history (windows closed inside the history)
     closed = tiers[_window_end(tiers.period_date) <= min(pd.Timestamp(as_of), truth_end)]
@@ -277,6 +294,10 @@ def main() -> int:
                       for _, g in history.groupby("period_date")]
         report["default_rate_by_tier_history"]["periods_monotone"] = \
             f"{sum(per_period)}/{len(per_period)}"
+        # the clients with a credit profile at the period: the ones a default can reach where
+        # only borrowers default (the variant's credit world)
+        report["default_rate_by_tier_history_obligors"] = rates_by_tier(
+            history[history.has_credit_profile])
 
     # 4. rising stars vs the truly highest-potential tail clients
     companies = pd.read_parquet(truth / "companies.parquet")
