@@ -30,7 +30,9 @@ PDs of the as-of date are judged on. Reported:
    same for the obligors alone (a credit profile at the period);
 4. rising stars: share of the truly highest-potential tail clients (top decile of the latent
    growth among tail clients) flagged as rising stars (recall), and the share of rising stars
-   that are in that decile (precision; 0.10 = chance).
+   that are in that decile (precision; 0.10 = chance);
+5. big but risky: the tiers of obligors with a value score of 70 or more whose true PD is 20 %
+   or more (the guardrails' case), every period, and the model's mean PD for them.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from tiering.risk_model import ModelSettings, auc, metric_summary, train_and_sco
 
 DBT = str(Path(sys.executable).parent / "dbt")
 TIERS = list("DCBAS")
+BIG_VALUE_SCORE, RISKY_TRUE_PD = 70, 0.20  # "a big but risky client is never over-tiered"
 
 
 def dbt(home: Path, as_of: date, *args: str) -> None:
@@ -227,7 +230,7 @@ def main() -> int:
         mapping = client_companies(con, home / "truth")
         tiers = con.execute("""
             select tiers.client_key, tiers.period_date, tiers.tier_code, tiers.credit_score,
-                tiers.pd_12m, features.has_credit_profile, features.live_default_count,
+                tiers.value_score, tiers.pd_12m, features.has_credit_profile, features.live_default_count,
                 features.rating_pd_prior, features.bureau_score
             from marts.client_tiers as tiers
             inner join intermediate.int_tiering_client_features_built as features
@@ -298,6 +301,21 @@ def main() -> int:
         # only borrowers default (the variant's credit world)
         report["default_rate_by_tier_history_obligors"] = rates_by_tier(
             history[history.has_credit_profile])
+
+    # 5. big but truly risky obligors: the tiers the guardrails leave them (every period)
+    risky = tiers[tiers.has_credit_profile & (tiers.value_score >= BIG_VALUE_SCORE)].merge(
+        latent, on=["company_id", "period_date"], how="inner")
+    risky = risky[risky.oracle >= RISKY_TRUE_PD]
+    report["big_risky_obligors"] = {
+        "definition": f"obligor rows with value_score >= {BIG_VALUE_SCORE} and the truth's "
+                      f"pd_12m >= {RISKY_TRUE_PD}, every period",
+        "rows": int(len(risky)),
+        "by_tier": {t: int((risky.tier_code == t).sum()) for t in TIERS},
+        "above_C": round(float(risky.tier_code.isin(["B", "A", "S"]).mean()), 4)
+        if len(risky) else None,
+        "mean_pd_model": round(float(risky.pd_12m.mean()), 4) if len(risky) else None,
+        "mean_pd_true": round(float(risky.oracle.mean()), 4) if len(risky) else None,
+    }
 
     # 4. rising stars vs the truly highest-potential tail clients
     companies = pd.read_parquet(truth / "companies.parquet")
