@@ -222,9 +222,9 @@ def build_home(home: Path, as_of: date, *, periods: list[date] | None = None, n:
 
 
 def write_dynamics_marts(paths: Paths, period: date, previous: date, n: int = 200) -> None:
-    """marts.tier_migrations, tier_review_queue and tier_performance with the columns the
-    dynamics marts document (models/marts/dynamics/_dynamics__models.yml): a 1-month matrix with
-    an NR column, a queue of two triggers, and two monitoring periods."""
+    """marts.tier_migrations, tier_review_queue, tier_performance and tier_performance_by_tier
+    with the columns the dynamics marts document (models/marts/dynamics/_dynamics__models.yml):
+    a 1-month matrix with an NR column, a queue of two triggers, and two monitoring periods."""
     con = duckdb.connect(str(paths.warehouse))
     rows = []
     for i, src in enumerate(TIERS):
@@ -258,6 +258,17 @@ def write_dynamics_marts(paths: Paths, period: date, previous: date, n: int = 20
         "is_outcome_window_complete": False}))
     con.execute("""create or replace table marts.tier_performance as
         select * replace (cast(period_date as date) as period_date) from performance""")
+    # by tier: `previous` closed (0 %, 1 %, 2 %, 4 %, 10 % from S to D), `period` one month in
+    closed = {"S": (50, 0), "A": (100, 1), "B": (200, 4), "C": (200, 8), "D": (100, 10)}
+    con.register("by_tier", pd.DataFrame(
+        [{"period_date": previous, "profile_code": "default", "tier_code": t,
+          "client_count": n, "default_count": d, "outcome_months_observed": 12,
+          "is_outcome_window_complete": True} for t, (n, d) in closed.items()]
+        + [{"period_date": period, "profile_code": "default", "tier_code": t,
+            "client_count": n, "default_count": 0, "outcome_months_observed": 0,
+            "is_outcome_window_complete": False} for t, (n, _) in closed.items()]))
+    con.execute("""create or replace table marts.tier_performance_by_tier as
+        select * replace (cast(period_date as date) as period_date) from by_tier""")
     con.close()
 
 

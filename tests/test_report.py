@@ -72,9 +72,35 @@ def test_report_reads_the_dynamics_marts_when_published(tmp_path):
     queue = page.split("<h2>复核队列概况</h2>")[1].split("<h2>")[0]
     assert "待复核记录共 12 条，涉及客户 12 户" in queue
     assert "违约事件" in queue and "定期复核" in queue and "最紧急的 20 条" in queue
+    performance = page.split("<h2>分级有效性（违约表现）</h2>")[1].split("<h2>")[0]
+    assert "2026-09-30（12个月观察窗口已结束）：违约率从 D 到 S 逐级下降" in performance
+    assert "10.00%" in performance and "4.00%" in performance and "<svg" in performance
+    assert "已结束观察窗口的 1 期合计：逐级下降" in performance
+    assert "各期监测指标" in performance  # marts.tier_performance's rows
     book = openpyxl.load_workbook(paths.reports / AS_OF.isoformat() / "report.xlsx")
     assert book["tier_migrations"].max_row == 1 + 5 * 6
     assert book["tier_review_queue"].max_row == 13
+
+
+def test_report_says_when_default_rates_do_not_fall_by_tier(tmp_path):
+    previous = date(2026, 9, 30)
+    paths = build_home(tmp_path / "home", AS_OF, periods=[previous, AS_OF])
+    write_dynamics_marts(paths, AS_OF, previous)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("delete from marts.tier_performance_by_tier where is_outcome_window_complete")
+    publish(paths, AS_OF, RESULTS)
+    page = generate(paths, AS_OF).read_text(encoding="utf-8")
+    performance = page.split("<h2>分级有效性（违约表现）</h2>")[1].split("<h2>")[0]
+    # no closed window left: the period watched longest, said to be open
+    assert "观察窗口未结束，已观察 0 个月" in performance
+    with duckdb.connect(str(paths.warehouse)) as con:  # B defaults more than C: not monotone
+        con.execute("update marts.tier_performance_by_tier set default_count = case tier_code "
+                    "when 'B' then 20 when 'C' then 8 else 0 end, "
+                    "outcome_months_observed = 12, is_outcome_window_complete = true")
+    publish(paths, AS_OF, RESULTS)
+    page = generate(paths, AS_OF).read_text(encoding="utf-8")
+    performance = page.split("<h2>分级有效性（违约表现）</h2>")[1].split("<h2>")[0]
+    assert "违约率从 D 到 S <b>未能逐级下降</b>" in performance
 
 
 def test_xlsx_writer_keeps_types_and_text(tmp_path):

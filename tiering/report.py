@@ -30,8 +30,8 @@ EXCEL_MAX_ROWS = 50_000
 EXCEL_TABLES = ("client_tiers_current", "dim_clients", "long_tail_clients", "project_partner_fit",
                 "credit_exposure_alerts", "tier_review_queue", "tier_migrations",
                 "tier_performance", "tier_overrides")
-SECTIONS = ("等级分布（按期）", "等级迁移热力图", "帕累托曲线与长尾", "各等级维度画像", "复核队列概况",
-            "数据质量概况")
+SECTIONS = ("等级分布（按期）", "等级迁移热力图", "帕累托曲线与长尾", "各等级维度画像",
+            "分级有效性（违约表现）", "复核队列概况", "数据质量概况")
 
 
 def _e(value: object) -> str:
@@ -177,6 +177,28 @@ def svg_profile(profile: pd.DataFrame, title: str) -> str:
     return "".join(parts) + "</svg>"
 
 
+def svg_rate_bars(rates: pd.Series, title: str) -> str:
+    """One bar per tier (S..D): a realised default rate (0-1), the value written above it."""
+    width, height, left, bottom, top = 520, 220, 50, 30, 30
+    plot_h = height - top - bottom
+    highest = max(float(rates.max()) if len(rates) else 0.0, 0.01)
+    bar = (width - left - 20) / len(TIERS)
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="{width}" role="img" '
+             f'aria-label="{_e(title)}"><text x="0" y="16" font-size="14">{_e(title)}</text>']
+    for i, tier in enumerate(TIERS):
+        x = left + i * bar
+        rate = rates.get(tier)
+        if rate is not None and pd.notna(rate):
+            h = float(rate) / highest * plot_h
+            parts.append(f'<rect x="{x + 8:.1f}" y="{top + plot_h - h:.1f}" '
+                         f'width="{bar - 16:.1f}" height="{h:.1f}" fill="{TIER_COLORS[tier]}"/>'
+                         f'<text x="{x + bar / 2:.1f}" y="{top + plot_h - h - 4:.1f}" '
+                         f'font-size="11" text-anchor="middle">{float(rate):.2%}</text>')
+        parts.append(f'<text x="{x + bar / 2:.1f}" y="{height - 10}" font-size="11" '
+                     f'text-anchor="middle">{TIER_NAMES[tier]}</text>')
+    return "".join(parts) + "</svg>"
+
+
 def html_table(frame: pd.DataFrame, max_rows: int = 30) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
@@ -316,6 +338,79 @@ def section_profile(db: Serving, period: date) -> str:
     return svg_profile(frame, "各等级平均维度得分（0–100）") + html_table(shown)
 
 
+def _is_monotone(rates: pd.Series) -> bool:
+    """The realised rate never falls from a tier to the next worse one (tiers with clients)."""
+    known = [float(rates[t]) for t in TIERS if t in rates.index and pd.notna(rates[t])]
+    return all(worse >= better for better, worse in zip(known, known[1:]))
+
+
+def section_performance(db: Serving, period: date) -> str:
+    """Realised 12-month default rate by tier of the performing obligors (the monitoring marts,
+    default profile): the latest period whose window has closed, and all closed periods pooled;
+    then the monitoring's figures per period."""
+    if not db.has("marts.tier_performance_by_tier"):
+        return _missing("marts.tier_performance_by_tier")
+    frame = db.df("""select period_date, tier_code, client_count, default_count,
+            outcome_months_observed, is_outcome_window_complete
+        from marts.tier_performance_by_tier
+        where profile_code = 'default' and period_date <= ?""", [period])
+    if frame.empty:
+        return "<p>尚无可评估的违约表现：需要有授信档案、处于正常履约状态的客户。</p>"
+    closed = frame[frame["is_outcome_window_complete"].astype(bool)]
+    if len(closed):
+        shown_period = closed["period_date"].max()
+        label = f"{pd.Timestamp(shown_period).date()}（12个月观察窗口已结束）"
+    else:  # no window closed yet: the period that has been watched longest
+        shown_period = frame.sort_values(["outcome_months_observed", "period_date"],
+                                         ascending=[False, True])["period_date"].iloc[0]
+        months = int(frame.loc[frame["period_date"] == shown_period,
+                               "outcome_months_observed"].max())
+        label = f"{pd.Timestamp(shown_period).date()}（观察窗口未结束，已观察 {months} 个月）"
+    latest = frame[frame["period_date"] == shown_period].groupby("tier_code")[
+        ["client_count", "default_count"]].sum().reindex(TIERS)
+    latest["rate"] = latest["default_count"] / latest["client_count"]
+    monotone = _is_monotone(latest["rate"])
+    table = pd.DataFrame({"等级": [TIER_NAMES[t] for t in TIERS],
+                          "正常履约的授信客户": latest["client_count"].fillna(0).astype(int).values,
+                          "其后12个月违约": latest["default_count"].fillna(0).astype(int).values,
+                          "违约率": [f"{r:.2%}" if pd.notna(r) else "—" for r in latest["rate"]]})
+    text = (f"<p>{label}：违约率从 D 到 S {'逐级下降' if monotone else '<b>未能逐级下降</b>'}。"
+            "口径：该期有授信档案且无在途违约的客户，违约 = 其后12个月内的违约（违约事件）。</p>")
+    if len(closed):
+        pooled = closed.groupby("tier_code")[["client_count", "default_count"]].sum().reindex(
+            TIERS)
+        pooled_rate = pooled["default_count"] / pooled["client_count"]
+        table["已结束各期合计违约率"] = [f"{r:.2%}" if pd.notna(r) else "—" for r in pooled_rate]
+        text += (f"<p>已结束观察窗口的 {closed['period_date'].nunique()} 期合计："
+                 f"{'逐级下降' if _is_monotone(pooled_rate) else '<b>未能逐级下降</b>'}。</p>")
+    out = svg_rate_bars(latest["rate"], f"各等级违约率：{label}") + text + html_table(table)
+    if db.has("marts.tier_performance"):
+        cols = db.columns("marts.tier_performance")
+        shown = [c for c in ("period_date", "cohort_client_count", "default_count",
+                             "default_rate", "auc_composite", "auc_credit", "psi_band",
+                             "is_default_rate_monotone", "is_outcome_window_complete")
+                 if c in cols]
+        series = db.df(f"select {', '.join(shown)} from marts.tier_performance "
+                       "where profile_code = 'default' and period_date <= ? "
+                       "order by period_date desc limit 24", [period])
+        formats = {"period_date": lambda v: pd.Timestamp(v).date(),
+                   "cohort_client_count": int, "default_count": int,
+                   "default_rate": lambda v: f"{float(v):.2%}",
+                   "auc_composite": lambda v: round(float(v), 3),
+                   "auc_credit": lambda v: round(float(v), 3),
+                   "is_default_rate_monotone": lambda v: "是" if v else "否",
+                   "is_outcome_window_complete": lambda v: "是" if v else "否"}
+        series = pd.DataFrame({c: ["—" if pd.isna(v) else formats.get(c, str)(v)
+                                   for v in series[c]] for c in series.columns})
+        out += "<h3>各期监测指标（最近 24 期）</h3>" + html_table(series.rename(columns={
+            "period_date": "期间", "cohort_client_count": "授信客户", "default_count": "违约",
+            "default_rate": "违约率", "auc_composite": "综合得分AUC",
+            "auc_credit": "资信得分AUC", "psi_band": "稳定性（PSI）",
+            "is_default_rate_monotone": "违约率逐级单调",
+            "is_outcome_window_complete": "观察窗口已结束"}), 24)
+    return out
+
+
 def section_review_queue(db: Serving, period: date) -> str:
     if not db.has("marts.tier_review_queue"):
         return _missing("marts.tier_review_queue")
@@ -383,7 +478,7 @@ td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}th{background:#f5f5
 
 def render_html(db: Serving, as_of: date) -> str:
     builders = (section_distribution, section_migrations, section_pareto, section_profile,
-                section_review_queue, section_quality)
+                section_performance, section_review_queue, section_quality)
     body = []
     for title, build in zip(SECTIONS, builders):
         try:
