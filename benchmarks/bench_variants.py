@@ -96,13 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default="2025-07")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--credit-world", action="store_true",
+                        help="risk, registry and finance values follow latent credit health "
+                        "(tiering/testing/variant_credit.py)")
     args = parser.parse_args(argv)
     home = args.home
     seconds: dict[str, float] = {}
     if not (home / "landing").exists():
         started = time.perf_counter()
         generate(home / "landing", home / "truth", args.companies, args.months, args.start,
-                 args.seed)
+                 args.seed, credit_world=args.credit_world)
         seconds["generate"] = round(time.perf_counter() - started, 1)
     year, month = (int(x) for x in args.start.split("-"))
     as_of = month_end(year, month + args.months - 1)  # the last delivered month

@@ -456,9 +456,9 @@ def section_quality(db: Serving, period: date) -> str:
         "select version, checks_run, checks_passed, published_at from main.publish_log "
         "order by version desc limit 1").fetchone()
     per_suite = db.df("""select suite, count(*) as expectations,
-            sum(case when success then 1 else 0 end) as passed,
-            sum(case when not success and blocking then 1 else 0 end) as blocking_failed,
-            sum(case when message like 'skipped:%' then 1 else 0 end) as skipped
+            count(*) filter (where success) as passed,
+            count(*) filter (where not success and blocking) as blocking_failed,
+            count(*) filter (where message like 'skipped:%') as skipped
         from main.quality_results where version = ? group by suite order by suite""", [version])
     problems = db.df("""select suite, expectation, case when blocking then '阻断' else '警告' end
             as severity, message from main.quality_results
