@@ -40,6 +40,9 @@ import pytest
 from tiering.config import PROJECT_DIR, Paths
 
 CLIENTS = int(os.environ.get("TIERING_SPARK_TEST_CLIENTS", "300"))
+# who writes the landing zone: our simulator, or the variant generator (docs/robustness.md), whose
+# deliveries carry the flavours of mess the simulator never writes
+GENERATOR = os.environ.get("TIERING_SPARK_TEST_GENERATOR", "simulate")
 MONTHS = int(os.environ.get("TIERING_SPARK_TEST_MONTHS", "4"))
 START = "2025-09"
 SEED = 7
@@ -171,13 +174,20 @@ def builds(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("spark_parity")
     homes = {engine: root / engine for engine in ENGINES}
     timer = Timer()
-    timer.run("simulate", simulate, homes["duckdb"] / "landing", homes["duckdb"] / "truth",
-              CLIENTS, MONTHS, START, SEED)
+    if GENERATOR == "variants":
+        from tiering.testing.variants import generate
+
+        timer.run("simulate", generate, homes["duckdb"] / "landing", homes["duckdb"] / "truth",
+                  CLIENTS, MONTHS, START, SEED)
+    else:
+        timer.run("simulate", simulate, homes["duckdb"] / "landing", homes["duckdb"] / "truth",
+                  CLIENTS, MONTHS, START, SEED)
     timer.run("ingest", ingest, Paths(home=homes["duckdb"]))
     homes["spark"].mkdir()
     (homes["spark"] / "raw").symlink_to(homes["duckdb"] / "raw", target_is_directory=True)
     runs = {engine: pipeline(homes[engine], engine, timer) for engine in ENGINES}
-    summary = {"clients": CLIENTS, "months": MONTHS, "as_of_date": as_of_date().isoformat(),
+    summary = {"generator": GENERATOR, "clients": CLIENTS, "months": MONTHS,
+               "as_of_date": as_of_date().isoformat(),
                "seconds": {name: round(value, 1) for name, value in timer.seconds.items()}}
     (root / "timings.json").write_text(json.dumps(summary, indent=2))
     print(f"\nSpark parity over {CLIENTS} clients x {MONTHS} months, seconds: "
