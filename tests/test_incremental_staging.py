@@ -185,3 +185,30 @@ def test_an_append_reuses_the_names_the_newest_stored_delivery_cleaned(home: Pat
         con.execute("update staging.stg_crm__clients set client_name_core = "
                     "substr(client_name_core, 3) where client_name_core like '探针%'")
     assert_equals_full_refresh(home, MONTH_ENDS[3])
+
+
+def test_variant_deliveries_appended_month_by_month_equal_a_full_refresh(
+        tmp_path_factory) -> None:
+    """The same on deliveries our simulator did not write (tiering/testing/variants.py): their
+    corrections (receipts delivered again with another amount, tickets delivered again once
+    closed), shuffled and extra columns, and finance's second month rejected whole, so finance
+    appends after its first month."""
+    from tiering.ingest import ingest
+    from tiering.testing.variants import generate
+
+    home = tmp_path_factory.mktemp("incremental_staging_variants")
+    generate(home / "landing", home / "truth", 300, len(MONTH_ENDS), "2024-11", 3)
+    ingest(Paths(home=home), as_of=MONTH_ENDS[1])
+    dbt(home, "seed", as_of=MONTH_ENDS[1])
+    dbt(home, "run", "--select", STAGING, as_of=MONTH_ENDS[1])
+    outputs = {}
+    for month in MONTH_ENDS[2:]:
+        ingest(Paths(home=home), as_of=month)
+        outputs[month] = dbt(home, "run", "--select", STAGING, as_of=month)
+        previous = MONTH_ENDS[MONTH_ENDS.index(month) - 1]
+        assert f"staging stg_crm__clients: append the deliveries after {previous}" \
+            in outputs[month]
+    # finance's 2024-12 delivery was rejected: its newest stored delivery is 2024-11
+    assert f"stg_finance__customers: append the deliveries after {MONTH_ENDS[0]}" \
+        in outputs[MONTH_ENDS[2]]
+    assert_equals_full_refresh(home, MONTH_ENDS[-1])
