@@ -288,6 +288,46 @@ def test_income_and_department_features_recomputed(warehouse, tmp_path):
     assert (others["income_12m_amount"] == 0).all()
 
 
+def test_rating_window_features_recomputed(warehouse):
+    """The internal rating's mean and worst rank over the credit profiles of the 6 months up to
+    each period (the behaviour window), recomputed in pandas from staging, the cross-reference
+    and the rating seed, for every client and period the features model holds."""
+    home, _ = warehouse
+    features = query(home, """
+        select client_key, period_date, internal_rating_rank, internal_rating_rank_avg_6m,
+            internal_rating_rank_worst_6m
+        from intermediate.int_tiering_client_features_built""")
+    profiles = query(home, """
+        select xref.client_key, profiles.extract_date, priors.rating_rank
+        from staging.stg_risk__credit_profiles as profiles
+        inner join marts.client_source_xref as xref
+            on xref.department = 'risk' and xref.entity = 'credit_profiles'
+            and xref.record_id = profiles.risk_client_no
+        left join seeds.tiering_rating_pd_prior as priors
+            on profiles.internal_rating = priors.internal_rating""")
+    for frame, column in ((features, "period_date"), (profiles, "extract_date")):
+        frame[column] = pd.to_datetime(frame[column])
+    windowed = profiles.merge(features[["client_key", "period_date"]], on="client_key")
+    windowed["months_before"] = (
+        (windowed["period_date"].dt.year - windowed["extract_date"].dt.year) * 12
+        + windowed["period_date"].dt.month - windowed["extract_date"].dt.month)
+    windowed = windowed[(windowed["extract_date"] <= windowed["period_date"])
+                        & (windowed["months_before"] < 6)]
+    expected = windowed.groupby(["client_key", "period_date"])["rating_rank"].agg(
+        ["mean", "max"])
+    got = features.set_index(["client_key", "period_date"])
+    compared = got.join(expected, how="left")
+    assert compared["internal_rating_rank_avg_6m"].notna().sum() > 100
+    assert np.allclose(compared["internal_rating_rank_avg_6m"].astype(float),
+                       compared["mean"].astype(float), equal_nan=True)
+    assert np.allclose(compared["internal_rating_rank_worst_6m"].astype(float),
+                       compared["max"].astype(float), equal_nan=True)
+    # a rating now is within the window's range
+    rated = compared.dropna(subset=["internal_rating_rank"])
+    assert (rated["internal_rating_rank"] <= rated["internal_rating_rank_worst_6m"]).all()
+    assert (rated["internal_rating_rank_worst_6m"] > rated["internal_rating_rank_avg_6m"]).any()
+
+
 def test_incremental_month_equals_full_build(warehouse):
     """Rebuilding an earlier month, as of that month (staging then reads only deliveries up to
     it), gives exactly the rows the full build made with three more months delivered: neither

@@ -50,6 +50,8 @@ COLD_START_METHOD = "rating_prior"
 # stable across retrains. Inputs without a defensible sign (size, tenure, ...) are left out.
 FEATURE_DIRECTIONS: dict[str, int] = {
     "internal_rating_rank": 1,
+    "internal_rating_rank_avg_6m": 1,
+    "internal_rating_rank_worst_6m": 1,
     "max_overdue_days": 1,
     "max_overdue_days_6m": 1,
     "watchlist_flag": 1,

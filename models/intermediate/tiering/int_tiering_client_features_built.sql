@@ -336,6 +336,8 @@ credit_aggregated as (
         max(case when extract_date = period_date then
             case when is_on_watchlist then 1 else 0 end end) as watchlist_flag,
         max(max_overdue_days) as max_overdue_days_6m,
+        avg(cast(rating_rank as double)) as internal_rating_rank_avg_6m,
+        max(rating_rank) as internal_rating_rank_worst_6m,
         count(distinct case when is_on_watchlist then extract_date end) as watchlist_months_6m,
         max(case when extract_date = period_date then 1 else 0 end) as has_profile_at_period
     from credit_of_clients
@@ -581,6 +583,8 @@ features as (
         revenue_trend.revenue_growth_rate,
         {#- credit (the profile delivered at the period; _6m: the behaviour window) -#}
         credit_aggregated.internal_rating_rank,
+        credit_aggregated.internal_rating_rank_avg_6m,
+        credit_aggregated.internal_rating_rank_worst_6m,
         credit_aggregated.rating_pd_prior,
         credit_aggregated.credit_limit_amount,
         credit_aggregated.outstanding_balance_amount,
