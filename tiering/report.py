@@ -357,9 +357,12 @@ def section_performance(db: Serving, period: date) -> str:
     if frame.empty:
         return "<p>尚无可评估的违约表现：需要有授信档案、处于正常履约状态的客户。</p>"
     closed = frame[frame["is_outcome_window_complete"].astype(bool)]
+    # the window's length (monitoring_outcome_months, seed tiering_dynamics_parameters): what a
+    # closed period has observed
+    window = int(closed["outcome_months_observed"].max()) if len(closed) else None
     if len(closed):
         shown_period = closed["period_date"].max()
-        label = f"{pd.Timestamp(shown_period).date()}（12个月观察窗口已结束）"
+        label = f"{pd.Timestamp(shown_period).date()}（{window}个月观察窗口已结束）"
     else:  # no window closed yet: the period that has been watched longest
         shown_period = frame.sort_values(["outcome_months_observed", "period_date"],
                                          ascending=[False, True])["period_date"].iloc[0]
@@ -372,10 +375,11 @@ def section_performance(db: Serving, period: date) -> str:
     monotone = _is_monotone(latest["rate"])
     table = pd.DataFrame({"等级": [TIER_NAMES[t] for t in TIERS],
                           "正常履约的授信客户": latest["client_count"].fillna(0).astype(int).values,
-                          "其后12个月违约": latest["default_count"].fillna(0).astype(int).values,
+                          "观察窗口内违约": latest["default_count"].fillna(0).astype(int).values,
                           "违约率": [f"{r:.2%}" if pd.notna(r) else "—" for r in latest["rate"]]})
     text = (f"<p>{label}：违约率从 D 到 S {'逐级下降' if monotone else '<b>未能逐级下降</b>'}。"
-            "口径：该期有授信档案且无在途违约的客户，违约 = 其后12个月内的违约（违约事件）。</p>")
+            "口径：该期有授信档案且无在途违约的客户，违约 = 其后观察窗口"
+            f"{f'（{window}个月）' if window else ''}内的违约事件。</p>")
     if len(closed):
         pooled = closed.groupby("tier_code")[["client_count", "default_count"]].sum().reindex(
             TIERS)
