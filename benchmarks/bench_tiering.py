@@ -31,8 +31,8 @@ PDs of the as-of date are judged on. Reported:
 4. rising stars: share of the truly highest-potential tail clients (top decile of the latent
    growth among tail clients) flagged as rising stars (recall), and the share of rising stars
    that are in that decile (precision; 0.10 = chance);
-5. big but risky: the tiers of obligors with a value score of 70 or more whose true PD is 20 %
-   or more (the guardrails' case), every period, and the model's mean PD for them.
+5. big but risky: the tiers of performing obligors with a value score of 70 or more whose true
+   PD is 20 % or more (the guardrails' case), every period, and the model's mean PD for them.
 """
 
 from __future__ import annotations
@@ -230,7 +230,8 @@ def main() -> int:
         mapping = client_companies(con, home / "truth")
         tiers = con.execute("""
             select tiers.client_key, tiers.period_date, tiers.tier_code, tiers.credit_score,
-                tiers.value_score, tiers.pd_12m, features.has_credit_profile, features.live_default_count,
+                tiers.value_score, tiers.pd_12m, features.has_credit_profile,
+                features.live_default_count,
                 features.rating_pd_prior, features.bureau_score
             from marts.client_tiers as tiers
             inner join intermediate.int_tiering_client_features_built as features
@@ -302,13 +303,15 @@ def main() -> int:
         report["default_rate_by_tier_history_obligors"] = rates_by_tier(
             history[history.has_credit_profile])
 
-    # 5. big but truly risky obligors: the tiers the guardrails leave them (every period)
-    risky = tiers[tiers.has_credit_profile & (tiers.value_score >= BIG_VALUE_SCORE)].merge(
+    # 5. big but truly risky performing obligors: the tiers the guardrails leave them (every
+    # period; a live default is D by its own guardrail)
+    risky = tiers[tiers.has_credit_profile & (tiers.live_default_count == 0)
+                  & (tiers.value_score >= BIG_VALUE_SCORE)].merge(
         latent, on=["company_id", "period_date"], how="inner")
     risky = risky[risky.oracle >= RISKY_TRUE_PD]
     report["big_risky_obligors"] = {
-        "definition": f"obligor rows with value_score >= {BIG_VALUE_SCORE} and the truth's "
-                      f"pd_12m >= {RISKY_TRUE_PD}, every period",
+        "definition": f"performing obligor rows with value_score >= {BIG_VALUE_SCORE} and the "
+                      f"truth's pd_12m >= {RISKY_TRUE_PD}, every period",
         "rows": int(len(risky)),
         "by_tier": {t: int((risky.tier_code == t).sum()) for t in TIERS},
         "above_C": round(float(risky.tier_code.isin(["B", "A", "S"]).mean()), 4)
