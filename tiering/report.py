@@ -345,8 +345,9 @@ def _is_monotone(rates: pd.Series) -> bool:
 
 
 def section_performance(db: Serving, period: date) -> str:
-    """Realised 12-month default rate by tier of the performing obligors (the monitoring marts,
-    default profile): the latest period whose window has closed, and all closed periods pooled;
+    """Realised default rate by tier of the performing obligors over the monitoring's outcome
+    window (12 months unless the dynamics seed says otherwise; the monitoring marts, default
+    profile): the latest period whose window has closed, and all closed periods pooled;
     then the monitoring's figures per period."""
     if not db.has("marts.tier_performance_by_tier"):
         return _missing("marts.tier_performance_by_tier")
