@@ -519,12 +519,12 @@ participations_aggregated as (
         count(distinct role) as project_role_count,
         count(distinct case when project_status in ('储备', '在建') then project_code end)
             as pipeline_project_count,
-        {#- double: Spark keeps an average of decimal literals as a DECIMAL (2/3 = 0.66667) -#}
+        {#- doubles: Spark keeps an average of decimal literals as a DECIMAL (2/3 = 0.66667) -#}
         avg(cast(case performance_rating
             when '优' then 1.0 when '良' then 0.67 when '中' then 0.33 when '差' then 0.0
         end as double)) as performance_score,
-        avg(cast(case when is_delivered_on_time then 1.0
-            when not is_delivered_on_time then 0.0 end as double)) as on_time_rate
+        {{ tiering_ratio('sum(case when is_delivered_on_time then 1 else 0 end)',
+            'count(is_delivered_on_time)') }} as on_time_rate
     from participations_of_clients
     group by client_key, period_date
 ),

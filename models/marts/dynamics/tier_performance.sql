@@ -306,7 +306,8 @@ tier_activity as (
         period_date,
         count(*) as client_count,
         sum(case when is_override then 1 else 0 end) as override_count,
-        avg(cast(case when is_override then 1.0 else 0.0 end as double)) as override_rate,
+        {{ tiering_ratio('sum(case when is_override then 1 else 0 end)', 'count(*)') }}
+            as override_rate,
         {{ tiering_ratio(
             'sum(case when previous_tier_code is not null and tier_code <> previous_tier_code '
             ~ 'then 1 else 0 end)',
