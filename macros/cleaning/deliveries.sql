@@ -3,16 +3,58 @@
     var('as_of_date'), with the lineage columns renamed (extract_date, source_file,
     source_row_number, loaded_at). A key delivered twice inside one delivery keeps its last row. -#}
 
-{% macro _as_of_date() -%}
-    cast('{{ var("as_of_date") }}' as date)
+{#- The newest period on or before the as-of date: the as-of date when it is a month end (as
+    every scheduled refresh's is), else the month end before it. -#}
+{% macro staging_period_bound() -%}
+    {%- set as_of = modules.datetime.date.fromisoformat(var('as_of_date') | string) -%}
+    {%- if (as_of + modules.datetime.timedelta(days=1)).day == 1 -%}
+        {{ return(as_of.isoformat()) }}
+    {%- endif -%}
+    {{ return((as_of.replace(day=1) - modules.datetime.timedelta(days=1)).isoformat()) }}
 {%- endmacro %}
 
-{#- The delivered rows a staging model reads: deliveries up to the as-of date, keys present. -#}
+{#- The delivered rows a staging model reads: the deliveries of the periods up to the as-of
+    date (see delivery_period: a delivery cut before its month end belongs to the month end, so
+    an as-of date inside a month reads the deliveries up to the month end before it), keys
+    present. -#}
 {% macro _staging_delivered_filter(key_columns) -%}
-    _extract_date <= {{ _as_of_date() }}
+    _extract_date <= cast('{{ staging_period_bound() }}' as date)
     {%- for key in key_columns %}
     and {{ key }} is not null
     {%- endfor %}
+{%- endmacro %}
+
+{#- The period a delivery describes: the month end of its extract date. The contract cuts the
+    monthly deliveries at month ends, and then this is the extract date itself; a department
+    that cuts on another day of the month (the last business day, 2025-11-28 for November)
+    still delivers November, and counts for 2025-11-30 with every other department's
+    November. Staging's extract_date is this period (the folder's own date stays in
+    source_file), so every department's deliveries of one month meet on one period. -#}
+{% macro delivery_period(extract_date) -%}
+    {{ return(adapter.dispatch('delivery_period', 'tiering')(extract_date)) }}
+{%- endmacro %}
+{% macro default__delivery_period(extract_date) -%}
+    {{ dbt.last_day(extract_date, 'month') }}
+{%- endmacro %}
+{#- DuckDB and Spark have last_day (dbt's portable form goes through timestamps on Spark). -#}
+{% macro duckdb__delivery_period(extract_date) -%}
+    last_day({{ extract_date }})
+{%- endmacro %}
+{% macro spark__delivery_period(extract_date) -%}
+    last_day({{ extract_date }})
+{%- endmacro %}
+
+{#- A snapshot delivery that a later delivery of the same entity in the same month replaces
+    (a re-cut: 2025-11-28, then 2025-11-30): only the month's newest delivery is read. Each
+    extract date lies in one month, so "is the newest of some month" is "is the newest of its
+    own month". -#}
+{% macro _snapshot_newest_of_month_filter(source_relation, filters) -%}
+    _extract_date in (
+        select max(_extract_date)
+        from {{ source_relation }}
+        where {{ filters }}
+        group by {{ delivery_period('_extract_date') }}
+    )
 {%- endmacro %}
 
 {#- Snapshot entity: one row per key per delivery, plus is_latest_delivery and
@@ -29,15 +71,19 @@
         {%- set filters = filters ~ "\n            and _extract_date > cast('" ~ append_after
                                   ~ "' as date)" -%}
     {%- endif -%}
+    {%- set filters = filters ~ "\n            and "
+                      ~ _snapshot_newest_of_month_filter(source_relation, filters) -%}
     select
         ranked.*,
         ranked.extract_date = (
-            select max(_extract_date) from {{ source_relation }} where {{ filters }}
+            select {{ delivery_period('max(_extract_date)') }}
+            from {{ source_relation }}
+            where {{ filters }}
         ) as is_latest_delivery
     from (
         select
             delivered.*,
-            delivered._extract_date as extract_date,
+            {{ delivery_period('delivered._extract_date') }} as extract_date,
             delivered._source_file as source_file,
             delivered._row_number as source_row_number,
             delivered._loaded_at as loaded_at,
@@ -73,8 +119,8 @@
     from (
         select
             delivered.*,
-            delivered._extract_date as extract_date,
-            min(delivered._extract_date) over (partition by {{ keys }})
+            {{ delivery_period('delivered._extract_date') }} as extract_date,
+            {{ delivery_period('min(delivered._extract_date) over (partition by ' ~ keys ~ ')') }}
                 as __first_extract_date_delivered,
             delivered._source_file as source_file,
             delivered._row_number as source_row_number,

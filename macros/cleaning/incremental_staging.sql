@@ -118,7 +118,7 @@
         {%- set reason = 'no record of a previous build' -%}
     {%- elif parts[1] != staging_logic_hash() -%}
         {%- set reason = 'the model, a macro or a seed changed' -%}
-    {%- elif parts[3] > var('as_of_date') | string -%}
+    {%- elif parts[3] > staging_period_bound() -%}
         {%- set reason = 'it holds deliveries after the as-of date' -%}
     {%- else -%}
         {%- set now = run_query(_staging_deliveries_digest_query(
