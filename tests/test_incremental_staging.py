@@ -212,3 +212,57 @@ def test_variant_deliveries_appended_month_by_month_equal_a_full_refresh(
     assert f"stg_finance__customers: append the deliveries after {MONTH_ENDS[0]}" \
         in outputs[MONTH_ENDS[2]]
     assert_equals_full_refresh(home, MONTH_ENDS[-1])
+
+
+def test_a_month_cut_twice_and_on_a_friday_equals_a_full_refresh(tmp_path_factory) -> None:
+    """A delivery belongs to its month end, whatever day it was cut (macros/cleaning/
+    deliveries.sql, delivery_period). November 2025 ends on a Sunday: crm, risk and service cut
+    it on Friday the 28th (the variants' business_day_cuts). crm had first delivered a cut of
+    November 14th, which the 28th's replaces. Appended in the order they arrive (the 28th's
+    manifest comes late), staging keeps one row per crm_id and period, November's rows come
+    from the newest cut, and every step equals a full refresh."""
+    from tiering.ingest import ingest
+    from tiering.testing.variants import generate
+
+    home = tmp_path_factory.mktemp("incremental_staging_cuts")
+    october, november, december = date(2025, 10, 31), date(2025, 11, 30), date(2025, 12, 31)
+    generate(home / "landing", home / "truth", 300, 3, "2025-10", 3, business_day_cuts=True)
+    crm = home / "landing" / "crm"
+    early = crm / "2025-11-14"
+    shutil.copytree(crm / october.isoformat(), early)  # October's content, cut mid-November
+    manifest = early / "_manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        october.isoformat(), "2025-11-14"), encoding="utf-8")
+    late = crm / "2025-11-28" / "_manifest.json"
+    withheld = home / "withheld_manifest.json"
+    late.rename(withheld)  # the 28th's cut is still being written
+
+    def november_sources() -> set[str]:
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+            rows, keys = con.execute(
+                "select count(*), count(distinct crm_id || '|' || cast(extract_date as varchar))"
+                " from staging.stg_crm__clients").fetchall()[0]
+            assert rows == keys, f"{rows} rows, {keys} distinct (crm_id, extract_date)"
+            return {row[0].split("/")[1] for row in con.execute(
+                "select distinct source_file from staging.stg_crm__clients "
+                f"where extract_date = date '{november}'").fetchall()}
+
+    ingest(Paths(home=home), as_of=october)
+    dbt(home, "seed", as_of=october)
+    dbt(home, "run", "--select", STAGING, as_of=october)
+    ingest(Paths(home=home), as_of=november)
+    out = dbt(home, "run", "--select", STAGING, as_of=november)
+    assert f"staging stg_crm__clients: append the deliveries after {october}" in out
+    assert november_sources() == {"2025-11-14"}
+    withheld.rename(late)
+    ingest(Paths(home=home), as_of=november)
+    out = dbt(home, "run", "--select", STAGING, as_of=november)
+    assert "staging stg_crm__clients: append the deliveries after 2025-11-14" in out
+    assert november_sources() == {"2025-11-28"}
+    assert_equals_full_refresh(home, november)
+    ingest(Paths(home=home), as_of=december)
+    out = dbt(home, "run", "--select", STAGING, as_of=december)
+    assert "staging stg_crm__clients: append the deliveries after 2025-11-28" in out
+    assert "staging stg_risk__credit_profiles: append the deliveries after 2025-11-28" in out
+    assert november_sources() == {"2025-11-28"}
+    assert_equals_full_refresh(home, december)

@@ -6,7 +6,7 @@ and the contract's mess in other flavours (CRLF, BOMs where unexpected and missi
 expected, shuffled and extra columns, a trailing delimiter, quoted newlines, GBK labelled GB2312,
 JSON numbers as strings, \\u escapes, nulls vs missing keys, Parquet dates as instants, decimals,
 NaN counts, ...), rows broken on purpose, a delivery with a wrong manifest count and one still
-being written. It is ingested, built with dbt (everything up to the risk model), gated with Great
+being written; crm, risk and service cut a month ending on a weekend on the Friday before. It is ingested, built with dbt (everything up to the risk model), gated with Great
 Expectations, and checked against the generator's truth. docs/robustness.md has the figures.
 """
 
@@ -54,7 +54,8 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     home = tmp_path_factory.mktemp("variant_home")
     paths = Paths(home=home)
-    summary = generate(home / "landing", home / "truth", COMPANIES, MONTHS, START, SEED)
+    summary = generate(home / "landing", home / "truth", COMPANIES, MONTHS, START, SEED,
+                       business_day_cuts=True)
     with pytest.MonkeyPatch.context() as env:
         env.delenv("TIERING_LANDING_DIR", raising=False)
         env.setenv("TIERING_HOME", str(home))
@@ -161,6 +162,33 @@ def test_identity_quality_on_variants(variant: dict) -> None:
     print(f"\nidentity on variants: {figures}")
     assert result["precision"] >= PRECISION_FLOOR, (figures, result["worst_false_merges"][:5])
     assert result["recall"] >= RECALL_FLOOR, (figures, result["worst_misses"][:5])
+
+
+def test_every_department_meets_on_the_month_end_whatever_day_it_cut(variant: dict) -> None:
+    """November 2025 ends on a Sunday: crm and risk (the departments whose deliveries define
+    the periods) cut on Friday 2025-11-28, the others on the 30th. The features have one period
+    per month, the month end, and in every one of them crm's and risk's snapshots meet the
+    registry's."""
+    landing = variant["home"] / "landing"
+    assert (landing / "crm" / "2025-11-28" / "_manifest.json").exists()
+    assert (landing / "external" / "2025-11-30" / "_manifest.json").exists()
+    with duckdb.connect(str(variant["home"] / "warehouse.duckdb"), read_only=True) as con:
+        periods = con.execute("""
+            select period_date, count(*) filter (where has_credit_profile),
+                   count(*) filter (where internal_rating_rank is not null),
+                   count(*) filter (where has_registry),
+                   count(*) filter (where listed_flag is not null)
+            from intermediate.int_tiering_client_features_built
+            group by period_date order by period_date""").fetchall()
+        cut_on_friday = con.execute(
+            "select count(*), count(distinct extract_date) from staging.stg_crm__clients "
+            "where source_file like 'crm/2025-11-28/%'").fetchall()[0]
+    assert [row[0] for row in periods] == [
+        date(2025, 10, 31), date(2025, 11, 30), date(2025, 12, 31)], periods
+    for period, profiles, ratings, registry, listed in periods:
+        assert min(profiles, ratings, registry, listed) > 0, (period, profiles, ratings,
+                                                              registry, listed)
+    assert cut_on_friday[0] > 0 and cut_on_friday[1] == 1, cut_on_friday
 
 
 # --- dbt and the gates ---------------------------------------------------------------------

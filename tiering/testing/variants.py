@@ -23,6 +23,10 @@ Truth (outside the landing zone):
                                a substring the ingestion reason must contain
   deliveries.json              department, extract_date, status (loaded / rejected / pending),
                                message (substring of ingestion's message)
+With `business_day_cuts=True`, crm, risk and service cut a month whose last day falls on a
+weekend on the Friday before (2025-11-28 for November): the contract's "business date the
+extract was cut", with the departments that define the periods (crm, risk) on another day than
+the others.
 With `credit_world=True` (tiering/testing/variant_credit.py) the risk, registry and finance
 values follow latent credit health and growth, and the truth adds defaults.parquet,
 latent_monthly.parquet and companies.health / growth (scored by benchmarks/bench_tiering.py
@@ -1035,6 +1039,18 @@ def month_end(year: int, month: int) -> date:
     return nxt - timedelta(days=1)
 
 
+# Departments that cut on the last business day with business_day_cuts: the two that define
+# the periods (crm, risk) and one incremental entity.
+BUSINESS_DAY_DEPARTMENTS = ("crm", "risk", "service")
+
+
+def last_business_day(day: date) -> date:
+    """`day`, or the Friday before it when it falls on a weekend."""
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
 # ---------------------------------------------------------------------------------- writers
 def _csv_bytes(ent: Entity, rows: list[Row], style: FileStyle, rng: random.Random
                ) -> tuple[bytes, list[int]]:
@@ -1207,12 +1223,13 @@ class VariantSummary:
 
 def generate(landing: Path, truth: Path, companies: int = 400, months: int = 3,
              start: str = "2025-10", seed: int = 7, bad_deliveries: bool = True,
-             credit_world: bool = False) -> VariantSummary:
+             credit_world: bool = False, business_day_cuts: bool = False) -> VariantSummary:
     """Write a variant landing zone and its truth. With `bad_deliveries`, finance's second
     delivery claims more receipts than it holds (rejected whole) and crm's month after the last
     is still being written (no manifest: pending). With `credit_world`, the risk, registry and
     finance values follow latent credit health and growth, and the truth gains the defaults
-    (tiering/testing/variant_credit.py)."""
+    (tiering/testing/variant_credit.py). With `business_day_cuts`, crm, risk and service cut a
+    month ending on a weekend on the Friday before (BUSINESS_DAY_DEPARTMENTS)."""
     gen = _Generator(companies, months, start, seed, credit_world)
     states: dict[str, dict] = {d: {} for d in ("crm", "finance", "risk", "projects", "service",
                                                 "external")}
@@ -1244,6 +1261,10 @@ def generate(landing: Path, truth: Path, companies: int = 400, months: int = 3,
                                                                          states["crm"]),
                                       _styles(gen.rng, "crm", 0)["clients"])
         deliveries.append(extra)
+    if business_day_cuts:
+        for delivery in deliveries:
+            if delivery.department in BUSINESS_DAY_DEPARTMENTS:
+                delivery.extract_date = last_business_day(delivery.extract_date)
     return _write(landing, truth, gen, deliveries)
 
 
@@ -1348,9 +1369,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-bad-deliveries", action="store_true")
     parser.add_argument("--credit-world", action="store_true",
                         help="risk, registry and finance values follow latent credit health")
+    parser.add_argument("--business-day-cuts", action="store_true",
+                        help="crm, risk and service cut a weekend month end on the Friday before")
     args = parser.parse_args(argv)
     summary = generate(args.out, args.truth, args.companies, args.months, args.start, args.seed,
-                       not args.no_bad_deliveries, args.credit_world)
+                       not args.no_bad_deliveries, args.credit_world, args.business_day_cuts)
     print(f"{len(summary.deliveries)} deliveries, {sum(summary.rows.values())} rows "
           f"({summary.broken} broken on purpose), {summary.records} identity records")
     return 0
