@@ -125,6 +125,33 @@ def test_delivery_without_manifest_is_pending_not_loaded(paths: Paths) -> None:
     assert log(paths)[("crm", NOV)]["status"] == "loaded"
 
 
+def test_manifest_written_by_other_exporters_is_read(paths: Paths) -> None:
+    """A byte order mark, the row count as a string or a whole float, the date as YYYY/MM/DD:
+    the same manifest. A count that is not a whole number still rejects the delivery."""
+    for department in ("crm", "risk", "projects"):
+        make_delivery(paths.landing, department, NOV, n=20)
+    crm = paths.landing / "crm" / NOV.isoformat() / "_manifest.json"
+    manifest = json.loads(crm.read_text(encoding="utf-8"))
+    manifest["files"]["clients.csv"]["rows"] = "20"
+    manifest["extract_date"] = NOV.strftime("%Y/%m/%d")
+    crm.write_bytes(b"\xef\xbb\xbf" + json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
+    risk = paths.landing / "risk" / NOV.isoformat() / "_manifest.json"
+    manifest = json.loads(risk.read_text(encoding="utf-8"))
+    for spec in manifest["files"].values():
+        spec["rows"] = float(spec["rows"])
+    risk.write_text(json.dumps(manifest), encoding="utf-8")
+    projects = paths.landing / "projects" / NOV.isoformat() / "_manifest.json"
+    manifest = json.loads(projects.read_text(encoding="utf-8"))
+    next(iter(manifest["files"].values()))["rows"] = 19.5
+    projects.write_text(json.dumps(manifest), encoding="utf-8")
+    results = {r.department: r for r in ingest(paths).results}
+    assert results["crm"].status == "loaded", results["crm"].message
+    assert results["risk"].status == "loaded", results["risk"].message
+    assert raw_count(paths, "crm", "clients") == 20
+    assert results["projects"].status == "rejected"
+    assert 'has no valid "rows" count' in results["projects"].message
+
+
 def test_as_of_ignores_later_deliveries(paths: Paths) -> None:
     make_landing(paths.landing, [NOV, DEC], n=10)
     summary = ingest(paths, as_of=NOV)

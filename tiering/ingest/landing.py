@@ -6,7 +6,7 @@ import codecs
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from tiering.contract import DEPARTMENTS
@@ -69,7 +69,8 @@ def scan_landing(landing: Path, as_of: date | None = None) -> list[LandedDeliver
 def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
     """The manifest's files, checked against the folder it sits in."""
     try:
-        manifest = json.loads(delivery.manifest_path.read_text(encoding="utf-8"))
+        # utf-8-sig: a manifest saved with a byte order mark is still the same JSON
+        manifest = json.loads(delivery.manifest_path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(f"{MANIFEST} is not readable JSON: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
@@ -77,16 +78,41 @@ def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
     if manifest.get("department", delivery.department) != delivery.department:
         raise ManifestError(f'{MANIFEST} says department {manifest["department"]!r}, '
                             f"folder says {delivery.department!r}")
-    if str(manifest.get("extract_date", delivery.extract_date)) != str(delivery.extract_date):
+    if "extract_date" in manifest and \
+            _manifest_date(manifest["extract_date"]) != delivery.extract_date:
         raise ManifestError(f'{MANIFEST} says extract_date {manifest["extract_date"]!r}, '
                             f"folder says {delivery.extract_date}")
     files: dict[str, ManifestFile] = {}
     for name, spec in manifest["files"].items():
-        rows = spec.get("rows") if isinstance(spec, dict) else None
-        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+        rows = _manifest_rows(spec.get("rows") if isinstance(spec, dict) else None)
+        if rows is None:
             raise ManifestError(f'{MANIFEST}: file {name} has no valid "rows" count')
         files[name] = ManifestFile(name, rows, spec.get("encoding"))
     return files
+
+
+def _manifest_rows(value: object) -> int | None:
+    """A row count as the contract writes it (12345), or as other exporters do: a whole float
+    (12345.0) or a string of digits ("12345"). None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def _manifest_date(value: object) -> date | None:
+    """The manifest's extract date: YYYY-MM-DD as the contract writes it, or YYYY/MM/DD,
+    YYYYMMDD. None when it is none of them (the folder's date then disagrees)."""
+    text = str(value).strip()
+    for pattern in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
 
 
 def known_encoding(encoding: object) -> bool:
