@@ -497,3 +497,24 @@ def test_a_rejected_delivery_logs_only_why(paths: Paths) -> None:
     message = log(paths)[("finance", NOV)]["message"]
     assert message == "receipts.csv: manifest says 12 rows, found 10"
     assert rejected.warnings == []
+
+
+def test_fiscal_years_as_finance_systems_label_them_load(paths: Paths) -> None:
+    """2024年, 2023年度, FY2022 and full-width digits are years (staging's parse_year reads
+    them); a year that is no year is quarantined, naming the field."""
+    statements = entity("finance", "statements")
+    folder = paths.landing / "finance" / NOV.isoformat()
+    folder.mkdir(parents=True)
+    rows = rows_of(statements, 5)
+    for row, label in zip(rows, ("2024年", "2023年度", "FY2022", "２０２１", "下一年")):
+        row["fiscal_year"] = label
+    text = csv_text(list(statements.columns), rows)
+    (folder / "statements.csv").write_bytes(text.encode("gbk"))
+    write_manifest(folder, "finance", NOV, {"statements.csv": 5})
+    [loaded] = ingest(paths).of("loaded")
+    assert loaded.rows_quarantined == 1
+    assert raw_rows(paths, "finance", "statements", "fiscal_year") == [
+        ("2024年",), ("2023年度",), ("FY2022",), ("２０２１",)]
+    [bad] = quarantine(paths)
+    assert "field fiscal_year is not a valid year: '下一年'" in bad["reason"]
+    assert_invariant(paths)

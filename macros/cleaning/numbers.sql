@@ -21,6 +21,17 @@
     {{ try_cast_as(try_cast_as(_number_text(expr), 'decimal(20, 4)'), 'bigint') }}
 {%- endmacro %}
 
+{#- A year as finance systems label it: 2025, 2025年, 2025年度, FY2025 (full-width too); else
+    what parse_integer reads. -#}
+{% macro parse_year(expr) -%}
+    {%- set folded = fold_width(expr) -%}
+    case
+        when {{ regex_matches(folded, '^\s*([Ff][Yy]\s*)?[0-9]{4}\s*(年度|年)?\s*$') }}
+            then {{ try_cast_as(regex_extract(folded, '[0-9]{4}'), 'bigint') }}
+        else {{ parse_integer(expr) }}
+    end
+{%- endmacro %}
+
 {#- Multiplier to 元 for a unit word; unknown or blank units count as 元. -#}
 {% macro unit_multiplier(unit_expr) -%}
     case

@@ -19,7 +19,7 @@ from tiering.contract import Entity
 NUMERIC: dict[tuple[str, str], tuple[str, ...]] = {
     ("finance", "receipts"): ("amount",),
     ("finance", "statements"): (
-        "fiscal_year", "revenue", "net_profit", "total_assets", "total_liabilities",
+        "revenue", "net_profit", "total_assets", "total_liabilities",
         "current_assets", "current_liabilities", "operating_cash_flow", "interest_expense"),
     ("risk", "credit_profiles"): (
         "credit_limit", "outstanding_balance", "collateral_value", "max_overdue_days"),
@@ -30,6 +30,10 @@ NUMERIC: dict[tuple[str, str], tuple[str, ...]] = {
     ("external", "registry"): (
         "registered_capital", "litigation_count_12m", "penalty_count_12m", "bureau_score"),
 }
+
+# A year as finance systems label it: 2025, 2025年, 2025年度, FY2025 (staging's parse_year).
+YEARS: dict[tuple[str, str], tuple[str, ...]] = {("finance", "statements"): ("fiscal_year",)}
+YEAR_PATTERN = r"^\s*(?:[Ff][Yy]\s*)?\d{4}(?:\.0+)?\s*(?:年度|年)?\s*$"
 
 DATES: dict[tuple[str, str], tuple[str, ...]] = {
     ("crm", "clients"): ("created_at", "updated_at"),
@@ -102,6 +106,7 @@ def invalid_rows(table: pa.Table, entity: Entity) -> tuple[np.ndarray, list[tupl
             checks.append((column, blank, "key"))
     for kind, columns, pattern, lenient in (
             ("number", NUMERIC.get(key, ()), NUMBER_PATTERN, LENIENT_NUMBER_PATTERN),
+            ("year", YEARS.get(key, ()), YEAR_PATTERN, YEAR_PATTERN),
             ("date", DATES.get(key, ()), DATE_PATTERN, DATE_PATTERN)):
         for column in columns:
             if column in table.column_names:

@@ -39,6 +39,7 @@ import csv
 import io
 import json
 import random
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -718,8 +719,14 @@ class _Generator:
 
     def statement(self, customer: str, year: int, c: Company) -> Row:
         rng = self.rng
-        row = Row({"customer_code": customer, "fiscal_year": str(year)})
-        row.expect.append(("fiscal_year", "integer", str(year), "integer_text"))
+        # the year as finance systems label it: 2025, 2025年, 2025年度 or FY2025 (chosen by the
+        # customer and year, not the generator's random stream, so nothing else changes)
+        style = zlib.crc32(f"{customer}|{year}".encode()) % 20
+        label = {0: f"{year}年", 1: f"{year}年度", 2: f"FY{year}"}.get(style, str(year))
+        row = Row({"customer_code": customer, "fiscal_year": label})
+        row.expect.append(("fiscal_year", "integer", str(year),
+                           {0: "year_nian", 1: "year_niandu", 2: "year_fy"}.get(
+                               style, "integer_text")))
         base = 800 * c.size
         values = {
             "revenue": (0.8, 1.5), "net_profit": (-0.1, 0.12), "total_assets": (1.5, 4),

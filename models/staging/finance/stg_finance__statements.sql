@@ -21,7 +21,7 @@ statements as (
 
 cleaned as (
     select
-        {{ parse_integer('fiscal_year') }} as fiscal_year,
+        {{ parse_year('fiscal_year') }} as fiscal_year,
         {%- for column in amounts %}
         {{ parse_amount(column, "'万元'") }} as {{ column }}_amount,
         {%- endfor %}
