@@ -191,6 +191,27 @@ def test_every_department_meets_on_the_month_end_whatever_day_it_cut(variant: di
     assert cut_on_friday[0] > 0 and cut_on_friday[1] == 1, cut_on_friday
 
 
+def test_a_rejected_snapshot_month_keeps_the_month_before(variant: dict) -> None:
+    """Finance's 2025-11-30 delivery is rejected whole: as of November, finance's state is its
+    newest delivery up to then, October's (tiering_parameters.snapshot_carry_forward_months),
+    so every client's statement figures at November are October's, not missing."""
+    with duckdb.connect(str(variant["home"] / "warehouse.duckdb"), read_only=True) as con:
+        compared = con.execute(f"""
+            select count(*), count(november.revenue_amount),
+                   count(*) filter (where november.revenue_amount is distinct from
+                                    october.revenue_amount
+                                    or november.total_assets_amount is distinct from
+                                    october.total_assets_amount)
+            from intermediate.int_tiering_client_features_built as october
+            inner join intermediate.int_tiering_client_features_built as november
+                on october.client_key = november.client_key
+                and november.period_date = date '{BAD_MONTH}'
+            where october.period_date = date '2025-10-31'
+                and october.revenue_amount is not null""").fetchall()[0]
+    clients, carried, differ = compared
+    assert clients > 20 and carried == clients and differ == 0, compared
+
+
 # --- dbt and the gates ---------------------------------------------------------------------
 def test_dbt_build_passes(variant: dict) -> None:
     build = variant["build"]

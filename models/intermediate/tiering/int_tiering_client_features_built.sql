@@ -56,6 +56,37 @@ periods as (
     where {{ tiering_is_period_to_build('delivery_periods') }}
 ),
 
+{#- The delivery of each snapshot entity that describes a period: the newest one on or before
+    it, at most tiering_parameters.snapshot_carry_forward_months months older (a snapshot carries
+    the department's whole state, and the newest delivery up to a date is the state then). A
+    month a department did not deliver, or whose delivery was rejected, keeps the month
+    before's state instead of losing the department's facts for that period. The
+    behaviour-window features (_6m) read the deliveries that exist. -#}
+snapshot_deliveries as (
+    select distinct 'statements' as entity_name, extract_date from statements
+    union all
+    select distinct 'credit_profiles' as entity_name, extract_date from credit_profiles
+    union all
+    select distinct 'registry' as entity_name, extract_date from registry
+    union all
+    select distinct 'crm_clients' as entity_name, extract_date from crm_clients
+    union all
+    select distinct 'participations' as entity_name, extract_date from participations
+),
+
+snapshot_at_period as (
+    select
+        periods.period_date,
+        snapshot_deliveries.entity_name,
+        max(snapshot_deliveries.extract_date) as delivery_date
+    from periods
+    inner join snapshot_deliveries
+        on snapshot_deliveries.extract_date <= periods.period_date
+    where {{ dbt.datediff('snapshot_deliveries.extract_date', 'periods.period_date', 'month') }}
+        <= {{ tiering_parameter('snapshot_carry_forward_months') }}
+    group by periods.period_date, snapshot_deliveries.entity_name
+),
+
 client_first_seen as (
     select client_key, min(first_seen_date) as first_seen_date
     from xref
@@ -172,7 +203,7 @@ income_aggregated as (
 statements_of_clients as (
     select
         xref.client_key,
-        statements.extract_date as period_date,
+        at_period.period_date,
         statements.fiscal_year,
         statements.revenue_amount,
         statements.net_profit_amount,
@@ -183,8 +214,9 @@ statements_of_clients as (
         statements.operating_cash_flow_amount,
         statements.interest_expense_amount
     from statements
-    inner join periods
-        on statements.extract_date = periods.period_date
+    inner join snapshot_at_period as at_period
+        on at_period.entity_name = 'statements'
+        and statements.extract_date = at_period.delivery_date
     inner join xref
         on xref.department = 'finance'
         and xref.entity = 'customers'
@@ -304,7 +336,8 @@ credit_of_clients as (
         case when not credit_profiles.is_negative_balance
             then credit_profiles.collateral_value_amount end as collateral_value_amount,
         credit_profiles.max_overdue_days,
-        credit_profiles.is_on_watchlist
+        credit_profiles.is_on_watchlist,
+        coalesce(credit_profiles.extract_date = at_period.delivery_date, false) as is_at_period
     from credit_profiles
     inner join periods
         on credit_profiles.extract_date <= periods.period_date
@@ -316,6 +349,9 @@ credit_of_clients as (
         and xref.record_id = credit_profiles.risk_client_no
     left join rating_priors
         on credit_profiles.internal_rating = rating_priors.internal_rating
+    left join snapshot_at_period as at_period
+        on at_period.entity_name = 'credit_profiles'
+        and at_period.period_date = periods.period_date
     where {{ dbt.datediff('credit_profiles.extract_date', 'periods.period_date', 'month') }}
         < {{ behaviour_window_months }}
 ),
@@ -324,22 +360,22 @@ credit_aggregated as (
     select
         client_key,
         period_date,
-        max(case when extract_date = period_date then rating_rank end) as internal_rating_rank,
-        max(case when extract_date = period_date then pd_prior end) as rating_pd_prior,
-        sum(case when extract_date = period_date then credit_limit_amount end)
+        max(case when is_at_period then rating_rank end) as internal_rating_rank,
+        max(case when is_at_period then pd_prior end) as rating_pd_prior,
+        sum(case when is_at_period then credit_limit_amount end)
             as credit_limit_amount,
-        sum(case when extract_date = period_date then outstanding_balance_amount end)
+        sum(case when is_at_period then outstanding_balance_amount end)
             as outstanding_balance_amount,
-        sum(case when extract_date = period_date then collateral_value_amount end)
+        sum(case when is_at_period then collateral_value_amount end)
             as collateral_value_amount,
-        max(case when extract_date = period_date then max_overdue_days end) as max_overdue_days,
-        max(case when extract_date = period_date then
+        max(case when is_at_period then max_overdue_days end) as max_overdue_days,
+        max(case when is_at_period then
             case when is_on_watchlist then 1 else 0 end end) as watchlist_flag,
         max(max_overdue_days) as max_overdue_days_6m,
         avg(cast(rating_rank as double)) as internal_rating_rank_avg_6m,
         max(rating_rank) as internal_rating_rank_worst_6m,
         count(distinct case when is_on_watchlist then extract_date end) as watchlist_months_6m,
-        max(case when extract_date = period_date then 1 else 0 end) as has_profile_at_period
+        max(case when is_at_period then 1 else 0 end) as has_profile_at_period
     from credit_of_clients
     group by client_key, period_date
 ),
@@ -400,8 +436,7 @@ registry_of_clients as (
         xref.client_key,
         periods.period_date,
         registry.extract_date,
-        {{ dbt.datediff('registry.extract_date', 'periods.period_date', 'month') }}
-            as months_before,
+        coalesce(registry.extract_date = at_period.delivery_date, false) as is_at_period,
         registry.registration_status,
         registry.litigation_count_12m,
         registry.penalty_count_12m,
@@ -418,6 +453,9 @@ registry_of_clients as (
         on xref.department = 'external'
         and xref.entity = 'registry'
         and xref.record_id = registry.uscc
+    left join snapshot_at_period as at_period
+        on at_period.entity_name = 'registry'
+        and at_period.period_date = periods.period_date
     where {{ dbt.datediff('registry.extract_date', 'periods.period_date', 'month') }}
         < {{ behaviour_window_months }}
 ),
@@ -427,7 +465,7 @@ registry_by_delivery as (
         client_key,
         period_date,
         extract_date,
-        months_before,
+        is_at_period,
         max(case when registration_status in ('吊销', '注销') then 1 else 0 end)
             as registry_revoked_flag,
         max(litigation_count_12m) as litigation_count_12m,
@@ -437,24 +475,24 @@ registry_by_delivery as (
         max(association_count) as association_count,
         max(listed_flag) as listed_flag
     from registry_of_clients
-    group by client_key, period_date, extract_date, months_before
+    group by client_key, period_date, extract_date, is_at_period
 ),
 
 registry_aggregated as (
     select
         client_key,
         period_date,
-        max(case when months_before = 0 then registry_revoked_flag end) as registry_revoked_flag,
-        max(case when months_before = 0 then litigation_count_12m end) as litigation_count_12m,
-        max(case when months_before = 0 then penalty_count_12m end) as penalty_count_12m,
-        max(case when months_before = 0 then bureau_score end) as bureau_score,
-        max(case when months_before = 0 then registered_capital_amount end)
+        max(case when is_at_period then registry_revoked_flag end) as registry_revoked_flag,
+        max(case when is_at_period then litigation_count_12m end) as litigation_count_12m,
+        max(case when is_at_period then penalty_count_12m end) as penalty_count_12m,
+        max(case when is_at_period then bureau_score end) as bureau_score,
+        max(case when is_at_period then registered_capital_amount end)
             as registered_capital_amount,
-        max(case when months_before = 0 then association_count end) as association_count,
-        max(case when months_before = 0 then listed_flag end) as listed_flag,
+        max(case when is_at_period then association_count end) as association_count,
+        max(case when is_at_period then listed_flag end) as listed_flag,
         avg(cast(bureau_score as double)) as bureau_score_avg_6m,
         avg(cast(litigation_count_12m as double)) as litigation_count_avg_6m,
-        max(case when months_before = 0 then 1 else 0 end) as has_registry_at_period
+        max(case when is_at_period then 1 else 0 end) as has_registry_at_period
     from registry_by_delivery
     group by client_key, period_date
 ),
@@ -462,33 +500,35 @@ registry_aggregated as (
 crm_at_period as (
     select
         xref.client_key,
-        crm_clients.extract_date as period_date,
+        at_period.period_date,
         max(case when crm_clients.is_listed then 1 else 0 end) as crm_listed_flag,
         max(case when crm_clients.is_association_member then 1 else 0 end)
             as crm_association_flag
     from crm_clients
-    inner join periods
-        on crm_clients.extract_date = periods.period_date
+    inner join snapshot_at_period as at_period
+        on at_period.entity_name = 'crm_clients'
+        and crm_clients.extract_date = at_period.delivery_date
     inner join xref
         on xref.department = 'crm'
         and xref.entity = 'clients'
         and xref.record_id = crm_clients.crm_id
-    group by xref.client_key, crm_clients.extract_date
+    group by xref.client_key, at_period.period_date
 ),
 
 {#- Projects: participations delivered at the period, with the project's status then. -#}
 participations_of_clients as (
     select
         xref.client_key,
-        participations.extract_date as period_date,
+        at_period.period_date,
         participations.project_code,
         participations.role,
         participations.performance_rating,
         participations.is_delivered_on_time,
         projects.status as project_status
     from participations
-    inner join periods
-        on participations.extract_date = periods.period_date
+    inner join snapshot_at_period as at_period
+        on at_period.entity_name = 'participations'
+        and participations.extract_date = at_period.delivery_date
     inner join xref
         on xref.department = 'projects'
         and xref.entity = 'participations'
