@@ -342,3 +342,28 @@ def test_statement_sizes_reach_dbt_from_the_environment(
     monkeypatch.setenv("TIERING_PERIODS_PER_STATEMENT", "two")
     with pytest.raises(ValueError, match="TIERING_PERIODS_PER_STATEMENT must be a whole number"):
         dbt_vars(date(2026, 10, 31))
+
+
+def test_fallback_period_after_a_rejected_delivery(home: Path) -> None:
+    """`tiering refresh` without --as-of falls back to the latest period whose deliveries all
+    loaded when the latest complete period's refusal came from a delivery that did not load
+    (tiering/pipeline.py, fallback_period); not when every delivery loaded (the refusal had
+    another cause), and not past a period that is itself broken."""
+    from ingest_fixtures import make_landing, set_manifest_rows
+
+    from tiering.config import Paths
+    from tiering.ingest import ingest
+    from tiering.pipeline import fallback_period
+
+    paths = Paths(home=home)
+    sep, octo, nov = date(2025, 9, 30), date(2025, 10, 31), date(2025, 11, 30)
+    assert fallback_period(paths, nov) is None  # nothing ingested: no word on any delivery
+    make_landing(paths.landing, [sep, octo, nov], n=6)
+    set_manifest_rows(paths.landing / "finance" / nov.isoformat(), "receipts.csv", 99)
+    set_manifest_rows(paths.landing / "risk" / octo.isoformat(), "risk_events.jsonl", 99)
+    ingest(paths)
+    assert fallback_period(paths, nov) == sep  # October's risk delivery was rejected too
+    assert fallback_period(paths, sep) is None  # September loaded: refused for another cause
+    set_manifest_rows(paths.landing / "risk" / octo.isoformat(), "risk_events.jsonl", 6)
+    ingest(paths)  # October's risk re-delivered, now whole
+    assert fallback_period(paths, nov) == octo

@@ -246,6 +246,16 @@ def test_a_bad_delivery_fails_the_refresh_and_leaves_serving_and_report_as_they_
     with duckdb.connect(str(home / "ops.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from pipeline_alerts where as_of_date = ?",
                            [new.isoformat()]).fetchone()[0] == 1
+    # the fallback: the latest period whose deliveries all loaded is April, already published
+    # (nothing to do); the refused month's rows left the build database
+    assert f"{LAST_PERIOD} is the latest period whose deliveries all loaded" in output
+    assert "Nothing to do" in output, output[-3000:]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        for table in ("marts.client_tiers", "intermediate.int_tiering_client_features_built"):
+            assert con.execute(f"select max(period_date) from {table}").fetchone()[0] \
+                == LAST_PERIOD, table
+        assert con.execute("select max(as_of_date) from marts.client_xref_history"
+                           ).fetchone()[0] == LAST_PERIOD
 
 
 def _tiers(home: Path) -> tuple[pd.DataFrame, dict]:

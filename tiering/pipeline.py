@@ -15,10 +15,11 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
-from orchestration.deliveries import complete_deliveries, latest_complete_period, month_ends
+from orchestration.deliveries import (complete_deliveries, complete_periods,
+                                      latest_complete_period, month_ends)
 from orchestration.state import nothing_to_do, record_alert, step_failure_text
 from tiering.config import PROJECT_DIR, Paths, get_paths
 from tiering.contract import DEPARTMENTS
@@ -66,6 +67,42 @@ def _missing_departments(paths: Paths, as_of: date) -> list[str]:
     delivered = {d.department for d in complete_deliveries(paths.landing, as_of)
                  if (d.extract_date.year, d.extract_date.month) == (as_of.year, as_of.month)}
     return [d for d in DEPARTMENTS if d not in delivered]
+
+
+def _period_loaded(paths: Paths, period: date, status: dict) -> bool:
+    """Every department's newest complete delivery in the month of `period` is `loaded` by the
+    ingestion log's newest word on it (`status`: (department, extract_date) -> status)."""
+    newest: dict[str, date] = {}
+    for delivery in complete_deliveries(paths.landing, period):
+        if (delivery.extract_date.year, delivery.extract_date.month) == (period.year,
+                                                                          period.month):
+            newest[delivery.department] = max(newest.get(delivery.department,
+                                                         delivery.extract_date),
+                                              delivery.extract_date)
+    return set(newest) >= set(DEPARTMENTS) and all(
+        status.get((department, day)) == "loaded" for department, day in newest.items())
+
+
+def fallback_period(paths: Paths, refused: date) -> date | None:
+    """When the latest complete period was refused because one of its deliveries did not load
+    (rejected: a broken file or manifest), the latest earlier period whose deliveries all
+    loaded; None when the refusal had another cause or no such period exists. It lets a first
+    refresh on a landing zone whose newest month holds a broken delivery publish the newest
+    complete data instead of nothing (docs/operations.md)."""
+    from tiering.ingest.store import read_log
+
+    status: dict[tuple[str, date], str] = {}
+    logged: dict[tuple[str, date], object] = {}
+    for row in read_log(paths).to_pylist():
+        key = (row["department"], row["extract_date"])
+        if key not in logged or row["logged_at"] >= logged[key]:
+            logged[key], status[key] = row["logged_at"], row["status"]
+    if not status or _period_loaded(paths, refused, status):
+        return None
+    for period in reversed(complete_periods(paths.landing, refused)):
+        if period < refused and _period_loaded(paths, period, status):
+            return period
+    return None
 
 
 def failure_message(result) -> str:
@@ -223,8 +260,19 @@ def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refre
     _say(f"Refreshing as of {target} (landing zone {paths.landing}) ...")
     ok, run_id, message = run_job(job, target)
     if not ok:
-        return _fail(f"{job} as of {target} FAILED (run {run_id}); the serving database and "
+        code = _fail(f"{job} as of {target} FAILED (run {run_id}); the serving database and "
                      f"report were left as they were.\n  {message}")
+        fallback = fallback_period(paths, target) if as_of is None and job == "refresh" else None
+        if fallback is not None:
+            _say(f"{target:%Y-%m} has a delivery that did not load; {fallback} is the latest "
+                 f"period whose deliveries all loaded: refreshing it, so that BI has the newest "
+                 f"complete data (the exit code stays 1: {target} is not published).")
+            # the refused run's periods leave the build database first: a build as of an
+            # earlier month must not find later ones (docs/operations.md)
+            for line in _clear_refused_periods(paths, fallback):
+                _say(f"  {line}")
+            refresh(fallback, job=job)
+        return code
     _say(f"Refreshed as of {target} in {time.monotonic() - started:.0f} s (run {run_id}).\n"
          f"  serving database (BI, read-only): {paths.serving}\n"
          f"  Parquet exports:                  {paths.exports}\n"
@@ -352,6 +400,23 @@ def _clear_periods_from(paths: Paths, first: date, as_of: date) -> list[str]:
                 con.execute(f"delete from {table} where period_date >= ?", [first])
                 done.append(f"{table}: {rows:,} rows from {first:%Y-%m} on deleted")
         con.execute("commit")
+    return done
+
+
+def _clear_refused_periods(paths: Paths, kept: date) -> list[str]:
+    """Delete what a refused run built after `kept`: the period tables' later periods and the
+    later as-of dates of the cross-reference history."""
+    import duckdb
+
+    done = _clear_periods_from(paths, kept + timedelta(days=1), kept)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        try:
+            rows = con.execute("delete from marts.client_xref_history where as_of_date > ?",
+                               [kept]).fetchall()[0][0]
+        except duckdb.CatalogException:
+            rows = 0
+    if rows:
+        done.append(f"marts.client_xref_history: {rows:,} rows after {kept} deleted")
     return done
 
 
