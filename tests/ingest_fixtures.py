@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tiering.contract import DEPARTMENTS, Entity, entities_of
-from tiering.ingest.rules import DATES, NUMERIC
+from tiering.ingest.rules import DATES, NUMERIC, YEARS
 
 KEY_PREFIX = {"crm_id": "CRM", "customer_code": "F", "voucher_no": "V", "risk_client_no": "R",
               "event_id": "E", "project_code": "P", "ticket_id": "T", "uscc": "91110000MA"}
@@ -24,7 +24,7 @@ def value(entity: Entity, column: str, i: int) -> object:
     key = (entity.department, entity.name)
     if column in KEY_PREFIX:
         return f"{KEY_PREFIX[column]}{i:07d}"
-    if column in NUMERIC.get(key, ()):
+    if column in NUMERIC.get(key, ()) or column in YEARS.get(key, ()):
         if entity.fmt == "csv":
             return f"{1000 * i + 1234567.5:,.2f}" if column == "amount" else str(2020 + i % 5)
         return 1000 * i + 0.5 if entity.fmt == "jsonl" else 1000 * i
