@@ -105,8 +105,11 @@ def _manifest_rows(value: object) -> int | None:
 
 def _manifest_date(value: object) -> date | None:
     """The manifest's extract date: YYYY-MM-DD as the contract writes it, or YYYY/MM/DD,
-    YYYYMMDD. None when it is none of them (the folder's date then disagrees)."""
+    YYYYMMDD, each maybe followed by a time (2026-10-31T00:00:00). None when it is none of them
+    (the folder's date then disagrees)."""
     text = str(value).strip()
+    for separator in ("T", " "):
+        text = text.split(separator, 1)[0]
     for pattern in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d"):
         try:
             return datetime.strptime(text, pattern).date()
