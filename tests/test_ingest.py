@@ -519,3 +519,20 @@ def test_fiscal_years_as_finance_systems_label_them_load(paths: Paths) -> None:
     [bad] = quarantine(paths)
     assert "field fiscal_year is not a valid year: '下一年'" in bad["reason"]
     assert_invariant(paths)
+
+
+def test_registry_lists_written_as_text_become_json_arrays(paths: Paths) -> None:
+    """former_names / association_memberships delivered as Parquet strings: a JSON array stays,
+    blank is [], other text is split on ; ； , ， 、 | (tiering/contract.py LIST_COLUMNS)."""
+    folder = make_delivery(paths.landing, "external", NOV, n=5)
+    table = pq.read_table(folder / "registry.parquet")
+    for column, values in (
+            ("former_names", ["旧名甲;旧名乙", "", None, '["旧名丙"]', "旧名丁、 旧名戊 "]),
+            ("association_memberships", ["协会A,协会B", None, "", "协会C", "[]"])):
+        table = table.set_column(table.schema.get_field_index(column), column, pa.array(values))
+    pq.write_table(table, folder / "registry.parquet")
+    [loaded] = ingest(paths).of("loaded")
+    assert loaded.rows_quarantined == 0
+    assert raw_rows(paths, "external", "registry", "former_names, association_memberships") == [
+        ('["旧名甲","旧名乙"]', '["协会A","协会B"]'), ("[]", None), (None, "[]"),
+        ('["旧名丙"]', '["协会C"]'), ('["旧名丁","旧名戊"]', "[]")]

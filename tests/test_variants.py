@@ -212,6 +212,30 @@ def test_a_rejected_snapshot_month_keeps_the_month_before(variant: dict) -> None
     assert clients > 20 and carried == clients and differ == 0, compared
 
 
+def test_registry_lists_delivered_as_text_are_lists(variant: dict) -> None:
+    """December's registry writes former names and memberships as text (one former name,
+    memberships joined by 、): staging reads the same lists as from Parquet lists."""
+    home = variant["home"]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        con.execute(f"create temp view truth as select * from "
+                    f"read_parquet('{home / 'truth' / 'companies.parquet'}')")
+        counts = con.execute("""
+            select count(*), count(*) filter (where registry.former_name_count = 1),
+                   count(*) filter (where registry.association_count is null
+                                    and registry.association_memberships_json is not null)
+            from staging.stg_external__registry as registry
+            inner join truth on truth.uscc = registry.uscc
+            where registry.extract_date = date '2025-12-31'
+                and truth.former_name is not null""").fetchall()[0]
+        names = con.execute("""
+            select count(*), count(*) filter (where former.former_name_raw = truth.former_name)
+            from staging.stg_external__registry_former_names as former
+            inner join truth on truth.uscc = former.uscc
+            where former.extract_date = date '2025-12-31'""").fetchall()[0]
+    assert counts[0] > 5 and counts[1] == counts[0] and counts[2] == 0, counts
+    assert names[0] == counts[0] and names[1] == names[0], names
+
+
 # --- dbt and the gates ---------------------------------------------------------------------
 def test_dbt_build_passes(variant: dict) -> None:
     build = variant["build"]

@@ -115,6 +115,12 @@ ENTITIES: tuple[Entity, ...] = (
 
 DEPARTMENTS: tuple[str, ...] = ("crm", "finance", "risk", "projects", "service", "external")
 
+# Columns the contract delivers as lists of strings (Parquet lists; the raw layer keeps them as
+# JSON arrays). A delivery that writes one as text ("旧名甲;旧名乙") is read into the same form.
+LIST_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("external", "registry"): ("former_names", "association_memberships"),
+}
+
 LINEAGE_COLUMNS: tuple[str, ...] = (
     "_department", "_entity", "_extract_date", "_source_file", "_row_number", "_loaded_at",
 )

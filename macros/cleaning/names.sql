@@ -215,3 +215,14 @@
 {% macro clean_code(expr) -%}
     nullif(trim({{ fold_width(expr) }}), '')
 {%- endmacro %}
+
+{#- An optional label whose absence some exporters spell out (listed_board: 无, 未上市, N/A, -):
+    NULL for those words, else clean_code. -#}
+{% macro clean_optional_label(expr) -%}
+    case
+        when upper({{ clean_code(expr) }}) in ('无', '否', '未上市', '非上市', '不适用', 'N', 'NO',
+                                               'NONE', 'NULL', 'NAN', 'N/A', 'NA', '-', '--', '—', '/')
+            then null
+        else {{ clean_code(expr) }}
+    end
+{%- endmacro %}

@@ -21,7 +21,7 @@ import pyarrow.csv as pcsv
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tiering.contract import Entity
+from tiering.contract import LIST_COLUMNS, Entity
 from tiering.ingest.decode import BOM, SENTINEL, Decoded, codec_of, decode_lines, strip_bom
 from tiering.ingest.rules import invalid_rows
 
@@ -325,6 +325,16 @@ def _with_raw(table: pa.Table, raw: pa.ChunkedArray) -> pa.Table:
 BEIJING = "Asia/Shanghai"
 
 
+def _text_list_as_json(quoted: str) -> str:
+    """A list of strings delivered as text, as the JSON array the raw layer keeps: a JSON array
+    as it is; blank as []; else split on ; ； , ， 、 | (blank parts dropped)."""
+    return (f"case when {quoted} is null then null "
+            f"when json_valid({quoted}) and json_type({quoted}) = 'ARRAY' then {quoted} "
+            f"else cast(to_json(list_filter(list_transform("
+            f"regexp_split_to_array({quoted}, '[;；,，、|]'), lambda part: trim(part)), "
+            f"lambda part: part <> '')) as varchar) end")
+
+
 def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     """Every column to text with DuckDB: dates YYYY-MM-DD, timestamps YYYY-MM-DD HH:MM:SS (with
     +08:00 when the column holds instants), booleans true/false, lists JSON, a float NaN NULL
@@ -334,6 +344,7 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     except (pa.ArrowException, OSError) as exc:
         raise FileRejected(f"is not a readable Parquet file: {exc}") from None
     names = list(schema.names)
+    list_columns = LIST_COLUMNS.get((entity.department, entity.name), ())
     con = duckdb.connect()
     selects = []
     for name in names:
@@ -342,6 +353,8 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
         if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind) \
                 or pa.types.is_map(kind):
             selects.append(f"cast(to_json({quoted}) as varchar) as {quoted}")
+        elif name in list_columns and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            selects.append(f"{_text_list_as_json(quoted)} as {quoted}")
         elif pa.types.is_timestamp(kind) and kind.tz is not None:
             selects.append(f"cast(timezone('{BEIJING}', {quoted}) as varchar) || '+08:00' "
                            f"as {quoted}")

@@ -1152,7 +1152,8 @@ def _parquet_write(path: Path, ent: Entity, rows: list[Row], style: FileStyle,
                 zone = zoneinfo.ZoneInfo(kind.tz)
                 values = [None if v is None else v.replace(tzinfo=zone) for v in values]
         elif pa.types.is_string(kind) or pa.types.is_dictionary(kind):
-            values = [None if v is None else str(v) for v in values]
+            values = [None if v is None else "、".join(v) if isinstance(v, list) else str(v)
+                      for v in values]
         elif pa.types.is_floating(kind):
             values = [float("nan") if v is None else float(v) for v in values]
         array = pa.array(values, kind.value_type if pa.types.is_dictionary(kind) else kind)
@@ -1215,7 +1216,9 @@ def _styles(rng: random.Random, department: str, month: int) -> dict[str, FileSt
          "registered_name": pa.dictionary(pa.int32(), pa.string())},
         {"established_date": pa.timestamp("us", tz="Asia/Shanghai"),
          "registered_capital": pa.string(), "bureau_score": pa.float64(),
-         "penalty_count_12m": pa.float64()},
+         "penalty_count_12m": pa.float64(),
+         # lists written as text: one former name, memberships joined by 、
+         "former_names": pa.string(), "association_memberships": pa.string()},
     )[pick])}
 
 

@@ -16,7 +16,7 @@ cleaned as (
         upper({{ clean_code('industry_code') }}) as industry_code,
         {{ clean_region('province') }} as province,
         {{ clean_region('city') }} as city,
-        {{ clean_code('listed_board') }} as listed_board,
+        {{ clean_optional_label('listed_board') }} as listed_board,
         association_memberships as association_memberships_json,
         {{ json_array_length('association_memberships') }} as association_count,
         {{ json_array_length('former_names') }} as former_name_count,
