@@ -367,3 +367,23 @@ def test_fallback_period_after_a_rejected_delivery(home: Path) -> None:
     set_manifest_rows(paths.landing / "risk" / octo.isoformat(), "risk_events.jsonl", 6)
     ingest(paths)  # October's risk re-delivered, now whole
     assert fallback_period(paths, nov) == octo
+
+
+def test_refresh_of_a_past_month_under_later_history_is_refused_clearly(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """`tiering refresh --as-of` a month before the newest period of the tier history would
+    rebuild it under months that continue from it (a dbt test then failed on the migrations):
+    refused up front, naming the backfill that rebuilds it; nothing runs."""
+    import tiering.pipeline as pipeline
+
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.client_tiers as select date '2025-02-28' as period_date")
+    calls: list[date] = []
+    monkeypatch.setattr(pipeline, "run_job",
+                        lambda job, as_of: calls.append(as_of) or (True, "run-1", ""))
+    assert pipeline.refresh(date(2025, 1, 31)) == 1
+    assert calls == []
+    assert "tiering backfill --from 2025-01 --to 2025-02" in capsys.readouterr().err
+    assert pipeline.refresh(date(2025, 2, 28)) == 0  # the newest period itself runs
+    assert calls == [date(2025, 2, 28)]
