@@ -384,6 +384,6 @@ def test_refresh_of_a_past_month_under_later_history_is_refused_clearly(
                         lambda job, as_of: calls.append(as_of) or (True, "run-1", ""))
     assert pipeline.refresh(date(2025, 1, 31)) == 1
     assert calls == []
-    assert "tiering backfill --from 2025-01 --to 2025-02" in capsys.readouterr().err
+    assert "tiering backfill --from 2025-01 --to 2025-02 --restate" in capsys.readouterr().err
     assert pipeline.refresh(date(2025, 2, 28)) == 0  # the newest period itself runs
     assert calls == [date(2025, 2, 28)]

@@ -258,9 +258,9 @@ def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refre
         return _fail(
             f"the build database's tier history already holds periods up to {newest}, after "
             f"{target}. A month's tiers continue from the month before and later months from "
-            f"it (docs/dynamics.md), so a past month is rebuilt with its followers: `tiering "
-            f"backfill --from {target:%Y-%m} --to {newest:%Y-%m}` (month by month, each with "
-            "what it knew) or the same with --restate (one run). Nothing was changed.")
+            f"it (docs/dynamics.md), so a past month is rebuilt with its followers, in one run: "
+            f"`tiering backfill --from {target:%Y-%m} --to {newest:%Y-%m} --restate`. Nothing "
+            "was changed.")
     missing = _missing_departments(paths, target)
     if missing:
         _say(f"warning: no complete delivery in {target:%Y-%m} from {', '.join(missing)}; "
