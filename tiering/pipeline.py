@@ -463,9 +463,8 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     newest = _newest_tier_period(paths)
     if newest is not None and newest > months[-1]:
         return _fail(f"--restate rebuilds every month from --from on, and the history already "
-                     f"holds months up to {newest:%Y-%m}: restate through them "
-                     f"(--to {newest:%Y-%m}), or rebuild {start} to {end} month by month "
-                     "without --restate")
+                     f"holds months up to {newest:%Y-%m}, which continue from them: restate "
+                     f"through them (--to {newest:%Y-%m})")
     publish, latest_published = _publish_choice(paths, months[-1], publish)
     started = time.monotonic()
     first = date(months[0].year, months[0].month, 1)
