@@ -387,3 +387,23 @@ def test_refresh_of_a_past_month_under_later_history_is_refused_clearly(
     assert "tiering backfill --from 2025-01 --to 2025-02 --restate" in capsys.readouterr().err
     assert pipeline.refresh(date(2025, 2, 28)) == 0  # the newest period itself runs
     assert calls == [date(2025, 2, 28)]
+
+
+def test_the_fallback_never_replaces_a_newer_serving_copy(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A month already published and then re-delivered broken: the refresh of it is refused and
+    the fallback to the month before is not taken (it would publish an older copy over it)."""
+    import tiering.pipeline as pipeline
+    from orchestration.state import write_state
+
+    for department in DEPARTMENTS:
+        deliver(home / "landing", department, "2025-02-28")
+    write_state(home / "state" / "last_refresh.json", {"as_of_date": "2025-02-28"})
+    calls: list[date] = []
+    monkeypatch.setattr(pipeline, "nothing_to_do", lambda paths, as_of: False)
+    monkeypatch.setattr(pipeline, "fallback_period", lambda paths, refused: date(2025, 1, 31))
+    monkeypatch.setattr(pipeline, "run_job",
+                        lambda job, as_of: calls.append(as_of) or (False, "run-1", "boom"))
+    assert pipeline.refresh() == 1
+    assert calls == [date(2025, 2, 28)]
+    assert "the serving copy stays as of 2025-02-28" in capsys.readouterr().out

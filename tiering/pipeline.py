@@ -271,6 +271,13 @@ def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refre
         code = _fail(f"{job} as of {target} FAILED (run {run_id}); the serving database and "
                      f"report were left as they were.\n  {message}")
         fallback = fallback_period(paths, target) if as_of is None and job == "refresh" else None
+        _, latest_published = _publish_choice(paths, target, None)
+        if fallback is not None and latest_published is not None \
+                and latest_published > fallback:
+            # a published month re-delivered broken: the past never replaces a newer copy
+            _say(f"{target:%Y-%m} has a delivery that did not load; the serving copy stays as "
+                 f"of {latest_published}.")
+            fallback = None
         if fallback is not None:
             _say(f"{target:%Y-%m} has a delivery that did not load; {fallback} is the latest "
                  f"period whose deliveries all loaded: refreshing it, so that BI has the newest "
