@@ -276,7 +276,7 @@ def test_backfill_restate_rebuilds_the_months_in_one_run(
     before them, the same deliveries and the same identity, months come out the same; the
     months before --from are not touched."""
     needs_a_good_refresh(refreshed)
-    from tiering.pipeline import period_tables, restate
+    from tiering.pipeline import backfill, period_tables, restate
 
     home = tmp_path / "home"
     shutil.copytree(refreshed["home"], home, ignore=shutil.ignore_patterns("dagster"))
@@ -332,6 +332,35 @@ def test_backfill_restate_rebuilds_the_months_in_one_run(
     assert {p for p in versions if again_versions[p] != restated_versions[p]} == {
         FIRST_AS_OF, LAST_PERIOD}
     pd.testing.assert_frame_equal(restated, again)
+
+    # month by month over held months: March rebuilt with March's identity differs from the
+    # restated March (April's), and the stored April continued from the restated one. The
+    # backfill deletes the months first, then builds March and refreshes April; before, the
+    # build of March stopped at the migrations' test (April's previous tier no longer March's).
+    # A range ending before the newest held month is refused, nothing changed
+    code, output = run(backfill, "2025-02", "2025-03")
+    assert code == 1 and "--to 2025-04" in output, output
+    assert _tiers(home)[1] == again_versions
+    code, output = run(backfill, "2025-03", "2025-04")
+    assert code == 0, output[-4000:]
+    assert "rows from 2025-03 on deleted" in output, output
+    backfilled, backfilled_versions = _tiers(home)
+    assert set(backfilled_versions) == set(versions)
+    assert {p for p in versions if backfilled_versions[p] != again_versions[p]} == {
+        FIRST_AS_OF, LAST_PERIOD}
+    march = pd.Timestamp(FIRST_AS_OF)
+    assert not backfilled[backfilled.period_date == march].reset_index(drop=True).equals(
+        again[again.period_date == march].reset_index(drop=True))  # what broke the old way
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        broken = con.execute("""
+            select count(*) from marts.client_tiers as april
+            left join marts.client_tiers as march
+              on march.client_key = april.client_key
+              and march.profile_code = april.profile_code and march.period_date = ?
+            where april.period_date = ?
+              and april.previous_tier_code is distinct from march.tier_code""",
+                             [FIRST_AS_OF, LAST_PERIOD]).fetchall()[0][0]
+    assert broken == 0
 
     # what makes the next restate rebuild the unified view: a delivery re-delivered and not yet
     # ingested, a table changed by hand, another as-of date

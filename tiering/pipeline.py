@@ -332,15 +332,29 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     report) when it is at least the latest published period, else `build` too, so that
     backfilling past months never replaces a newer serving copy with an older one
     (`publish=True/False` forces the choice). The tier of a month depends on the month before
-    (the stability rule, docs/dynamics.md): months are built in order, a rebuilt month equals its
-    first build, and months after `end` already in the history are reported, not rebuilt."""
+    (the stability rule, docs/dynamics.md): months are built in order. Months the history already
+    holds are deleted from every period table first (as `restate` does), so that a rebuilt month
+    never sits under stored later months that continued from its old version; a range that ends
+    before the newest stored month is refused, naming the range that rebuilds it with its
+    followers."""
     try:
         months = month_ends(start, end)
     except ValueError as error:
         return _fail(str(error))
     paths = get_paths()
+    newest = _newest_tier_period(paths)
+    if newest is not None and newest > months[-1]:
+        return _fail(f"the history already holds months up to {newest:%Y-%m}, which continue "
+                     f"from the months rebuilt here (docs/dynamics.md): backfill through them "
+                     f"(--to {newest:%Y-%m}). Nothing was changed.")
     publish, latest_published = _publish_choice(paths, months[-1], publish)
     started = time.monotonic()
+    if newest is not None and newest >= months[0]:
+        _say(f"The history already holds months from {months[0]:%Y-%m} on: they are deleted "
+             "first and rebuilt month by month.")
+        for line in _clear_periods_from(paths, date(months[0].year, months[0].month, 1),
+                                        months[-1]):
+            _say(f"  {line}")
     seconds: list[float] = []
     for number, period in enumerate(months, start=1):
         month_started = time.monotonic()
@@ -364,13 +378,6 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
          f"{total:.0f} s (median {statistics.median(seconds):.0f} s a month)."
          + ("" if publish else f"\n  Not published: the serving copy stays as of "
                                 f"{latest_published}."))
-    newest = _newest_tier_period(paths)
-    if newest is not None and newest > months[-1]:
-        following = date(months[-1].year + months[-1].month // 12, months[-1].month % 12 + 1, 1)
-        _say(f"note: client_tiers also holds periods after {months[-1]:%Y-%m} (up to "
-             f"{newest:%Y-%m}), built before this backfill. A month's tier depends on the month "
-             "before (docs/dynamics.md): if the rebuilt months changed, carry them forward with "
-             f"`tiering backfill --from {following:%Y-%m} --to {newest:%Y-%m}`.")
     return 0
 
 
