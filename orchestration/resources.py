@@ -7,6 +7,7 @@ period for which every department's delivery is complete.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import dagster as dg
@@ -19,6 +20,7 @@ from orchestration.project import (
     dbt_vars,
 )
 from tiering.config import Paths, get_paths
+from tiering.runlock import HomeBusy, step_guard
 
 
 class TieringResource(dg.ConfigurableResource):
@@ -44,6 +46,19 @@ class TieringResource(dg.ConfigurableResource):
 
     def dbt_vars(self) -> str:
         return dbt_vars(self.as_of())
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext):
+        """Each step holds the home shared while it runs (tiering/runlock.py), unless it runs
+        inside a `tiering refresh` / `backfill` that holds it: a command started meanwhile is
+        refused instead of colliding with the step, and a step is refused while a command runs."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(step_guard(self.paths))
+            except HomeBusy as busy:
+                raise dg.Failure(str(busy)) from None
+            with super().yield_for_execution(context) as value:
+                yield value
 
 
 def tiering_run_config(as_of: date) -> dict:

@@ -21,6 +21,7 @@ from orchestration.deliveries import (
     latest_complete_period,
     month_ends,
 )
+from orchestration.resources import TieringResource
 from tiering.contract import DEPARTMENTS
 
 
@@ -407,3 +408,91 @@ def test_the_fallback_never_replaces_a_newer_serving_copy(
     assert pipeline.refresh() == 1
     assert calls == [date(2025, 2, 28)]
     assert "the serving copy stays as of 2025-02-28" in capsys.readouterr().out
+
+
+HOLDER = """
+import sys, time
+from tiering.config import get_paths
+from tiering import runlock
+
+hold = runlock.held_by_command if sys.argv[1] == "command" else runlock.step_guard
+args = (get_paths(), "refresh --as-of 2025-02-28") if sys.argv[1] == "command" else (get_paths(),)
+with hold(*args):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+TOUCHED: list[bool] = []
+
+
+@dg.asset
+def touches_the_home(tiering: TieringResource) -> None:
+    TOUCHED.append(True)
+
+
+def _holding(home: Path, kind: str):
+    """A child process holding the home's run lock, as a command or as a Dagster step."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, kind], stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, "TIERING_HOME": str(home)})
+    assert child.stdout.readline().strip() == "held"
+    return child
+
+
+def test_one_run_at_a_time_per_home(home: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture) -> None:
+    """A command while another command holds the home: refused at once with EXIT_BUSY, naming the
+    holder, nothing run (before, the second run failed half-way on DuckDB's lock, or made the
+    first fail, and both wrote one log file). The same while a Dagster-launched step holds it;
+    a Dagster run's step is refused while a command holds it. A killed holder frees the home."""
+    import signal
+
+    import tiering.pipeline as pipeline
+    from tiering.runlock import EXIT_BUSY
+
+    for department in DEPARTMENTS:
+        deliver(home / "landing", department, "2025-02-28")
+    calls: list[date] = []
+    monkeypatch.setattr(pipeline, "run_job",
+                        lambda job, as_of: calls.append(as_of) or (True, "run-1", ""))
+
+    command = _holding(home, "command")
+    try:
+        assert pipeline.refresh() == EXIT_BUSY
+        err = capsys.readouterr().err
+        assert f"`tiering refresh --as-of 2025-02-28` (PID {command.pid}" in err, err
+        assert pipeline.backfill("2025-01", "2025-02") == EXIT_BUSY
+        assert pipeline.restate("2025-02", "2025-02") == EXIT_BUSY
+        assert calls == []
+
+        result = dg.materialize([touches_the_home], resources={"tiering": TieringResource()},
+                                raise_on_error=False)
+        assert not result.success and not TOUCHED
+        errors = [event.event_specific_data.error for event in result.all_events
+                  if event.is_failure and getattr(event.event_specific_data, "error", None)]
+        assert any("another run" not in e.to_string() and "this run stops before touching it"
+                   in e.to_string() and f"PID {command.pid}" in e.to_string()
+                   for e in errors), [e.to_string() for e in errors]
+    finally:
+        command.send_signal(signal.SIGKILL)
+        command.wait()
+
+    step = _holding(home, "step")
+    try:
+        assert pipeline.refresh() == EXIT_BUSY
+        assert "a run launched by Dagster" in capsys.readouterr().err
+    finally:
+        step.send_signal(signal.SIGKILL)
+        step.wait()
+
+    # killed holders leave nothing behind: the command runs, and a backfill's own refresh of
+    # its last month does not lock itself out
+    assert pipeline.refresh(date(2025, 2, 28), force=True) == 0
+    assert pipeline.backfill("2025-02", "2025-02") == 0
+    assert calls == [date(2025, 2, 28), date(2025, 2, 28)]
+    assert (home / "state" / "run.lock").read_text() == ""
+    assert dg.materialize([touches_the_home], resources={"tiering": TieringResource()}).success
+    assert TOUCHED == [True]

@@ -8,6 +8,7 @@ instance (fast); `tiering serve` and TIERING_DAGSTER_PERSIST=1 use `$TIERING_HOM
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from orchestration.deliveries import (complete_deliveries, complete_periods,
 from orchestration.state import nothing_to_do, record_alert, step_failure_text
 from tiering.config import PROJECT_DIR, Paths, get_paths
 from tiering.contract import DEPARTMENTS
+from tiering.runlock import EXIT_BUSY, HomeBusy, held_by_command
 
 # Instance settings for `tiering serve` and command-line runs (docs/operations.md).
 DAGSTER_YAML = """\
@@ -81,6 +83,27 @@ def _period_loaded(paths: Paths, period: date, status: dict) -> bool:
                                               delivery.extract_date)
     return set(newest) >= set(DEPARTMENTS) and all(
         status.get((department, day)) == "loaded" for department, day in newest.items())
+
+
+
+def _one_run_at_a_time(describe):
+    """Hold the home for the command's whole duration (tiering/runlock.py): another command or
+    Dagster run on the same home makes it return EXIT_BUSY at once, naming the holder."""
+    def wrap(command):
+        @functools.wraps(command)
+        def run(*args, **kwargs):
+            try:
+                with held_by_command(get_paths(), describe(*args, **kwargs)):
+                    return command(*args, **kwargs)
+            except HomeBusy as busy:
+                _fail(str(busy))
+                return EXIT_BUSY
+        return run
+    return wrap
+
+
+def _month_range(start: str, end: str, **_) -> str:
+    return f"--from {start} --to {end}"
 
 
 def fallback_period(paths: Paths, refused: date) -> date | None:
@@ -239,6 +262,7 @@ def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
     return False, result.run_id, message
 
 
+@_one_run_at_a_time(lambda as_of=None, **_: "refresh" + (f" --as-of {as_of}" if as_of else ""))
 def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refresh") -> int:
     """Ingest, build, check, publish and report as of `as_of` (default: latest complete period).
     `job="retier"`: the same without ingestion and the unified client view (a restate whose
@@ -324,6 +348,7 @@ def _publish_choice(paths: Paths, last: date, publish: bool | None) -> tuple[boo
     return publish, latest_published
 
 
+@_one_run_at_a_time(lambda *args, **kwargs: f"backfill {_month_range(*args, **kwargs)}")
 def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     """Build tier history month by month, from 'YYYY-MM' to 'YYYY-MM', in order.
 
@@ -455,6 +480,7 @@ def _unified_view_stale(paths: Paths, as_of: date) -> str | None:
     return unified_view.why_not_current(paths, as_of, manifest)
 
 
+@_one_run_at_a_time(lambda *args, **kwargs: f"backfill --restate {_month_range(*args, **kwargs)}")
 def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     """Rebuild the tier history of the months 'YYYY-MM' to 'YYYY-MM' in one run.
 

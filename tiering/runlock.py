@@ -1,0 +1,111 @@
+"""One run at a time per home: `$TIERING_HOME/state/run.lock`.
+
+DuckDB lets one process write `warehouse.duckdb`, so two runs on one home cannot both succeed:
+before this lock the second one failed somewhere in the middle on DuckDB's "Could not set lock",
+or took the build database between two steps of the first and made *that* one fail, and both
+wrote the same log file. Now:
+
+- `tiering refresh` and `tiering backfill` (with or without `--restate`) hold the lock
+  exclusively for their whole duration (`held_by_command`); a second command, or a Dagster run,
+  on the same home is refused at once, naming the holder, and nothing is done;
+- each step of a run that Dagster launches itself (`tiering serve`: the schedules and the sensor,
+  each step a process of its own) holds it shared while it runs (`step_guard`, called by the
+  `tiering` resource): Dagster runs do not exclude each other here (the `warehouse_writer` pool
+  does that), but a command started meanwhile is refused instead of colliding with them.
+
+Steps of a command's own in-process run are inside its exclusive hold and take nothing. The lock
+is an advisory `flock`: the kernel releases it when the process ends, however it ends, so a
+killed run never leaves a stale lock behind. `docs/operations.md` ("One run at a time").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from tiering.config import Paths
+
+EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+
+_held_here: list[Path] = []  # the lock files this process holds exclusively
+
+
+class HomeBusy(RuntimeError):
+    """Another run holds the home."""
+
+
+def lock_file(paths: Paths) -> Path:
+    return paths.home / "state" / "run.lock"
+
+
+DAGSTER_HOLDER = "a run launched by Dagster (`tiering serve` or dagster-daemon), in one of its steps"
+
+
+def _holder(handle) -> str:
+    """Who holds the lock: a command writes itself into the file while it holds it exclusively;
+    steps hold it shared and write nothing (a killed command leaves its text behind, so the text
+    counts only while the lock cannot be had shared)."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        return handle.read().strip() or "a `tiering` command"
+    fcntl.flock(handle, fcntl.LOCK_UN)
+    return DAGSTER_HOLDER
+
+
+@contextlib.contextmanager
+def held_by_command(paths: Paths, what: str) -> Iterator[None]:
+    """Hold the home exclusively while a command runs (re-entrant within the process: a backfill
+    refreshing its last month does not lock itself out). Raises HomeBusy, naming the holder,
+    when another process holds it."""
+    path = lock_file(paths)
+    if path in _held_here:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HomeBusy(f"another run is using {paths.home}: {_holder(handle)}. Nothing was "
+                           "done; run this again when it has finished.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"`tiering {what}` (PID {os.getpid()}, started "
+                     f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z})\n")
+        handle.flush()
+        _held_here.append(path)
+        try:
+            yield
+        finally:
+            _held_here.remove(path)
+            handle.seek(0)
+            handle.truncate()
+            handle.flush()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def step_guard(paths: Paths) -> Iterator[None]:
+    """Hold the home shared for one step of a Dagster-launched run; nothing inside a command's
+    own hold. Raises HomeBusy when a command holds it."""
+    path = lock_file(paths)
+    if path in _held_here:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HomeBusy(f"{_holder(handle)} is using {paths.home}: this run stops before "
+                           "touching it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
