@@ -75,9 +75,10 @@ def assert_invariant(paths: Paths) -> None:
             continue
         folder = paths.landing / department / extract_date.isoformat()
         manifest = json.loads((folder / "_manifest.json").read_text(encoding="utf-8"))
+        on_disk = {p.name.casefold(): p.name for p in folder.iterdir()}
         for file_name, spec in manifest["files"].items():
-            source = f"{department}/{extract_date}/{file_name}"
-            name = file_name.rsplit(".", 1)[0]
+            source = f"{department}/{extract_date}/{on_disk[file_name.casefold()]}"
+            name = file_name.rsplit(".", 1)[0].casefold()
             loaded = raw_count(paths, department, name, f"_source_file = '{source}'")
             bad = sum(1 for q in quarantine(paths) if q["_source_file"] == source)
             assert loaded + bad == spec["rows"], (source, loaded, bad, spec["rows"])
@@ -536,3 +537,36 @@ def test_registry_lists_written_as_text_become_json_arrays(paths: Paths) -> None
     assert raw_rows(paths, "external", "registry", "former_names, association_memberships") == [
         ('["旧名甲","旧名乙"]', '["协会A","协会B"]'), ("[]", None), (None, "[]"),
         ('["旧名丙"]', '["协会C"]'), ('["旧名丁","旧名戊"]', "[]")]
+
+
+def test_file_names_in_another_case_are_read(paths: Paths) -> None:
+    """CLIENTS.CSV (a Windows exporter) is clients.csv, in the manifest, on disk or both; before,
+    it was "not an entity of the contract: ignored", and the delivery loaded with no clients.
+    Two files for one entity reject the delivery."""
+    crm = make_delivery(paths.landing, "crm", NOV, n=10)
+    (crm / "clients.csv").rename(crm / "CLIENTS.CSV")
+    manifest = json.loads((crm / "_manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = {"CLIENTS.CSV": manifest["files"]["clients.csv"]}
+    (crm / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    finance = make_delivery(paths.landing, "finance", NOV, n=10)
+    (finance / "receipts.csv").rename(finance / "Receipts.csv")  # the manifest says receipts.csv
+    projects = make_delivery(paths.landing, "projects", NOV, n=10)
+    (projects / "PROJECTS.csv").write_bytes((projects / "projects.csv").read_bytes())
+    manifest = json.loads((projects / "_manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["PROJECTS.csv"] = manifest["files"]["projects.csv"]
+    (projects / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+    summary = ingest(paths)
+    by_department = {r.department: r for r in summary.results}
+    assert by_department["crm"].status == "loaded"
+    assert "CLIENTS.CSV read as clients.csv" in by_department["crm"].warnings
+    assert not any("not delivered" in w or "not an entity" in w or "not in the manifest" in w
+                   for w in by_department["crm"].warnings + by_department["finance"].warnings)
+    assert raw_count(paths, "crm", "clients") == 10
+    assert raw_count(paths, "finance", "receipts") == 10
+    assert raw_rows(paths, "crm", "clients", "distinct _source_file") == [
+        ("crm/2024-11-30/CLIENTS.CSV",)]
+    assert by_department["projects"].status == "rejected"
+    assert by_department["projects"].message == (
+        "_manifest.json lists projects.csv and PROJECTS.csv: two files for projects.csv")
+    assert_invariant(paths)

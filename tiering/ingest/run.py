@@ -210,20 +210,32 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
                    warnings: list[str]) -> list[_LoadedFile]:
     """Read and check every file; raise DeliveryRejected on the first fatal problem."""
     manifest = read_manifest(delivery)
-    by_file = {e.file_name: e for e in entities_of(delivery.department)}
+    # file names match whatever their case (CLIENTS.CSV from a Windows exporter is clients.csv)
+    by_file = {e.file_name.casefold(): e for e in entities_of(delivery.department)}
     on_disk = {p.name for p in delivery.folder.iterdir() if p.is_file() and p.name != MANIFEST}
-    for name in sorted(on_disk - set(manifest)):
+    listed = {name.casefold() for name in manifest}
+    for name in sorted(n for n in on_disk if n.casefold() not in listed):
         warnings.append(f"{name} is not in the manifest: ignored")
     loaded: list[_LoadedFile] = []
+    delivered: dict[str, str] = {}  # entity file name -> the manifest's name for it
     for name, spec in manifest.items():
-        entity = by_file.get(name)
+        entity = by_file.get(name.casefold())
         if entity is None:
             warnings.append(f"{name} is not a {delivery.department} entity of the contract: "
                             "ignored")
             continue
+        if entity.file_name in delivered:
+            raise DeliveryRejected(f"{MANIFEST} lists {delivered[entity.file_name]} and {name}: "
+                                   f"two files for {entity.file_name}")
+        delivered[entity.file_name] = name
         path = delivery.folder / name
         if not path.is_file():
-            raise DeliveryRejected(f"{name} is listed in the manifest but missing")
+            found = sorted(n for n in on_disk if n.casefold() == name.casefold())
+            if len(found) != 1:
+                raise DeliveryRejected(f"{name} is listed in the manifest but missing")
+            path = delivery.folder / found[0]
+        if path.name != entity.file_name:
+            warnings.append(f"{path.name} read as {entity.file_name}")
         relative = path.relative_to(paths.landing).as_posix()
         if entity.fmt != "parquet" and spec.encoding is not None \
                 and not known_encoding(spec.encoding):
@@ -252,7 +264,7 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
             warnings.append(f"{name}: {len(parsed.quarantined)} of {spec.rows} rows quarantined")
         loaded.append(_LoadedFile(entity, relative, parsed))
     for entity in entities_of(delivery.department):
-        if entity.file_name not in manifest:
+        if entity.file_name not in delivered:
             warnings.append(f"{entity.file_name} not delivered")
     return loaded
 
