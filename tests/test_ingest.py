@@ -570,3 +570,26 @@ def test_file_names_in_another_case_are_read(paths: Paths) -> None:
     assert by_department["projects"].message == (
         "_manifest.json lists projects.csv and PROJECTS.csv: two files for projects.csv")
     assert_invariant(paths)
+
+
+def test_folders_with_a_manifest_that_are_not_deliveries_are_named(paths: Paths) -> None:
+    """A delivery folder not named by its date, or a department folder the contract does not
+    know, is not read (never guessed at), and the summary names it: before, it was skipped
+    without a word and its month simply stayed incomplete."""
+    make_delivery(paths.landing, "crm", NOV, n=5)
+    misnamed = make_delivery(paths.landing, "crm", DEC, n=5)
+    misnamed.rename(misnamed.with_name("2024-12-31_v2"))
+    elsewhere = make_delivery(paths.landing.parent / "elsewhere", "crm", DEC, n=5)
+    elsewhere.parent.rename(paths.landing / "CRM")
+    (paths.landing / "crm" / "notes").mkdir()  # no manifest: not a delivery attempt
+    make_delivery(paths.landing, "crm", JAN, n=5)
+
+    summary = ingest(paths)
+    assert [(r.department, r.extract_date) for r in summary.of("loaded")] == [
+        ("crm", NOV), ("crm", JAN)]
+    assert summary.unread == [
+        "CRM/: not a department of the contract (crm, finance, risk, projects, service, "
+        "external); 1 delivery folder(s) in it not read",
+        "crm/2024-12-31_v2: has a _manifest.json but its name is not the extract date "
+        "(YYYY-MM-DD); not read"]
+    assert "  NOT READ  crm/2024-12-31_v2: has a _manifest.json" in summary.describe()

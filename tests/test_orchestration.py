@@ -390,6 +390,25 @@ def test_refresh_of_a_past_month_under_later_history_is_refused_clearly(
     assert calls == [date(2025, 2, 28)]
 
 
+def test_refresh_names_folders_it_does_not_read(
+        home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """A month left incomplete by a misnamed folder: the refresh of the month before says why
+    the newest month is not refreshed."""
+    import tiering.pipeline as pipeline
+
+    for department in DEPARTMENTS:
+        deliver(home / "landing", department, "2025-01-31")
+        deliver(home / "landing", department,
+                "2025-02-28" if department != "risk" else "2025-02-28 (2)")
+    calls: list[date] = []
+    monkeypatch.setattr(pipeline, "run_job",
+                        lambda job, as_of: calls.append(as_of) or (True, "run-1", ""))
+    assert pipeline.refresh() == 0
+    assert calls == [date(2025, 1, 31)]
+    assert ("warning: risk/2025-02-28 (2): has a _manifest.json but its name is not the extract "
+            "date (YYYY-MM-DD); not read") in capsys.readouterr().out
+
+
 def test_the_fallback_never_replaces_a_newer_serving_copy(
         home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     """A month already published and then re-delivered broken: the refresh of it is refused and

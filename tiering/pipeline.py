@@ -24,6 +24,7 @@ from orchestration.deliveries import (complete_deliveries, complete_periods,
 from orchestration.state import nothing_to_do, record_alert, step_failure_text
 from tiering.config import PROJECT_DIR, Paths, get_paths
 from tiering.contract import DEPARTMENTS
+from tiering.ingest.landing import unread_folders
 from tiering.runlock import EXIT_BUSY, HomeBusy, held_by_command
 
 # Instance settings for `tiering serve` and command-line runs (docs/operations.md).
@@ -269,6 +270,8 @@ def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refre
     unified view is current)."""
     started = time.monotonic()
     paths = get_paths()
+    for folder in unread_folders(paths.landing):
+        _say(f"warning: {folder}")
     target = as_of or latest_complete_period(paths.landing)
     if target is None:
         return _fail(f"nothing to refresh: no period in {paths.landing} has a complete delivery "

@@ -53,6 +53,8 @@ def raw_deliveries(context: dg.AssetExecutionContext, tiering: TieringResource):
         release_memory()
     described = summary.describe()
     context.log.info(described)
+    for folder in getattr(summary, "unread", []):
+        context.log.warning(f"landing zone: {folder}")
     results = getattr(summary, "results", [])
     for key in sorted(context.selected_asset_keys, key=lambda k: k.path):
         department = key.path[-1]

@@ -66,6 +66,33 @@ def scan_landing(landing: Path, as_of: date | None = None) -> list[LandedDeliver
     return sorted(found, key=lambda d: (d.extract_date, d.department))
 
 
+def unread_folders(landing: Path) -> list[str]:
+    """Folders holding a `_manifest.json` that are not read as deliveries, each with why: a
+    delivery folder not named by a date (`crm/2025-7-31`, `crm/2025-10-31_v2`) or a department
+    folder the contract does not know (`CRM`, `sales`). Never guessed at: named, so that the
+    landing zone can be fixed (they would otherwise leave a month incomplete without a word)."""
+    if not landing.is_dir():
+        return []
+    found: list[str] = []
+    for folder in sorted(landing.iterdir()):
+        if not folder.is_dir():
+            continue
+        manifests = sorted(folder.glob(f"*/{MANIFEST}"))
+        if folder.name not in DEPARTMENTS:
+            if manifests:
+                found.append(f"{folder.name}/: not a department of the contract "
+                             f"({', '.join(DEPARTMENTS)}); {len(manifests)} delivery folder(s) "
+                             "in it not read")
+            continue
+        for manifest in manifests:
+            try:
+                date.fromisoformat(manifest.parent.name)
+            except ValueError:
+                found.append(f"{folder.name}/{manifest.parent.name}: has a {MANIFEST} but its "
+                             "name is not the extract date (YYYY-MM-DD); not read")
+    return found
+
+
 def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
     """The manifest's files, checked against the folder it sits in."""
     try:

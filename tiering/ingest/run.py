@@ -18,7 +18,7 @@ from tiering.config import Paths
 from tiering.contract import Entity, entities_of
 from tiering.ingest import store
 from tiering.ingest.landing import MANIFEST, LandedDelivery, ManifestError, known_encoding, \
-    read_manifest, scan_landing
+    read_manifest, scan_landing, unread_folders
 from tiering.ingest.readers import FileRejected, ParsedFile, read_file
 
 
@@ -39,6 +39,7 @@ class DeliveryResult:
 class IngestSummary:
     results: list[DeliveryResult]
     as_of: date | None = None
+    unread: list[str] = field(default_factory=list)  # folders with a manifest not read
 
     def of(self, status: str) -> list[DeliveryResult]:
         return [r for r in self.results if r.status == status]
@@ -67,6 +68,7 @@ class IngestSummary:
             lines.append(f"  REJECTED  {r.department}/{r.extract_date}: {r.message}")
         for r in pending:
             lines.append(f"  pending   {r.department}/{r.extract_date}: {r.message}")
+        lines += [f"  NOT READ  {folder}" for folder in self.unread]
         return "\n".join(lines)
 
 
@@ -157,7 +159,8 @@ def ingest(paths: Paths, as_of: date | None = None) -> IngestSummary:
             changed = True
         if changed:
             store.write_log(paths, list(log.values()))
-        return IngestSummary([r for r in results if r is not None], as_of)
+        return IngestSummary([r for r in results if r is not None], as_of,
+                             unread_folders(paths.landing))
 
 
 def _already_done(previous: dict | None, sha: str) -> bool:
