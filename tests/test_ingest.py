@@ -128,13 +128,14 @@ def test_delivery_without_manifest_is_pending_not_loaded(paths: Paths) -> None:
 
 def test_manifest_written_by_other_exporters_is_read(paths: Paths) -> None:
     """A byte order mark, the row count as a string or a whole float, the date as YYYY/MM/DD or
-    with a time: the same manifest. A count that is not a whole number still rejects the delivery."""
+    with a time, the department in capitals: the same manifest. A count that is not a whole number still rejects the delivery."""
     for department in ("crm", "risk", "projects"):
         make_delivery(paths.landing, department, NOV, n=20)
     crm = paths.landing / "crm" / NOV.isoformat() / "_manifest.json"
     manifest = json.loads(crm.read_text(encoding="utf-8"))
     manifest["files"]["clients.csv"]["rows"] = "20"
     manifest["extract_date"] = NOV.strftime("%Y/%m/%d 00:00:00")
+    manifest["department"] = "CRM"
     crm.write_bytes(b"\xef\xbb\xbf" + json.dumps(manifest, ensure_ascii=False).encode("utf-8"))
     risk = paths.landing / "risk" / NOV.isoformat() / "_manifest.json"
     manifest = json.loads(risk.read_text(encoding="utf-8"))

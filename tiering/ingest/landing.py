@@ -102,7 +102,8 @@ def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
         raise ManifestError(f"{MANIFEST} is not readable JSON: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise ManifestError(f'{MANIFEST} has no "files" object')
-    if manifest.get("department", delivery.department) != delivery.department:
+    said = manifest.get("department", delivery.department)
+    if not isinstance(said, str) or said.strip().casefold() != delivery.department:  # "CRM" is crm
         raise ManifestError(f'{MANIFEST} says department {manifest["department"]!r}, '
                             f"folder says {delivery.department!r}")
     if "extract_date" in manifest and \
