@@ -37,6 +37,10 @@ def test_report_has_every_section_and_inline_svg(tmp_path, monkeypatch):
     assert "尚未发布" in page  # tier_review_queue is not there yet: the section says so
     assert "skipped: table marts.long_tail_clients" in page
     assert not re.search(r"1[3-9][0-9]{9}", page)
+    # cells as a reader expects them: dates without a time, counts without ".0"
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    assert "2026-10-31" in cells
+    assert not [c for c in cells if c.endswith(" 00:00:00") or re.fullmatch(r"\d+\.0", c)]
     book = openpyxl.load_workbook(path.with_suffix(".xlsx"), read_only=True)
     assert {"client_tiers_current", "dim_clients", "long_tail_clients", "说明"} <= set(book.sheetnames)
     assert book["dim_clients"].max_row == 201

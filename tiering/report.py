@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from tiering.config import Paths, duckdb_config, get_paths
@@ -199,9 +200,22 @@ def svg_rate_bars(rates: pd.Series, title: str) -> str:
     return "".join(parts) + "</svg>"
 
 
+def _cell(value: object) -> str:
+    """A table cell as a reader expects it: a date without 00:00:00, a count without .0, other
+    numbers to 4 decimals at most, nothing for a missing value."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return (f"{value:%Y-%m-%d}" if (value.hour, value.minute, value.second) == (0, 0, 0)
+                else f"{value:%Y-%m-%d %H:%M}")
+    if isinstance(value, (float, np.floating)):
+        return str(int(value)) if float(value).is_integer() else str(round(float(value), 4))
+    return str(value)
+
+
 def html_table(frame: pd.DataFrame, max_rows: int = 30) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td>{_e(_cell(v))}</td>" for v in row) + "</tr>"
                    for row in frame.head(max_rows).itertuples(index=False))
     more = f"<p class=note>（共 {len(frame)} 行，仅显示前 {max_rows} 行）</p>" if len(frame) > max_rows else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
