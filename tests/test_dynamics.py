@@ -567,6 +567,16 @@ def _fake_pipeline(monkeypatch, tmp_path, published: str | None, failing: date |
     import tiering.pipeline as pipeline
 
     monkeypatch.setenv("TIERING_HOME", str(tmp_path))
+    monkeypatch.delenv("TIERING_LANDING_DIR", raising=False)
+    from orchestration.deliveries import month_ends
+    from tiering.contract import DEPARTMENTS
+
+    for month in month_ends("2024-11", "2025-03"):  # a complete delivery from each department
+        for department in DEPARTMENTS:
+            folder = tmp_path / "landing" / department / month.isoformat()
+            folder.mkdir(parents=True)
+            (folder / "_manifest.json").write_text(json.dumps(
+                {"department": department, "extract_date": month.isoformat(), "files": {}}))
     if published:
         (tmp_path / "state").mkdir(parents=True, exist_ok=True)
         (tmp_path / "state" / "last_refresh.json").write_text(
@@ -610,6 +620,24 @@ def test_backfill_stops_at_the_first_failed_month(monkeypatch, tmp_path, capsys)
     assert pipeline.backfill("2024-11", "2025-03") == 1
     assert calls == [("build", date(2024, 11, 30)), ("build", date(2024, 12, 31))]
     assert "backfill stopped at 2024-12" in capsys.readouterr().err
+
+
+def test_backfill_of_months_without_every_delivery_is_refused_up_front(monkeypatch, tmp_path,
+                                                                        capsys):
+    """A month a department has not delivered fails the raw gate; a backfill over held months
+    deletes them first, so it would have left the history shorter for nothing: refused before
+    anything runs or is deleted. A restate needs only its last month complete."""
+    pipeline, calls = _fake_pipeline(monkeypatch, tmp_path, published=None)
+    assert pipeline.backfill("2024-09", "2024-12") == 1
+    assert calls == []
+    assert ("for 2024-09, 2024-10 (the landing zone's first complete month is 2024-11)"
+            in capsys.readouterr().err)
+    (tmp_path / "landing" / "risk" / "2025-01-31" / "_manifest.json").unlink()
+    assert pipeline.backfill("2024-12", "2025-02") == 1
+    assert calls == []
+    assert pipeline.restate("2024-12", "2025-01") == 1
+    assert calls == []
+    assert "for 2025-01 " in capsys.readouterr().err
 
 
 def test_backfill_cli_wiring(monkeypatch):

@@ -338,6 +338,20 @@ def _newest_tier_period(paths: Paths) -> date | None:
     return newest
 
 
+def _incomplete_months(paths: Paths, months: list[date]) -> str | None:
+    """Which of `months` lack a complete delivery (with its manifest) from some department, said
+    for a message; None when every month has all six."""
+    complete = set(complete_periods(paths.landing))
+    missing = [month for month in months if month not in complete]
+    if not missing:
+        return None
+    first = min(complete, default=None)
+    return (f"no complete delivery from every department ({', '.join(DEPARTMENTS)}) for "
+            + ", ".join(f"{month:%Y-%m}" for month in missing)
+            + (f" (the landing zone's first complete month is {first:%Y-%m})" if first else
+               f" (the landing zone {paths.landing} holds no complete month)"))
+
+
 def _publish_choice(paths: Paths, last: date, publish: bool | None) -> tuple[bool, date | None]:
     """Whether a backfill publishes its last month (default: only when it is not older than the
     latest published period, so the past never replaces a newer serving copy), and that
@@ -370,6 +384,10 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     except ValueError as error:
         return _fail(str(error))
     paths = get_paths()
+    incomplete = _incomplete_months(paths, months)
+    if incomplete:
+        return _fail(f"{incomplete}: each month of a backfill is built from its own deliveries "
+                     "(the raw gate requires every department's). Nothing was changed.")
     newest = _newest_tier_period(paths)
     if newest is not None and newest > months[-1]:
         return _fail(f"the history already holds months up to {newest:%Y-%m}, which continue "
@@ -377,7 +395,8 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
                      f"(--to {newest:%Y-%m}). Nothing was changed.")
     publish, latest_published = _publish_choice(paths, months[-1], publish)
     started = time.monotonic()
-    if newest is not None and newest >= months[0]:
+    cleared = newest is not None and newest >= months[0]
+    if cleared:
         _say(f"The history already holds months from {months[0]:%Y-%m} on: they are deleted "
              "first and rebuilt month by month.")
         for line in _clear_periods_from(paths, date(months[0].year, months[0].month, 1),
@@ -397,8 +416,13 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
             _say(f"Backfill {number}/{len(months)}: building {period:%Y-%m} ...")
             ok, run_id, message = run_job("build", period)
             if not ok:
+                held = _newest_tier_period(paths)
                 return _fail(f"backfill stopped at {period:%Y-%m} (run {run_id}); later months "
-                             f"were not built.\n  {message}")
+                             f"were not built"
+                             + (f": the tier history now ends at {held:%Y-%m}, and the next "
+                                "refresh, or this command again from the month that failed, "
+                                "builds the months after it" if cleared else "")
+                             + f".\n  {message}")
         seconds.append(time.monotonic() - month_started)
         _say(f"  {period:%Y-%m} built in {seconds[-1]:.0f} s")
     total = time.monotonic() - started
@@ -503,6 +527,10 @@ def restate(start: str, end: str, *, publish: bool | None = None) -> int:
     except ValueError as error:
         return _fail(str(error))
     paths = get_paths()
+    incomplete = _incomplete_months(paths, months[-1:])
+    if incomplete:
+        return _fail(f"{incomplete}: the restate runs as of --to, which needs every "
+                     "department's delivery. Nothing was changed.")
     newest = _newest_tier_period(paths)
     if newest is not None and newest > months[-1]:
         return _fail(f"--restate rebuilds every month from --from on, and the history already "
