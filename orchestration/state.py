@@ -78,9 +78,11 @@ def last_refresh(paths: Paths) -> dict | None:
 
 
 def nothing_to_do(paths: Paths, as_of: date) -> bool:
-    """Same as-of already published and reported, no delivery up to it changed since, and the
-    same code: after a release (or a changed seed) the next refresh publishes what the new code
-    makes of the same deliveries. A state written before the code digest counts as changed."""
+    """Same as-of already published and reported, no delivery up to it changed since, the same
+    code, and the build database's tier history still reaching it: after a release (or a
+    changed seed) the next refresh publishes what the new code makes of the same deliveries, and
+    after a backfill or restate that deleted months and then failed, it builds them again. A
+    state written before the code digest counts as changed."""
     state = last_refresh(paths)
     return (
         state is not None
@@ -88,7 +90,24 @@ def nothing_to_do(paths: Paths, as_of: date) -> bool:
         and state["fingerprint"] == fingerprint(paths.landing, as_of)
         and state.get("code") == code_digest()
         and paths.serving.exists()
+        and history_reaches(paths, as_of)
     )
+
+
+def history_reaches(paths: Paths, as_of: date) -> bool:
+    """Whether `marts.client_tiers` of the build database holds a period on or after `as_of`.
+    True when it cannot tell because another process writes the database (that run is the one
+    building it)."""
+    if not paths.warehouse.exists():
+        return False
+    try:
+        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+            newest = con.execute("select max(period_date) from marts.client_tiers").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return False
+    except duckdb.Error:  # "Could not set lock": a run is writing it
+        return True
+    return newest is not None and newest >= as_of
 
 
 def record_alert(paths: Paths, *, run_id: str, job_name: str, as_of: str | None,

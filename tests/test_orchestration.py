@@ -190,12 +190,22 @@ def test_daily_schedule_refreshes_the_latest_complete_period_once(
         [request] = daily.evaluate_tick(context).run_requests
         assert request.run_config["resources"]["tiering"]["config"]["as_of_date"] == "2025-03-31"
         (home / "serving.duckdb").touch()
+        tier_history(home, "2025-03-31")
         record_refresh(get_paths(), date(2025, 3, 31), "run-1")
         assert "already published" in daily.evaluate_tick(context).skip_message
         monthly = defs.resolve_schedule_def("monthly_retiering")
         [retier] = monthly.evaluate_tick(context).run_requests  # re-tiers even when unchanged
         assert retier.tags["tiering/trigger"] == "monthly"
         assert retier.run_key == "retier-2025-03-31-202506"
+
+
+def tier_history(home: Path, *periods: str) -> None:
+    """A build database whose marts.client_tiers holds `periods`."""
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute("create schema if not exists marts")
+        con.execute("create or replace table marts.client_tiers (period_date date)")
+        for period in periods:
+            con.execute("insert into marts.client_tiers values (cast(? as date))", [period])
 
 
 def test_a_release_makes_the_published_period_worth_refreshing_again(
@@ -210,6 +220,10 @@ def test_a_release_makes_the_published_period_worth_refreshing_again(
     (home / "serving.duckdb").touch()
     paths, period = get_paths(), date(2025, 3, 31)
     state.record_refresh(paths, period, "run-1")
+    assert not state.nothing_to_do(paths, period)  # no build database: build it again
+    tier_history(home, "2025-02-28")
+    assert not state.nothing_to_do(paths, period)  # the history ends before it (a failed
+    tier_history(home, "2025-02-28", "2025-03-31")  # backfill deleted the month)
     assert state.nothing_to_do(paths, period)
     released = state.code_digest() + "-next"
     monkeypatch.setattr(state, "code_digest", lambda: released)
