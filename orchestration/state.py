@@ -83,15 +83,23 @@ def nothing_to_do(paths: Paths, as_of: date) -> bool:
     changed seed) the next refresh publishes what the new code makes of the same deliveries, and
     after a backfill or restate that deleted months and then failed, it builds them again. A
     state written before the code digest counts as changed."""
+    return refresh_reason(paths, as_of) is None
+
+
+def refresh_reason(paths: Paths, as_of: date) -> str | None:
+    """Why a refresh as of `as_of` has something to do (None: nothing), in words."""
     state = last_refresh(paths)
-    return (
-        state is not None
-        and state["as_of_date"] == as_of.isoformat()
-        and state["fingerprint"] == fingerprint(paths.landing, as_of)
-        and state.get("code") == code_digest()
-        and paths.serving.exists()
-        and history_reaches(paths, as_of)
-    )
+    if state is None or not paths.serving.exists():
+        return "nothing is published yet"
+    if state["as_of_date"] != as_of.isoformat():
+        return f"the published period is {state['as_of_date']}"
+    if state["fingerprint"] != fingerprint(paths.landing, as_of):
+        return "a delivery up to it arrived, was re-delivered or vanished since it was published"
+    if state.get("code") != code_digest():
+        return "the code, a seed or an expectation suite changed since it was published"
+    if not history_reaches(paths, as_of):
+        return "the build database's tier history no longer reaches it"
+    return None
 
 
 def history_reaches(paths: Paths, as_of: date) -> bool:

@@ -529,3 +529,51 @@ def test_one_run_at_a_time_per_home(home: Path, monkeypatch: pytest.MonkeyPatch,
     assert (home / "state" / "run.lock").read_text() == ""
     assert dg.materialize([touches_the_home], resources={"tiering": TieringResource()}).success
     assert TOUCHED == [True]
+
+
+def test_status_says_what_state_the_home_is_in(home: Path, capsys: pytest.CaptureFixture) -> None:
+    """`tiering status`, read-only: complete and incomplete months, folders being delivered or not
+    read, the tier history, what is published and why the next refresh would run, who holds the
+    home now, the last alerts."""
+    import signal
+
+    from orchestration.state import record_alert, record_refresh
+    from tiering import cli
+    from tiering.config import get_paths
+
+    for department in DEPARTMENTS:
+        deliver(home / "landing", department, "2025-01-31")
+        deliver(home / "landing", department, "2025-02-28")
+    deliver(home / "landing", "crm", "2025-03-31")
+    deliver(home / "landing", "risk", "2025-03-31", manifest=False)
+    deliver(home / "landing", "finance", "2025-03-31 copy")
+
+    assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "running now:       nothing" in out
+    assert "complete months 2025-01 … 2025-02 (2)" in out
+    assert "2025-03 waits for finance, risk, projects, service, external" in out
+    assert "being delivered:   risk/2025-03-31: no _manifest.json yet" in out
+    assert "not read:          finance/2025-03-31 copy: has a _manifest.json" in out
+    assert "ingestion:         nothing ingested yet" in out
+    assert "build database:    " in out and "not built yet" in out
+    assert "published:         nothing yet" in out
+    assert "next refresh:      would refresh as of 2025-02-28: nothing is published yet" in out
+
+    tier_history(home, "2025-01-31", "2025-02-28")
+    (home / "serving.duckdb").touch()
+    record_refresh(get_paths(), date(2025, 2, 28), "run-7")
+    record_alert(get_paths(), run_id="run-6", job_name="refresh", as_of="2025-02-28",
+                 message="step gx_raw: boom")
+    holder = _holding(home, "command")
+    try:
+        assert cli.main(["status"]) == 0
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    out = capsys.readouterr().out
+    assert f"running now:       `tiering refresh --as-of 2025-02-28` (PID {holder.pid}" in out
+    assert "tier history 2025-01 … 2025-02 (2 periods)" in out
+    assert "published:         as of 2025-02-28" in out and "(run run-7)" in out
+    assert "next refresh:      nothing to do (2025-02-28 is published" in out
+    assert "refresh as of 2025-02-28: step gx_raw: boom" in out

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="regenerate the refresh report")
     rep.add_argument("--as-of", type=_date, help="default: the latest published period")
 
+    sub.add_parser("status", help="what state this home is in (read-only): deliveries, "
+                                   "history, published, running now, alerts")
+
     sub.add_parser("serve", help="start the Dagster UI on this project")
     return parser
 
@@ -91,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
             from tiering.report import main as report_main
 
             return report_main(as_of=args.as_of)
+        if args.command == "status":
+            from tiering.status import main as status_main
+
+            return status_main()
         if args.command == "serve":
             from tiering.pipeline import serve
 

@@ -58,6 +58,20 @@ def _holder(handle) -> str:
     return DAGSTER_HOLDER
 
 
+def current_holder(paths: Paths) -> str | None:
+    """Who holds the home now (None when nobody does), without holding it (`tiering status`)."""
+    path = lock_file(paths)
+    if not path.exists():
+        return None
+    with open(path, encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _holder(handle)
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 @contextlib.contextmanager
 def held_by_command(paths: Paths, what: str) -> Iterator[None]:
     """Hold the home exclusively while a command runs (re-entrant within the process: a backfill

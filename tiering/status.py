@@ -1,0 +1,133 @@
+"""`tiering status`: what state a home is in, read-only, in a second.
+
+For the data engineer on call: which months the landing zone holds complete, what ingestion made
+of the deliveries (rejected ones with why), how far the build database's tier history reaches,
+what is published, what the next `tiering refresh` would do, whether a run holds the home now,
+and the last alerts. It opens nothing for writing and takes no lock: it can run beside a refresh
+(the build database is then reported busy, not waited for).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from orchestration.deliveries import complete_deliveries, complete_periods
+from orchestration.state import last_refresh, ops_database, refresh_reason
+from tiering.config import Paths, get_paths
+from tiering.contract import DEPARTMENTS
+from tiering.ingest import store
+from tiering.ingest.landing import MANIFEST, scan_landing, unread_folders
+from tiering.runlock import current_holder
+
+LABEL = 18
+
+
+def _line(label: str, text: str) -> str:
+    return f"  {label + ':':<{LABEL}} {text}"
+
+
+def _months(periods: list[date]) -> str:
+    if not periods:
+        return "none"
+    return f"{periods[0]:%Y-%m} … {periods[-1]:%Y-%m} ({len(periods)})"
+
+
+def _landing(paths: Paths) -> list[str]:
+    complete = complete_periods(paths.landing)
+    lines = [_line("landing zone", f"{paths.landing}: complete months {_months(complete)}")]
+    delivered: dict[date, set[str]] = {}
+    for delivery in complete_deliveries(paths.landing):
+        delivered.setdefault(delivery.period, set()).add(delivery.department)
+    newer = sorted(p for p in delivered if not complete or p > complete[-1])
+    if newer:
+        waiting = ", ".join(d for d in DEPARTMENTS if d not in delivered[newer[-1]])
+        lines.append(_line("incomplete", f"{newer[-1]:%Y-%m} waits for {waiting}"))
+    lines += [_line("being delivered", f"{d.department}/{d.extract_date}: no {MANIFEST} yet")
+              for d in scan_landing(paths.landing) if not d.is_complete]
+    lines += [_line("not read", folder) for folder in unread_folders(paths.landing)]
+    return lines
+
+
+def _ingestion(paths: Paths) -> list[str]:
+    log = store.read_log(paths).to_pylist()
+    if not log:
+        return [_line("ingestion", "nothing ingested yet")]
+    counts = {status: sum(r["status"] == status for r in log)
+              for status in ("loaded", "rejected", "pending")}
+    lines = [_line("ingestion", f"{len(log)} deliveries: {counts['loaded']} loaded, "
+                                f"{counts['rejected']} rejected, {counts['pending']} pending")]
+    for row in log:
+        if row["status"] == "rejected":
+            lines.append(_line("rejected", f"{row['department']}/{row['extract_date']}: "
+                                           f"{row['message']}"))
+    return lines
+
+
+def _history(paths: Paths) -> str:
+    if not paths.warehouse.exists():
+        return _line("build database", f"{paths.warehouse}: not built yet")
+    try:
+        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+            first, last, periods = con.execute(
+                "select min(period_date), max(period_date), count(distinct period_date) "
+                "from marts.client_tiers").fetchall()[0]
+    except duckdb.CatalogException:
+        return _line("build database", "no tier history yet")
+    except duckdb.Error:
+        return _line("build database", "busy: a run is writing it")
+    if last is None:
+        return _line("build database", "an empty tier history")
+    return _line("build database", f"tier history {first:%Y-%m} … {last:%Y-%m} ({periods} periods)")
+
+
+def _published(paths: Paths) -> list[str]:
+    state = last_refresh(paths)
+    lines = [_line("published", "nothing yet" if state is None or not paths.serving.exists()
+                   else f"as of {state['as_of_date']}, finished {state.get('finished_at', '?')} "
+                        f"(run {state.get('run_id', '?')}): {paths.serving}")]
+    complete = complete_periods(paths.landing)
+    if not complete:
+        lines.append(_line("next refresh", "nothing to refresh: no complete month"))
+    elif (reason := refresh_reason(paths, complete[-1])) is None:
+        lines.append(_line("next refresh", f"nothing to do ({complete[-1]} is published from "
+                                           "the same deliveries and code)"))
+    else:
+        lines.append(_line("next refresh", f"would refresh as of {complete[-1]}: {reason}"))
+    return lines
+
+
+def _alerts(paths: Paths, last: int = 3) -> list[str]:
+    database = ops_database(paths)
+    if not database.exists():
+        return []
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            rows = con.execute("select alerted_at, job_name, as_of_date, message "
+                               "from pipeline_alerts order by alerted_at desc limit ?",
+                               [last]).fetchall()
+    except duckdb.Error:
+        return []
+    return [_line("alert", f"{at:%Y-%m-%d %H:%M} UTC {job} as of {as_of}: "
+                           f"{' '.join(str(message).split())[:300]}")
+            for at, job, as_of, message in rows]
+
+
+def describe(paths: Paths) -> str:
+    holder = current_holder(paths)
+    lines = [f"Tiering home {paths.home}",
+             _line("running now", holder or "nothing"),
+             *_landing(paths), *_ingestion(paths), _history(paths), *_published(paths),
+             *_alerts(paths)]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    paths = get_paths()
+    if not Path(paths.home).exists():
+        print(f"tiering: {paths.home} does not exist (set TIERING_HOME)")
+        return 1
+    print(describe(paths))
+    return 0
