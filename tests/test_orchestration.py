@@ -498,6 +498,10 @@ def test_one_run_at_a_time_per_home(home: Path, monkeypatch: pytest.MonkeyPatch,
         err = capsys.readouterr().err
         assert f"`tiering refresh --as-of 2025-02-28` (PID {command.pid}" in err, err
         assert pipeline.backfill("2025-01", "2025-02") == EXIT_BUSY
+        from tiering import cli
+
+        assert cli.main(["ingest"]) == EXIT_BUSY  # the raw layer is not written under it
+        assert not (home / "raw" / "_ingestion_log.parquet").exists()
         assert pipeline.restate("2025-02", "2025-02") == EXIT_BUSY
         assert calls == []
 

@@ -77,7 +77,15 @@ def main(argv: list[str] | None = None) -> int:
             from tiering.config import get_paths
             from tiering.ingest import ingest
 
-            summary = ingest(get_paths(), as_of=args.as_of)
+            from tiering.runlock import EXIT_BUSY, HomeBusy, held_by_command
+
+            paths = get_paths()
+            try:
+                with held_by_command(paths, "ingest"):  # not under a running refresh's feet
+                    summary = ingest(paths, as_of=args.as_of)
+            except HomeBusy as busy:
+                print(f"tiering: {busy}", file=sys.stderr)
+                return EXIT_BUSY
             print(summary.describe())
             return 0
         if args.command == "refresh":
