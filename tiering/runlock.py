@@ -24,6 +24,7 @@ import contextlib
 import fcntl
 import os
 from collections.abc import Iterator
+from typing import TextIO
 from datetime import datetime
 from pathlib import Path
 
@@ -73,53 +74,59 @@ def current_holder(paths: Paths) -> str | None:
 
 
 @contextlib.contextmanager
-def held_by_command(paths: Paths, what: str) -> Iterator[None]:
-    """Hold the home exclusively while a command runs (re-entrant within the process: a backfill
-    refreshing its last month does not lock itself out). Raises HomeBusy, naming the holder,
-    when another process holds it."""
+def _locked(paths: Paths, mode: int, refusal) -> Iterator[TextIO | None]:
+    """The lock file, flock'ed in `mode` without waiting (None inside this process's own
+    exclusive hold); HomeBusy with `refusal(holder)` when another process holds it."""
     path = lock_file(paths)
     if path in _held_here:
-        yield
+        yield None
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise HomeBusy(f"another run is using {paths.home}: {_holder(handle)}. Nothing was "
-                           "done; run this again when it has finished.") from None
+            raise HomeBusy(refusal(_holder(handle))) from None
+        try:
+            yield handle
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def held_by_command(paths: Paths, what: str) -> Iterator[None]:
+    """Hold the home exclusively while a command runs (re-entrant within the process: a backfill
+    refreshing its last month does not lock itself out). Raises HomeBusy, naming the holder,
+    when another process holds it."""
+    def refusal(holder: str) -> str:
+        return (f"another run is using {paths.home}: {holder}. Nothing was done; run this "
+                "again when it has finished.")
+
+    with _locked(paths, fcntl.LOCK_EX, refusal) as handle:
+        if handle is None:
+            yield
+            return
         handle.seek(0)
         handle.truncate()
         handle.write(f"`tiering {what}` (PID {os.getpid()}, started "
                      f"{datetime.now().astimezone():%Y-%m-%d %H:%M:%S %Z})\n")
         handle.flush()
-        _held_here.append(path)
+        _held_here.append(lock_file(paths))
         try:
             yield
         finally:
-            _held_here.remove(path)
+            _held_here.remove(lock_file(paths))
             handle.seek(0)
             handle.truncate()
             handle.flush()
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
 def step_guard(paths: Paths) -> Iterator[None]:
     """Hold the home shared for one step of a Dagster-launched run; nothing inside a command's
     own hold. Raises HomeBusy when a command holds it."""
-    path = lock_file(paths)
-    if path in _held_here:
+    def refusal(holder: str) -> str:
+        return f"{holder} is using {paths.home}: this run stops before touching it"
+
+    with _locked(paths, fcntl.LOCK_SH, refusal):
         yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise HomeBusy(f"{_holder(handle)} is using {paths.home}: this run stops before "
-                           "touching it") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
