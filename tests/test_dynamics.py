@@ -622,6 +622,25 @@ def test_backfill_stops_at_the_first_failed_month(monkeypatch, tmp_path, capsys)
     assert "backfill stopped at 2024-12" in capsys.readouterr().err
 
 
+def test_a_backfill_failing_after_deleting_held_months_says_where_the_history_ends(
+        monkeypatch, tmp_path, capsys):
+    """Held months are deleted before the build; when a month then fails, the message says what
+    the history holds now (here nothing: every held month was deleted) and what rebuilds it."""
+    import duckdb
+
+    pipeline, calls = _fake_pipeline(monkeypatch, tmp_path, published=None,
+                                     failing=date(2024, 11, 30))
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.client_tiers as select date '2024-12-31' as period_date")
+    monkeypatch.setattr(pipeline, "period_tables", lambda as_of=None: ["marts.client_tiers"])
+    assert pipeline.backfill("2024-11", "2024-12") == 1
+    assert calls == [("build", date(2024, 11, 30))]
+    err = capsys.readouterr().err
+    assert "backfill stopped at 2024-11" in err
+    assert "the tier history is now empty, and the next refresh" in err, err
+
+
 def test_backfill_of_months_without_every_delivery_is_refused_up_front(monkeypatch, tmp_path,
                                                                         capsys):
     """A month a department has not delivered fails the raw gate; a backfill over held months

@@ -86,7 +86,6 @@ def _period_loaded(paths: Paths, period: date, status: dict) -> bool:
         status.get((department, day)) == "loaded" for department, day in newest.items())
 
 
-
 def _one_run_at_a_time(describe):
     """Hold the home for the command's whole duration (tiering/runlock.py): another command or
     Dagster run on the same home makes it return EXIT_BUSY at once, naming the holder."""
@@ -417,11 +416,12 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
             ok, run_id, message = run_job("build", period)
             if not ok:
                 held = _newest_tier_period(paths)
+                now = (f"now ends at {held:%Y-%m}" if held is not None else "is now empty")
                 return _fail(f"backfill stopped at {period:%Y-%m} (run {run_id}); later months "
                              f"were not built"
-                             + (f": the tier history now ends at {held:%Y-%m}, and the next "
-                                "refresh, or this command again from the month that failed, "
-                                "builds the months after it" if cleared else "")
+                             + (f": the tier history {now}, and the next refresh, or this "
+                                "command again from the month that failed, builds the months "
+                                "after it" if cleared else "")
                              + f".\n  {message}")
         seconds.append(time.monotonic() - month_started)
         _say(f"  {period:%Y-%m} built in {seconds[-1]:.0f} s")
