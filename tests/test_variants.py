@@ -82,6 +82,11 @@ def test_every_delivery_has_the_outcome_the_contract_asks_for(variant: dict) -> 
         assert expected["message"] in result.message, (expected, result.message)
     statuses = [r.status for r in got.values()]
     assert statuses.count("rejected") == 1 and statuses.count("pending") == 1
+    # the projects' last month saved as PROJECTS.CSV and Participations.csv: read as its files
+    projects = got[("projects", AS_OF.isoformat())]
+    assert projects.status == "loaded" and projects.files == 2, projects
+    assert {"PROJECTS.CSV read as projects.csv",
+            "Participations.csv read as participations.csv"} <= set(projects.warnings)
 
 
 def test_every_delivered_row_is_loaded_or_quarantined(variant: dict) -> None:

@@ -162,7 +162,7 @@ def parse_summary(con: duckdb.DuckDBPyConnection, as_of: date) -> dict:
             anti join parsed p using (source_file, row_number, field)
             where {loaded(as_of, 'e.source_file')}
               and split_part(e.source_file, '/', 1) || '/'
-                  || split_part(split_part(e.source_file, '/', 3), '.', 1)
+                  || lower(split_part(split_part(e.source_file, '/', 3), '.', 1))
                   in ({snapshot_files})
             limit 10""").fetchall(),
     }

@@ -1223,6 +1223,11 @@ def _styles(rng: random.Random, department: str, month: int) -> dict[str, FileSt
 
 
 # ------------------------------------------------------------------------------------- main
+# file names in another case than the contract's (the projects' last month): read as its files
+UPPER_CASE_FILE_NAMES = {"projects.csv": "PROJECTS.CSV",
+                         "participations.csv": "Participations.csv"}
+
+
 @dataclass
 class VariantSummary:
     deliveries: list[dict]
@@ -1271,6 +1276,11 @@ def generate(landing: Path, truth: Path, companies: int = 400, months: int = 3,
                                                                          states["crm"]),
                                       _styles(gen.rng, "crm", 0)["clients"])
         deliveries.append(extra)
+    if months >= 2:  # the projects department saves its last month from Excel on Windows
+        last = next(d for d in deliveries if d.department == "projects"
+                    and d.extract_date == gen.months[-1])
+        last.files = {UPPER_CASE_FILE_NAMES.get(name, name): spec
+                      for name, spec in last.files.items()}
     if business_day_cuts:
         for delivery in deliveries:
             if delivery.department in BUSINESS_DAY_DEPARTMENTS:
