@@ -23,14 +23,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from collections.abc import Iterator
-from typing import TextIO
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from tiering.config import Paths
 
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
+ATTEMPTS = 5  # a hold is refused after about a second of finding the lock taken
 
 _held_here: list[Path] = []  # the lock files this process holds exclusively
 
@@ -60,7 +62,9 @@ def _holder(handle) -> str:
 
 
 def current_holder(paths: Paths) -> str | None:
-    """Who holds the home now (None when nobody does), without holding it (`tiering status`)."""
+    """Who holds the home now (None when nobody does), for `tiering status`. It probes the lock
+    for microseconds; a command or step starting in that instant retries (ATTEMPTS) instead of
+    taking the probe for a run."""
     path = lock_file(paths)
     if not path.exists():
         return None
@@ -83,10 +87,14 @@ def _locked(paths: Paths, mode: int, refusal) -> Iterator[TextIO | None]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise HomeBusy(refusal(_holder(handle))) from None
+        for attempt in range(ATTEMPTS):
+            try:
+                fcntl.flock(handle, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == ATTEMPTS - 1:
+                    raise HomeBusy(refusal(_holder(handle))) from None
+                time.sleep(0.2)  # `tiering status` probes for microseconds: not a run
         try:
             yield handle
         finally:
