@@ -7,7 +7,7 @@ wrote the same log file. Now:
 
 - `tiering refresh` and `tiering backfill` (with or without `--restate`) hold the lock
   exclusively for their whole duration (`held_by_command`); a second command, or a Dagster run,
-  on the same home is refused at once, naming the holder, and nothing is done;
+  on the same home is refused within about a second, naming the holder, and nothing is done;
 - each step of a run that Dagster launches itself (`tiering serve`: the schedules and the sensor,
   each step a process of its own) holds it shared while it runs (`step_guard`, called by the
   `tiering` resource): Dagster runs do not exclude each other here (the `warehouse_writer` pool
