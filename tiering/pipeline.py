@@ -88,7 +88,8 @@ def _period_loaded(paths: Paths, period: date, status: dict) -> bool:
 
 def _one_run_at_a_time(describe):
     """Hold the home for the command's whole duration (tiering/runlock.py): another command or
-    Dagster run on the same home makes it return EXIT_BUSY within about a second, naming the holder."""
+    Dagster run on the same home makes it return EXIT_BUSY within about a second, naming the
+    holder."""
     def wrap(command):
         @functools.wraps(command)
         def run(*args, **kwargs):
