@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import urllib.request
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -102,20 +103,39 @@ def refresh_reason(paths: Paths, as_of: date) -> str | None:
     return None
 
 
-def history_reaches(paths: Paths, as_of: date) -> bool:
-    """Whether `marts.client_tiers` of the build database holds a period on or after `as_of`.
-    True when it cannot tell because another process writes the database (that run is the one
-    building it)."""
+@dataclass(frozen=True)
+class TierHistory:
+    """What `marts.client_tiers` of the build database holds: its first and last period and how
+    many (None and 0 when not built or empty); `busy` when another process writes the database
+    and it cannot be read now."""
+    first: date | None = None
+    last: date | None = None
+    periods: int = 0
+    busy: bool = False
+
+
+def tier_history(paths: Paths) -> TierHistory:
+    """The build database's tier history, read-only (the one place that reads it for the
+    command line, `tiering status` and "nothing to do")."""
     if not paths.warehouse.exists():
-        return False
+        return TierHistory()
     try:
         with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-            newest = con.execute("select max(period_date) from marts.client_tiers").fetchall()[0][0]
+            first, last, periods = con.execute(
+                "select min(period_date), max(period_date), count(distinct period_date) "
+                "from marts.client_tiers").fetchall()[0]
     except duckdb.CatalogException:
-        return False
+        return TierHistory()
     except duckdb.Error:  # "Could not set lock": a run is writing it
-        return True
-    return newest is not None and newest >= as_of
+        return TierHistory(busy=True)
+    return TierHistory(first, last, periods)
+
+
+def history_reaches(paths: Paths, as_of: date) -> bool:
+    """Whether the tier history holds a period on or after `as_of`. True when it cannot tell
+    because another process writes the database (that run is the one building it)."""
+    history = tier_history(paths)
+    return history.busy or (history.last is not None and history.last >= as_of)
 
 
 def record_alert(paths: Paths, *, run_id: str, job_name: str, as_of: str | None,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from orchestration.deliveries import (complete_deliveries, complete_periods,
                                       latest_complete_period, month_ends)
-from orchestration.state import nothing_to_do, record_alert, step_failure_text
+from orchestration.state import nothing_to_do, record_alert, step_failure_text, tier_history
 from tiering.config import PROJECT_DIR, Paths, get_paths
 from tiering.contract import DEPARTMENTS
 from tiering.ingest.landing import unread_folders
@@ -325,17 +325,9 @@ def refresh(as_of: date | None = None, *, force: bool = False, job: str = "refre
 
 
 def _newest_tier_period(paths: Paths) -> date | None:
-    """The newest period of marts.client_tiers in the build database (None if none yet)."""
-    if not paths.warehouse.exists():
-        return None
-    import duckdb
-
-    try:
-        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-            newest = con.execute("select max(period_date) from marts.client_tiers").fetchone()[0]
-    except duckdb.Error:  # no such table yet, or the database is busy
-        return None
-    return newest
+    """The newest period of marts.client_tiers in the build database (None if none yet, or the
+    database is busy)."""
+    return tier_history(paths).last
 
 
 def _incomplete_months(paths: Paths, months: list[date]) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.deliveries import complete_deliveries, complete_periods
-from orchestration.state import last_refresh, ops_database, refresh_reason
+from orchestration.state import last_refresh, ops_database, refresh_reason, tier_history
 from tiering.config import Paths, get_paths
 from tiering.contract import DEPARTMENTS
 from tiering.ingest import store
@@ -69,18 +69,13 @@ def _ingestion(paths: Paths) -> list[str]:
 def _history(paths: Paths) -> str:
     if not paths.warehouse.exists():
         return _line("build database", f"{paths.warehouse}: not built yet")
-    try:
-        with duckdb.connect(str(paths.warehouse), read_only=True) as con:
-            first, last, periods = con.execute(
-                "select min(period_date), max(period_date), count(distinct period_date) "
-                "from marts.client_tiers").fetchall()[0]
-    except duckdb.CatalogException:
-        return _line("build database", "no tier history yet")
-    except duckdb.Error:
+    history = tier_history(paths)
+    if history.busy:
         return _line("build database", "busy: a run is writing it")
-    if last is None:
-        return _line("build database", "an empty tier history")
-    return _line("build database", f"tier history {first:%Y-%m} … {last:%Y-%m} ({periods} periods)")
+    if history.last is None:
+        return _line("build database", "no tier history yet")
+    return _line("build database", f"tier history {history.first:%Y-%m} … {history.last:%Y-%m} "
+                                   f"({history.periods} periods)")
 
 
 def _published(paths: Paths) -> list[str]:
