@@ -122,7 +122,8 @@ def test_raw_layer_keeps_what_was_delivered(variant: dict) -> None:
                 extra |= set(columns[len(ent.columns):]) - {"_department", "_entity",
                                                              "_extract_date", "_source_file",
                                                              "_row_number", "_loaded_at"}
-    assert extra == {"wechat_id", "摘要", "source_system", "agent_id", "data_source"}
+    # names with spaces and punctuation are kept as delivered (Spark reads them too)
+    assert extra == {"微信号 (WeChat)", "摘要", "source system", "agent_id", "data_source; v2"}
     with duckdb.connect() as con:
         multi_line = con.execute(
             f"select count(*) from read_parquet('{home / 'raw' / 'crm' / 'clients'}/*.parquet') "

@@ -1174,7 +1174,7 @@ def _styles(rng: random.Random, department: str, month: int) -> dict[str, FileSt
         return {"clients": FileStyle(
             "utf-8", rng.choice(("utf-8", "UTF-8", None)), line_end=("\n", "\r\n", "\r\n")[pick],
             quote_all=pick == 1, bom=pick == 2, shuffle_columns=pick == 1,
-            extra_column="wechat_id" if pick == 2 else None,
+            extra_column="微信号 (WeChat)" if pick == 2 else None,
             drop_column="email" if pick == 1 else None, trailing_blank_lines=pick)}
     if department == "finance":
         label = ("GBK", "GB2312", None)[pick]  # GB2312: a common label for GBK files
@@ -1192,7 +1192,7 @@ def _styles(rng: random.Random, department: str, month: int) -> dict[str, FileSt
                                          ensure_ascii=pick == 1, shuffle_columns=True,
                                          blank_lines_inside=pick, bom=pick == 2),
             "risk_events": FileStyle("utf-8", None, ensure_ascii=pick == 0,
-                                     extra_column="source_system" if pick == 2 else None,
+                                     extra_column="source system" if pick == 2 else None,
                                      trailing_blank_lines=1),
         }
     if department == "projects":
@@ -1208,7 +1208,7 @@ def _styles(rng: random.Random, department: str, month: int) -> dict[str, FileSt
                                      shuffle_columns=True, blank_lines_inside=1 + pick,
                                      extra_column="agent_id" if pick == 0 else None)}
     return {"registry": FileStyle("n/a", None, shuffle_columns=pick == 2,
-                                  extra_column="data_source" if pick == 1 else None,
+                                  extra_column="data_source; v2" if pick == 1 else None,
                                   parquet=(
         {},
         {"established_date": pa.timestamp("ms"), "registered_capital": pa.decimal128(18, 4),
