@@ -105,6 +105,21 @@ def test_report_says_when_default_rates_do_not_fall_by_tier(tmp_path):
     page = generate(paths, AS_OF).read_text(encoding="utf-8")
     performance = page.split("<h2>分级有效性（违约表现）</h2>")[1].split("<h2>")[0]
     assert "违约率从 D 到 S <b>未能逐级下降</b>" in performance
+    # the inversion with its counts, and whether it is beyond chance (one-sided Fisher: p 0.015)
+    assert "B 重要 10.00%（20/200）高于 C 一般 4.00%（8/200），单侧 Fisher 精确检验 p = 0.015" \
+        in performance and "差异显著" in performance
+    # pooled over the closed periods: counts shown, no test (a client counts in every period)
+    assert "1 期合计：<b>未能逐级下降</b>：B 重要 10.00%（20/200）高于 C 一般 4.00%（8/200）；" \
+        in performance and "D 观察 0.00%（0/100）（同一客户在各期重复计入" in performance
+    with duckdb.connect(str(paths.warehouse)) as con:  # S's one default of 50 above A's none of 100
+        con.execute("update marts.tier_performance_by_tier set default_count = case tier_code "
+                    "when 'S' then 1 when 'B' then 4 when 'C' then 8 when 'D' then 10 else 0 end")
+    publish(paths, AS_OF, RESULTS)
+    page = generate(paths, AS_OF).read_text(encoding="utf-8")
+    performance = page.split("<h2>分级有效性（违约表现）</h2>")[1].split("<h2>")[0]
+    assert "S 战略 2.00%（1/50）高于 A 核心 0.00%（0/100），单侧 Fisher 精确检验 p = 0.333" \
+        in performance
+    assert "差异不显著（p ≥ 0.05），违约样本太少" in performance and "差异显著" not in performance
 
 
 def test_xlsx_writer_keeps_types_and_text(tmp_path):

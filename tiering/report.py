@@ -358,6 +358,48 @@ def _is_monotone(rates: pd.Series) -> bool:
     return all(worse >= better for better, worse in zip(known, known[1:]))
 
 
+# An inversion (a better tier defaulting more than the next worse one) is called significant when
+# a one-sided Fisher exact test on the two tiers' counts gives p below this.
+INVERSION_SIGNIFICANCE = 0.05
+
+
+def inversion_p_value(better: tuple[int, int], worse: tuple[int, int]) -> float:
+    """One-sided Fisher exact test of (clients, defaults) pairs: the chance, were both tiers one
+    population, that the better tier would show at least its defaults."""
+    from scipy.stats import hypergeom
+
+    (n_better, d_better), (n_worse, d_worse) = better, worse
+    return float(hypergeom.sf(d_better - 1, n_better + n_worse, d_better + d_worse, n_better))
+
+
+def describe_inversions(counts: pd.DataFrame, *, test: bool = True) -> str:
+    """The pairs of neighbouring tiers (tiers with clients) whose default rates are inverted, as
+    a reader sees them: rates with their counts, and (test=True) whether the gap is beyond chance.
+    `counts`: client_count and default_count indexed by tier code."""
+    known = [t for t in TIERS if t in counts.index and counts.loc[t, "client_count"] > 0]
+    parts, significant = [], []
+    for better, worse in zip(known, known[1:]):
+        pairs = [(int(counts.loc[t, "client_count"]), int(counts.loc[t, "default_count"]))
+                 for t in (better, worse)]
+        (n_b, d_b), (n_w, d_w) = pairs
+        if d_b * n_w <= d_w * n_b:
+            continue
+        text = (f"{TIER_NAMES[better]} {d_b / n_b:.2%}（{d_b}/{n_b}）高于 "
+                f"{TIER_NAMES[worse]} {d_w / n_w:.2%}（{d_w}/{n_w}）")
+        if test:
+            p = inversion_p_value(pairs[0], pairs[1])
+            significant.append(p < INVERSION_SIGNIFICANCE)
+            text += f"，单侧 Fisher 精确检验 p = {p:.3f}"
+        parts.append(text)
+    if not parts:
+        return ""
+    out = "；".join(parts)
+    if test:
+        out += ("。差异显著，需复核分级规则与违约模型" if any(significant) else
+                f"。差异不显著（p ≥ {INVERSION_SIGNIFICANCE}），违约样本太少，尚不能说明分级失效")
+    return out
+
+
 def section_performance(db: Serving, period: date) -> str:
     """Realised default rate by tier of the performing obligors over the monitoring's outcome
     window (12 months unless the dynamics seed says otherwise; the monitoring marts, default
@@ -392,7 +434,9 @@ def section_performance(db: Serving, period: date) -> str:
                           "正常履约的授信客户": latest["client_count"].fillna(0).astype(int).values,
                           "观察窗口内违约": latest["default_count"].fillna(0).astype(int).values,
                           "违约率": [f"{r:.2%}" if pd.notna(r) else "—" for r in latest["rate"]]})
-    text = (f"<p>{label}：违约率从 D 到 S {'逐级下降' if monotone else '<b>未能逐级下降</b>'}。"
+    verdict = "逐级下降" if monotone else (
+        f"<b>未能逐级下降</b>：{describe_inversions(latest.fillna(0))}")
+    text = (f"<p>{label}：违约率从 D 到 S {verdict}。"
             "口径：该期有授信档案且无在途违约的客户，违约 = 其后观察窗口"
             f"{f'（{window}个月）' if window else ''}内的违约事件。</p>")
     if len(closed):
@@ -400,8 +444,13 @@ def section_performance(db: Serving, period: date) -> str:
             TIERS)
         pooled_rate = pooled["default_count"] / pooled["client_count"]
         table["已结束各期合计违约率"] = [f"{r:.2%}" if pd.notna(r) else "—" for r in pooled_rate]
+        # a client counts in every closed period it was a performing obligor in, so the pooled
+        # counts are not independent draws: the gaps are shown with their counts, not tested
+        pooled_verdict = "逐级下降" if _is_monotone(pooled_rate) else (
+            f"<b>未能逐级下降</b>：{describe_inversions(pooled.fillna(0), test=False)}"
+            "（同一客户在各期重复计入，次数不等于户数）")
         text += (f"<p>已结束观察窗口的 {closed['period_date'].nunique()} 期合计："
-                 f"{'逐级下降' if _is_monotone(pooled_rate) else '<b>未能逐级下降</b>'}。</p>")
+                 f"{pooled_verdict}。</p>")
     out = svg_rate_bars(latest["rate"], f"各等级违约率：{label}") + text + html_table(table)
     if db.has("marts.tier_performance"):
         cols = db.columns("marts.tier_performance")
