@@ -239,6 +239,31 @@ def test_malformed_and_undecodable_csv_rows_are_quarantined(paths: Paths) -> Non
     assert_invariant(paths)
 
 
+def test_gbk_files_keep_gb18030_characters_and_quarantine_private_use(paths: Paths) -> None:
+    """A file labelled GBK written by a GB18030 system: a rare character in a name (䶮 is two
+    bytes GBK has no mapping for, 𠈌 four) is read, not quarantined; GBK's user-defined area
+    (private use: no character) and bytes GB18030 rejects stay undecodable."""
+    folder = make_delivery(paths.landing, "finance", NOV, n=10)
+    append_raw_lines(folder / "customers.csv", [
+        "F9000001,深圳刘䶮𠈌科技有限公司,".encode("gb18030"),  # row 11
+        "F9000002,".encode("gbk") + b"\xaa\xa1" + "实业有限公司,".encode("gbk"),  # row 12
+        "F9000003,".encode("gbk") + b"\x81\x30" + "实业,".encode("gbk"),  # 13: a cut sequence
+        "F9000004,堃喆实业有限公司,".encode("gbk"),  # row 14
+    ])
+    set_manifest_rows(folder, "customers.csv", 14)
+    summary = ingest(paths)
+    [loaded] = summary.of("loaded")
+    assert loaded.rows_quarantined == 2
+    bad = {q["_row_number"]: q for q in quarantine(paths)}
+    assert sorted(bad) == [12, 13]
+    assert "row 12: undecodable bytes (not gbk)" in bad[12]["reason"]
+    assert bad[12]["raw_text"].startswith("F9000002,\\xaa")
+    names = dict(raw_rows(paths, "finance", "customers", "customer_code, customer_name",
+                          "customer_code like 'F9%'"))
+    assert names == {"F9000001": "深圳刘䶮𠈌科技有限公司", "F9000004": "堃喆实业有限公司"}
+    assert_invariant(paths)
+
+
 def test_rows_failing_type_checks_are_quarantined_but_impossible_values_are_not(
         paths: Paths) -> None:
     folder = paths.landing / "finance" / NOV.isoformat()

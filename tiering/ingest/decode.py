@@ -22,17 +22,58 @@ _ERROR_HANDLER = "tiering-ingest-record"
 _local = threading.local()
 
 
+# GBK files from Chinese systems are often GB18030 (its superset, China's mandatory standard):
+# a rare character in a name (䶮, 𠈌) is then 2 or 4 bytes GBK has no mapping for. Such a
+# sequence is read as GB18030 when it stands for a real character; a private-use code point
+# (GBK's user-defined areas) is no character and stays undecodable, as does anything GB18030
+# rejects. Every byte sequence GBK itself decodes decodes as before.
+_GB18030_EXTENSION = "tiering-ingest-gb18030-extension"
+_GB18030_RECORD = "tiering-ingest-gb18030-record"
+
+
+def _gb18030_character(error: UnicodeDecodeError) -> tuple[str, int] | None:
+    data = error.object
+    for length in (2, 4):
+        try:
+            char = bytes(data[error.start:error.start + length]).decode("gb18030")
+        except UnicodeDecodeError:
+            continue
+        if len(char) == 1 and not _is_private_use(char):
+            return char, error.start + length
+    return None
+
+
+def _is_private_use(char: str) -> bool:
+    code = ord(char)
+    return 0xE000 <= code <= 0xF8FF or code >= 0xF0000
+
+
 def _record(error: UnicodeDecodeError) -> tuple[str, int]:
     _local.offsets.append(error.start)
     return "\ufffd", error.end
 
 
+def _extension(error: UnicodeDecodeError) -> tuple[str, int]:
+    found = _gb18030_character(error)
+    if found is None:
+        raise error
+    return found
+
+
+def _extension_or_record(error: UnicodeDecodeError) -> tuple[str, int]:
+    return _gb18030_character(error) or _record(error)
+
+
 codecs.register_error(_ERROR_HANDLER, _record)
+codecs.register_error(_GB18030_EXTENSION, _extension)
+codecs.register_error(_GB18030_RECORD, _extension_or_record)
 
 
 # Labels systems put on GBK files: GB2312 is a subset GBK extends (traditional characters, 堃 喆
-# ...), CP936 is Windows' name for GBK; reading them as GBK loses nothing.
-_GBK_LABELS = {"gb2312", "gb-2312", "cp936", "ms936", "windows-936", "euc-cn"}
+# ...), CP936 is Windows' name for GBK; reading them as GBK loses nothing. A file labelled
+# GB18030 is read the same way (GBK plus GB18030's characters beyond it, see above).
+_GBK_LABELS = {"gb2312", "gb-2312", "cp936", "ms936", "windows-936", "euc-cn", "gb18030",
+               "gb-18030"}
 
 
 def codec_of(encoding: str) -> str:
@@ -57,13 +98,15 @@ class Decoded:
 def decode_lines(data: bytes, codec: str) -> Decoded:
     """Decode `data`; lines holding undecodable bytes become SENTINEL, the rest UTF-8."""
     _local.offsets = []
+    gbk = codec == "gbk"
     try:
-        text = data.decode(codec, errors=_ERROR_HANDLER)
+        text = data.decode(codec, errors=_GB18030_RECORD if gbk else _ERROR_HANDLER)
         offsets = _local.offsets
     finally:
         _local.offsets = []
     if not offsets:
         return Decoded(text.encode("utf-8") if codec != "utf-8" else data)
+    strict = _GB18030_EXTENSION if gbk else "strict"
     del text
     newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
     bad_index = np.unique(np.searchsorted(newlines, np.asarray(offsets), side="left"))
@@ -80,4 +123,5 @@ def decode_lines(data: bytes, codec: str) -> Decoded:
         cursor = end
     pieces.append(data[cursor:])
     clean = b"".join(pieces)
-    return Decoded(clean.decode(codec).encode("utf-8") if codec != "utf-8" else clean, bad_lines)
+    return Decoded(clean.decode(codec, errors=strict).encode("utf-8") if codec != "utf-8"
+                   else clean, bad_lines)
