@@ -410,6 +410,27 @@ def test_row_numbers_stay_right_after_quoted_multi_line_values(paths: Paths) -> 
     assert_invariant(paths)
 
 
+def test_undecodable_bytes_closing_a_quoted_value_are_named_in_the_rejection(
+        paths: Paths) -> None:
+    """A line with undecodable bytes is set aside whole; when it held the closing quote of a
+    multi-line value, the quote stays open, the rows after it are read into the value and the
+    row count no longer matches: the delivery is rejected, and the message says why."""
+    clients = entity("crm", "clients")
+    folder = paths.landing / "crm" / NOV.isoformat()
+    write_entity(folder, clients, rows_of(clients, 3))
+    good = csv_text(list(clients.columns), rows_of(clients, 2, start=50)).splitlines()[1:]
+    append_raw_lines(folder / "clients.csv", [
+        good[0].encode(),  # row 4
+        b'CRM9000003,"name","' + "多行\n第二".encode() + b'\xff"' + b"," * 12,  # row 5
+        good[1].encode(),  # row 6
+    ])
+    write_manifest(folder, "crm", NOV, {"clients.csv": 6})
+    [rejected] = ingest(paths).of("rejected")
+    assert rejected.message.startswith("clients.csv: manifest says 6 rows, found 5 (row 5 has "
+                                       "undecodable bytes;")
+    assert "the quote stayed open" in rejected.message
+
+
 def test_numbers_pass_as_staging_reads_them(paths: Paths) -> None:
     """Full-width digits and separators, accounting brackets, a currency sign or unit word: staging
     parses them, so ingestion must not quarantine them; garbage still goes."""

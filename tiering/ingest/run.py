@@ -254,7 +254,7 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
                                    "is missing")
         if parsed.rows_found != spec.rows:
             raise DeliveryRejected(f"{name}: manifest says {spec.rows} rows, "
-                                   f"found {parsed.rows_found}")
+                                   f"found {parsed.rows_found}{_open_quote_hint(parsed, spec.rows)}")
         warnings += [f"{name}: {note}" for note in parsed.notes]
         extra = [c for c in parsed.columns if c not in entity.columns]
         if extra:
@@ -270,6 +270,19 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
         if entity.file_name not in delivered:
             warnings.append(f"{entity.file_name} not delivered")
     return loaded
+
+
+def _open_quote_hint(parsed, expected: int) -> str:
+    """Why a CSV may hold fewer rows than its manifest says when some line had undecodable
+    bytes: such a line is set aside whole (decode.py), so if it held the closing quote of a
+    quoted value, the quote stays open and the value takes in the lines after it."""
+    rows = [q.row_number for q in parsed.quarantined
+            if q.reason.startswith("undecodable bytes")]
+    if not rows or parsed.rows_found >= expected:
+        return ""
+    return (f" (row {rows[0]} has undecodable bytes; a line holding them is set aside whole, "
+            "so if it closed a quoted value, the quote stayed open and the rows after it were "
+            "read into that value)")
 
 
 def _constant(value, kind: pa.DataType, n: int) -> pa.Array:
