@@ -247,7 +247,7 @@ def test_gbk_files_keep_gb18030_characters_and_quarantine_private_use(paths: Pat
     append_raw_lines(folder / "customers.csv", [
         "F9000001,深圳刘䶮𠈌科技有限公司,".encode("gb18030"),  # row 11
         "F9000002,".encode("gbk") + b"\xaa\xa1" + "实业有限公司,".encode("gbk"),  # row 12
-        "F9000003,".encode("gbk") + b"\x81\x30" + "实业,".encode("gbk"),  # 13: a cut sequence
+        "F9000003,".encode("gbk") + b"\x81\x30\x81\x30" + "实业,".encode("gbk"),  # 13: U+0080
         "F9000004,堃喆实业有限公司,".encode("gbk"),  # row 14
     ])
     set_manifest_rows(folder, "customers.csv", 14)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import threading
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,8 +26,9 @@ _local = threading.local()
 # GBK files from Chinese systems are often GB18030 (its superset, China's mandatory standard):
 # a rare character in a name (䶮, 𠈌) is then 2 or 4 bytes GBK has no mapping for. Such a
 # sequence is read as GB18030 when it stands for a real character; a private-use code point
-# (GBK's user-defined areas) is no character and stays undecodable, as does anything GB18030
-# rejects. Every byte sequence GBK itself decodes decodes as before.
+# (GBK's user-defined areas), a control character (stray bytes that happen to form a 4-byte
+# sequence) and anything GB18030 rejects stay undecodable. Every byte sequence GBK itself
+# decodes reads as before.
 _GB18030_EXTENSION = "tiering-ingest-gb18030-extension"
 _GB18030_RECORD = "tiering-ingest-gb18030-record"
 
@@ -38,14 +40,13 @@ def _gb18030_character(error: UnicodeDecodeError) -> tuple[str, int] | None:
             char = bytes(data[error.start:error.start + length]).decode("gb18030")
         except UnicodeDecodeError:
             continue
-        if len(char) == 1 and not _is_private_use(char):
+        if len(char) == 1 and unicodedata.category(char) not in _NOT_TEXT:
             return char, error.start + length
     return None
 
 
-def _is_private_use(char: str) -> bool:
-    code = ord(char)
-    return 0xE000 <= code <= 0xF8FF or code >= 0xF0000
+# control, format, private-use, unassigned, surrogate: no character a name or a note would hold
+_NOT_TEXT = {"Cc", "Cf", "Co", "Cn", "Cs"}
 
 
 def _record(error: UnicodeDecodeError) -> tuple[str, int]:
