@@ -253,8 +253,9 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
             raise DeliveryRejected(f"{name}: required column {', '.join(missing_required)} "
                                    "is missing")
         if parsed.rows_found != spec.rows:
+            hint = _open_quote_hint(parsed, spec.rows)
             raise DeliveryRejected(f"{name}: manifest says {spec.rows} rows, "
-                                   f"found {parsed.rows_found}{_open_quote_hint(parsed, spec.rows)}")
+                                   f"found {parsed.rows_found}{hint}")
         warnings += [f"{name}: {note}" for note in parsed.notes]
         extra = [c for c in parsed.columns if c not in entity.columns]
         if extra:
