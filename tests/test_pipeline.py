@@ -202,6 +202,38 @@ def test_a_refresh_with_nothing_new_finishes_quickly_and_says_so(refreshed: dict
     assert digest(refreshed["home"] / "serving.duckdb") == serving
 
 
+def test_tiering_client_traces_a_published_client_to_its_delivered_rows(
+        refreshed: dict, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """`tiering client` on the refreshed home: the client known to the most departments, found
+    by key and by one of its source records, with every record's delivered row found in the
+    raw layer and the names the departments typed shown as typed."""
+    needs_a_good_refresh(refreshed)
+    home = refreshed["home"]
+    monkeypatch.setenv("TIERING_HOME", str(home))
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        key, records = con.execute(
+            "select client_key, count(*) from marts.client_source_xref "
+            "where department <> 'service' group by client_key "
+            "order by count(distinct department) desc, count(*) desc, client_key limit 1"
+        ).fetchone()
+        crm_id = con.execute("select min(record_id) from marts.client_source_xref where "
+                             "client_key = ? and department = 'crm'", [key]).fetchone()[0]
+    with duckdb.connect() as con:
+        names = {n for (n,) in con.execute(
+            f"select client_name from read_parquet('{home}/raw/crm/clients/{LAST_PERIOD}.parquet')"
+            " where crm_id = ?", [crm_id]).fetchall()}
+    from tiering.cli import main as cli_main
+
+    assert cli_main(["client", key]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Client {key}") and records >= 3
+    assert "(raw row not found)" not in out
+    assert all(f"client_name={name}" in out for name in names) and names
+    assert "Tiers as of 2025-04-30" in out and "default tier history:" in out
+    assert cli_main(["client", f"crm:{crm_id}"]) == 0
+    assert capsys.readouterr().out.startswith(f"Client {key}")
+
+
 def _deliver_next_month_with_a_broken_finance_file(landing: Path) -> date:
     """Copy every department's latest delivery to the next month end; finance's manifest then
     claims more receipts rows than the file has (a broken delivery under the contract)."""

@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="what state this home is in (read-only): deliveries, "
                                    "history, published, running now, alerts")
 
+    cli = sub.add_parser("client", help="one client traced from its tiers to the rows "
+                                        "departments delivered (read-only)")
+    cli.add_argument("query", help="a client key, department:record_id (crm:CRM000123), a "
+                                   "USCC, or part of a registered name")
+
     sub.add_parser("serve", help="start the Dagster UI on this project")
     return parser
 
@@ -106,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             from tiering.status import main as status_main
 
             return status_main()
+        if args.command == "client":
+            from tiering.explain import main as explain_main
+
+            return explain_main(args.query)
         if args.command == "serve":
             from tiering.pipeline import serve
 

@@ -1,0 +1,330 @@
+"""`tiering client QUERY`: one client traced from its tier back to the rows departments delivered.
+
+For the data engineer asked "why is this company with that one?" or "why is it tier C?": the
+golden record and which department each attribute came from, every source record linked to the
+client with its match rule and score and **the row as delivered** (the name, tax code and phone
+as the department typed them, read from the raw layer by `source_file` and `source_row_number`),
+how the client's key changed (merges and splits), its tiers (the latest period per profile with
+reasons, and the default profile's history) and its open review items.
+
+QUERY is a client key (`C9ce8fb5152fe`), a source record (`crm:CRM000123`,
+`finance:F1234567`, `projects:P001|某某公司|投资方`), a USCC, or part of a registered name
+(several matches are listed to choose from). A key that a merge or split retired is followed to
+the key(s) that hold its records now.
+
+Read-only and lock-free: it reads the published serving database (which a refresh replaces by
+an atomic rename, never locks) and the raw layer's Parquet files, so it runs beside a refresh.
+It shows what BI sees: the latest published version. The raw rows are the delivered text,
+personal data unmasked (the raw layer's own access rules apply).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from tiering.config import Paths, duckdb_config, get_paths
+
+# What each identity-bearing entity's delivered row says about who it is (raw layer columns).
+EVIDENCE = {
+    ("crm", "clients"): ("client_name", "uscc", "contact_phone", "city"),
+    ("finance", "customers"): ("customer_name", "tax_id"),
+    ("risk", "credit_profiles"): ("client_name", "uscc"),
+    ("projects", "participations"): ("partner_name", "role", "project_code"),
+    ("service", "tickets"): ("company_mentioned", "caller_phone", "caller_name"),
+    ("external", "registry"): ("registered_name", "uscc", "city", "former_names"),
+}
+KEY_PATTERN = re.compile(r"^C[0-9a-f]{12}$")
+USCC_PATTERN = re.compile(r"^[0-9A-Z]{18}$")
+MAX_MATCHES = 20
+RECORDS_PER_ENTITY = 20  # a client's tickets can run to hundreds: the first 20 of each entity
+HISTORY_PERIODS = 24
+
+
+class ClientNotFound(LookupError):
+    """Nothing in the published serving database answers the query."""
+
+
+@dataclass
+class Resolved:
+    keys: list[str]
+    note: str = ""
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+class Explainer:
+    def __init__(self, paths: Paths):
+        self.paths = paths
+        if not paths.serving.exists():
+            raise FileNotFoundError(f"no serving database at {paths.serving}: nothing has been "
+                                    "published yet (run `tiering refresh`)")
+        self.con = duckdb.connect(str(paths.serving), read_only=True, config=duckdb_config())
+        self.tables = {t for (t,) in self.con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()}
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _df(self, sql: str, params: Sequence = ()) -> pd.DataFrame:
+        return self.con.execute(sql, list(params)).df()
+
+    def _has(self, *tables: str) -> bool:
+        return all(t in self.tables for t in tables)
+
+    # ------------------------------------------------------------------------ resolving QUERY
+    def resolve(self, query: str) -> Resolved:
+        text = _fold(query)
+        if not self._has("dim_clients", "client_source_xref"):
+            raise ClientNotFound(f"{self.paths.serving} has no dim_clients / client_source_xref")
+        if not self._df("select 1 from marts.dim_clients where client_key = ?", [text]).empty:
+            return Resolved([text])  # a key, the unattributed tickets' C_UNATTRIBUTED included
+        if KEY_PATTERN.match(text):
+            return self._retired(text)
+        if ":" in text:
+            department, record_id = text.split(":", 1)
+            found = self._df("select distinct client_key from marts.client_source_xref "
+                             "where department = ? and record_id = ?",
+                             [department.strip().lower(), record_id.strip()])
+            if found.empty:
+                raise ClientNotFound(f"no source record {department}:{record_id} in "
+                                     "client_source_xref (department:record_id, e.g. "
+                                     "crm:CRM000123)")
+            return Resolved(found["client_key"].tolist())
+        code = re.sub(r"[\s-]", "", text).upper()
+        if USCC_PATTERN.match(code):
+            found = self._df("select client_key from marts.dim_clients where uscc = ?", [code])
+            if not found.empty:
+                return Resolved(found["client_key"].tolist())
+        found = self._df(
+            "select client_key, registered_name, city, uscc from marts.dim_clients "
+            "where contains(registered_name, ?) order by registered_name, client_key limit ?",
+            [text, MAX_MATCHES + 1])
+        if found.empty:
+            raise ClientNotFound(f"no client key, source record, USCC or registered name "
+                                 f"matches {query!r}")
+        if len(found) == 1:
+            return Resolved(found["client_key"].tolist())
+        listing = "\n".join(f"  {r.client_key}  {_text(r.registered_name)}  "
+                            f"{_text(r.city)}  {_text(r.uscc)}".rstrip()
+                            for r in found.head(MAX_MATCHES).itertuples())
+        more = " (first 20)" if len(found) > MAX_MATCHES else ""
+        raise ClientNotFound(f"{query!r} matches several clients{more}; ask for one by key:\n"
+                             f"{listing}")
+
+    def _retired(self, key: str) -> Resolved:
+        """A key no longer in dim_clients: where its records went (client_key_changes)."""
+        if self._has("client_key_changes"):
+            moved = self._df("select as_of_date, new_client_key, change_type, reason "
+                             "from marts.client_key_changes where old_client_key = ? "
+                             "order by as_of_date desc, new_client_key", [key])
+            live = [k for k in dict.fromkeys(moved["new_client_key"]) if not self._df(
+                "select 1 from marts.dim_clients where client_key = ?", [k]).empty]
+            if live:
+                last = moved.iloc[0]
+                return Resolved(live, f"{key} was retired on {last.as_of_date:%Y-%m-%d} "
+                                      f"({last.change_type}: {last.reason}); its records are "
+                                      f"now with {', '.join(live)}")
+        raise ClientNotFound(f"no client {key} in the published dim_clients")
+
+    # ------------------------------------------------------------------------ sections
+    def golden(self, key: str) -> list[str]:
+        row = self._df("select * from marts.dim_clients where client_key = ?", [key]).iloc[0]
+        flags = [d for d in ("crm", "finance", "risk", "projects", "service", "external")
+                 if bool(row.get(f"has_{d}"))]
+        lines = [f"Client {key}  {row['registered_name'] or '(no name)'}",
+                 f"  departments: {' '.join(flags) or 'none'}; {int(row['source_record_count'])}"
+                 f" source records; completeness {row['completeness_score']:.2f}; first seen "
+                 f"{_day(row['first_seen_date'])}, last seen {_day(row['last_seen_date'])}"]
+        for column in ("registered_name", "uscc", "province", "city", "industry_code",
+                       "industry_section_name", "client_type", "registration_status",
+                       "listed_board", "account_manager"):
+            if column not in row.index or pd.isna(row[column]):
+                continue
+            source = row.get(f"{column}_source")
+            origin = f"  (from {source})" if isinstance(source, str) and source else ""
+            lines.append(f"  {column + ':':<22} {row[column]}{origin}")
+        return lines
+
+    def records(self, key: str) -> list[str]:
+        xref = self._df("select department, entity, record_id, match_rule, match_score, "
+                        "first_seen_date, last_seen_date, source_file, source_row_number "
+                        "from marts.client_source_xref where client_key = ? "
+                        "order by department, entity, record_id", [key])
+        lines = [f"Source records ({len(xref)}): department entity record_id  rule score  "
+                 "seen  |  as delivered (source file, row)"]
+        delivered = self._delivered(xref)
+        shown = xref.groupby(["department", "entity"], sort=False).head(RECORDS_PER_ENTITY)
+        for r in shown.itertuples():
+            seen = f"{_month(r.first_seen_date)}..{_month(r.last_seen_date)}"
+            said = delivered.get((r.source_file, r.source_row_number), "(raw row not found)")
+            lines.append(f"  {r.department:<8} {r.entity:<15} {r.record_id}  {r.match_rule} "
+                         f"{r.match_score:.2f}  {seen}")
+            lines.append(f"      | {said}  ({r.source_file}, row {r.source_row_number})")
+        counts = xref.groupby(["department", "entity"]).size()
+        lines += [f"  … and {n - RECORDS_PER_ENTITY} more {department} {entity} record(s): "
+                  f"marts.client_source_xref where client_key = '{key}'"
+                  for (department, entity), n in counts.items() if n > RECORDS_PER_ENTITY]
+        return lines
+
+    def _delivered(self, xref: pd.DataFrame) -> dict[tuple[str, int], str]:
+        """(source_file, row) -> the identity columns as delivered, from the raw layer."""
+        out: dict[tuple[str, int], str] = {}
+        shown_rows = xref.groupby(["department", "entity"], sort=False).head(RECORDS_PER_ENTITY)
+        files = shown_rows[["department", "entity", "source_file"]].drop_duplicates()
+        for department, entity, source_file in files.itertuples(index=False):
+            columns = EVIDENCE.get((department, entity))
+            extract = _extract_date(source_file)
+            raw = self.paths.raw / department / entity / f"{extract}.parquet"
+            if columns is None or extract is None or not raw.exists():
+                continue
+            rows = shown_rows.loc[shown_rows["source_file"] == source_file, "source_row_number"]
+            with duckdb.connect(config=duckdb_config()) as con:
+                present = set(con.execute("select * from read_parquet(?) limit 0",
+                                          [str(raw)]).df().columns)
+                shown = [c for c in columns if c in present]
+                found = con.execute(
+                    f"select _row_number, {', '.join(_q(c) for c in shown)} "
+                    "from read_parquet(?) where _row_number in (select unnest(?))",
+                    [str(raw), [int(n) for n in rows]]).fetchall()
+            for number, *values in found:
+                said = "  ".join(f"{c}={v}" for c, v in zip(shown, values)
+                                 if v is not None and str(v).strip() != "")
+                out[(source_file, number)] = said or "(no identifying value)"
+        return out
+
+    def key_changes(self, key: str) -> list[str]:
+        if not self._has("client_key_changes"):
+            return []
+        changes = self._df("select as_of_date, old_client_key, new_client_key, change_type, "
+                           "reason, moved_record_count from marts.client_key_changes "
+                           "where ? in (old_client_key, new_client_key) "
+                           "order by as_of_date, old_client_key", [key])
+        if changes.empty:
+            return ["Key changes: none (this key has held its records since they arrived)"]
+        return ["Key changes:"] + [
+            f"  {_day(r.as_of_date)}  {r.change_type:<6} {r.old_client_key} -> "
+            f"{r.new_client_key}  {int(r.moved_record_count)} record(s)  ({r.reason})"
+            for r in changes.itertuples()]
+
+    def tiers(self, key: str) -> list[str]:
+        if not self._has("client_tiers"):
+            return ["Tiers: client_tiers is not published"]
+        latest = self._df("select * from marts.client_tiers where client_key = ? and "
+                          "period_date = (select max(period_date) from marts.client_tiers "
+                          "where client_key = ?) order by profile_code = 'default' desc, "
+                          "profile_code", [key, key])
+        if latest.empty:
+            return ["Tiers: none (the client has no tier: no tiered period holds it)"]
+        period = latest["period_date"].iloc[0]
+        lines = [f"Tiers as of {_day(period)} (profile: tier, composite, PD, why):"]
+        for r in latest.itertuples():
+            reasons = "; ".join(str(x) for x in (r.reason_label_1, r.reason_label_2,
+                                                 r.reason_label_3) if isinstance(x, str) and x)
+            extra = []
+            if r.guardrail_code and r.guardrail_code != "none":
+                extra.append(f"guardrail {r.guardrail_code}")
+            if r.is_override:
+                extra.append(f"override {r.override_id} ({r.override_reason}, approved by "
+                             f"{r.override_approver})")
+            pd_text = "n/a" if pd.isna(r.pd_12m) else f"{r.pd_12m:.2%}"
+            lines.append(f"  {r.profile_code:<10} {r.tier_code}  {r.composite_score:6.2f}  "
+                         f"PD {pd_text}  {reasons}{'; ' + '; '.join(extra) if extra else ''}")
+        dims = latest.iloc[0]
+        lines.append("  dimension scores: " + ", ".join(
+            f"{d} {dims[f'{d}_score']:.1f}" for d in ("value", "credit", "risk_tolerance",
+                                                       "influence", "potential", "loyalty")
+            if f"{d}_score" in dims.index and pd.notna(dims[f"{d}_score"])))
+        history = self._df("select period_date, tier_code from marts.client_tiers "
+                           "where client_key = ? and profile_code = 'default' "
+                           "order by period_date desc limit ?", [key, HISTORY_PERIODS])
+        if len(history):
+            steps = [f"{_month(p)} {t}" for p, t in
+                     zip(history["period_date"][::-1], history["tier_code"][::-1])]
+            lines.append(f"  default tier history: {', '.join(_runs(steps))}")
+        return lines
+
+    def review(self, key: str) -> list[str]:
+        if not self._has("tier_review_queue"):
+            return []
+        queue = self._df("select trigger_label, trigger_detail, priority, due_date "
+                         "from marts.tier_review_queue where client_key = ? "
+                         "order by priority, due_date", [key])
+        if queue.empty:
+            return ["Review queue: nothing open"]
+        return ["Review queue:"] + [f"  priority {r.priority}  due {_day(r.due_date)}  "
+                                    f"{r.trigger_label}: {r.trigger_detail}"
+                                    for r in queue.itertuples()]
+
+    def explain(self, key: str) -> str:
+        sections = [self.golden(key), self.records(key), self.key_changes(key), self.tiers(key),
+                    self.review(key)]
+        return "\n\n".join("\n".join(s) for s in sections if s)
+
+
+def _runs(steps: list[str]) -> list[str]:
+    """'2025-01 C, 2025-02 C, 2025-03 B' -> '2025-01..2025-02 C, 2025-03 B'."""
+    out: list[tuple[str, str, str]] = []
+    for step in steps:
+        month, tier = step.split(" ")
+        if out and out[-1][2] == tier:
+            out[-1] = (out[-1][0], month, tier)
+        else:
+            out.append((month, month, tier))
+    return [f"{a} {t}" if a == b else f"{a}..{b} {t}" for a, b, t in out]
+
+
+def _text(value) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _q(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _day(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d}"
+
+
+def _month(value) -> str:
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m}"
+
+
+def _extract_date(source_file: str) -> str | None:
+    """crm/2026-10-31/clients.csv -> 2026-10-31 (the raw layer's file for that delivery)."""
+    parts = str(source_file).split("/")
+    return parts[1] if len(parts) >= 3 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", parts[1]) else None
+
+
+def main(query: str, paths: Paths | None = None) -> int:
+    paths = paths or get_paths()
+    try:
+        explainer = Explainer(paths)
+    except FileNotFoundError as exc:
+        print(f"tiering client: {exc}", file=sys.stderr)
+        return 1
+    try:
+        resolved = explainer.resolve(query)
+        if resolved.note:
+            print(resolved.note + "\n")
+        print("\n\n".join(explainer.explain(key) for key in resolved.keys))
+        sys.stdout.flush()
+        return 0
+    except BrokenPipeError:  # `tiering client X | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except ClientNotFound as exc:
+        print(f"tiering client: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        explainer.close()
