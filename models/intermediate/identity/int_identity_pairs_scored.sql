@@ -15,7 +15,8 @@
       fuzzy_core    equal-length long cores one character apart in compatible regions, not two
                     different industry words, the side carrying the typo weakly supported (no
                     tax code; a single record or one department's records) and the other at
-                    least as well supported, and the typo one character from no other name
+                    least as well supported, the typo one character from no other name, and
+                    a side without region not known (by its exact core) only somewhere else
     A bare short name is never linked here by name (not even to a full name whose core is the
     bare stem): int_identity_clients_resolved places short names with the only client carrying
     their stem. A record that does not say where it is (no region, or only a province) never
@@ -241,6 +242,33 @@ fuzzy_candidates as (
     where is_typo_side_a or is_typo_side_b
 ),
 
+{#- A name without region whose exact core is known (its records that state a region) only in
+    places conflicting with the other side's region is that company's name, typed without its
+    city: not a one-typo neighbour here (赣江万象钢构 known in 宜宾 is no typo of 无锡皖江万象钢构).
+    Such a pair still counts as a neighbour (the typo stays ambiguous) but is never accepted. -#}
+located_places as (
+    select distinct name_core, region_key, region_province
+    from records
+    where name_core is not null
+      and region_key is not null
+),
+
+fuzzy_known_elsewhere as (
+    select fuzzy_candidates.record_key_a, fuzzy_candidates.record_key_b
+    from fuzzy_candidates
+    inner join records as located
+        on located.record_key = case when fuzzy_candidates.region_key_a = ''
+            then fuzzy_candidates.record_key_b else fuzzy_candidates.record_key_a end
+    inner join located_places
+        on located_places.name_core = case when fuzzy_candidates.region_key_a = ''
+            then fuzzy_candidates.core_a else fuzzy_candidates.core_b end
+    where (fuzzy_candidates.region_key_a = '') <> (fuzzy_candidates.region_key_b = '')
+    group by fuzzy_candidates.record_key_a, fuzzy_candidates.record_key_b
+    having max(case when {{ identity_regions_conflict(
+        'located_places.region_key', 'located_places.region_province',
+        'located.region_key', 'located.region_province') }} then 0 else 1 end) = 0
+),
+
 {#- A neighbour is a name in a region: one core in two cities is two neighbours. -#}
 typo_neighbours as (
     select record_key, count(distinct neighbour_name) as neighbour_count
@@ -267,8 +295,12 @@ fuzzy_accepted as (
         on fuzzy_candidates.record_key_a = neighbours_a.record_key
     left join typo_neighbours as neighbours_b
         on fuzzy_candidates.record_key_b = neighbours_b.record_key
-    where (fuzzy_candidates.is_typo_side_a and neighbours_a.neighbour_count = 1)
-       or (fuzzy_candidates.is_typo_side_b and neighbours_b.neighbour_count = 1)
+    left join fuzzy_known_elsewhere
+        on fuzzy_candidates.record_key_a = fuzzy_known_elsewhere.record_key_a
+        and fuzzy_candidates.record_key_b = fuzzy_known_elsewhere.record_key_b
+    where fuzzy_known_elsewhere.record_key_a is null
+      and ((fuzzy_candidates.is_typo_side_a and neighbours_a.neighbour_count = 1)
+           or (fuzzy_candidates.is_typo_side_b and neighbours_b.neighbour_count = 1))
 ),
 
 pairs_ruled as (
