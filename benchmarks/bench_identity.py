@@ -28,6 +28,12 @@ Bounds set by the data (reported beside the overall figures, never instead of th
 - `without_ambiguous_names`: the same, also leaving out full names stating no region, with no
   tax identifier, whose core at least two true companies carry (one brand in two cities typed
   without its city).
+- `without_name_collisions`: precision / recall leaving out the records of true companies that
+  share their city and their registered name, up to the region's placement (prefix, `市`,
+  brackets), legal form, 集团 and 控股, with another true company (芜湖黑石商贸有限公司 and
+  黑石（芜湖）商贸有限公司): the contract makes those forms mess of one name, the naming
+  regulation gives a name in a city to one company, and a generator with a small vocabulary
+  makes such pairs at scale. Needs the truth's companies (name, city).
 All set-based in DuckDB.
 """
 
@@ -133,6 +139,34 @@ def _ambiguous_names(con: duckdb.DuckDBPyConnection) -> None:
         having count(distinct f.company_id) >= 2
         """
     )
+
+
+def _name_collisions(con: duckdb.DuckDBPyConnection) -> int | None:
+    """Temp table `colliding` (company_id) of true companies whose city and collapsed name
+    another true company shares; returns how many, or None without the truth's companies."""
+    try:
+        con.execute("select company_id, name, city from companies limit 0")
+    except duckdb.Error:
+        return None
+    con.execute(
+        r"""
+        create or replace temp table colliding as
+        with collapsed as (
+            select company_id, city,
+                   replace(replace(regexp_replace(replace(replace(regexp_replace(
+                       name, '[（(【\[［]' || city || '[)）】\]］]', ''),
+                       city || '市', ''), city, ''),
+                       '(股份有限公司|有限责任公司|有限公司)$', ''), '控股', ''), '集团', '')
+                       as name_collapsed
+            from companies
+            where name is not null and city is not null
+        )
+        select company_id
+        from collapsed
+        qualify count(*) over (partition by city, name_collapsed) > 1
+        """
+    )
+    return int(con.execute("select count(*) from colliding").fetchone()[0])
 
 
 def _pairwise(con: duckdb.DuckDBPyConnection) -> tuple[float, float, int]:
@@ -294,6 +328,15 @@ def score(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict:
     result["without_ambiguous_names"] = {
         "ambiguous_short_name_records": int(short), "ambiguous_place_records": int(place),
         "records": n, "precision": precision, "recall": recall}
+    colliding = _name_collisions(con)
+    if colliding is not None:
+        con.execute("create or replace temp table excluded as select t.department, t.entity, "
+                    "t.record_id from truth t join colliding c using (company_id)")
+        con.execute(SCORING_SQL)
+        precision, recall, n = _pairwise(con)
+        result["without_name_collisions"] = {
+            "colliding_companies": colliding, "records": n,
+            "precision": precision, "recall": recall}
     # Leave per_record over every record for callers (bench_variants groups it by company).
     con.execute("create or replace temp table excluded as "
                 "select department, entity, record_id from truth where false")
@@ -308,6 +351,9 @@ def load(home: Path, truth: Path) -> duckdb.DuckDBPyConnection:
     con.execute(
         f"create temp table truth as select * from read_parquet('{truth / 'source_records.parquet'}')"
     )
+    companies = truth / "companies.parquet"
+    if companies.exists():
+        con.execute(f"create temp table companies as select * from read_parquet('{companies}')")
     # What the bounds need from the build (optional: older builds may lack the columns).
     for name, query in (
         ("records", "select * from wh.intermediate.int_identity_records_unioned"),
