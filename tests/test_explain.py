@@ -3,6 +3,8 @@ serving database written here (the same on a real refresh: tests/test_pipeline.p
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -109,6 +111,83 @@ def test_every_kind_of_query_finds_the_client(home: Path, capsys) -> None:
     assert code == 1 and "no source record crm:CRM999999" in err
     code, _, err = run(capsys, "C0000000000ff")
     assert code == 1 and "no client C0000000000ff" in err
+
+
+@pytest.fixture()
+def build(home: Path) -> Path:
+    """The identity models `--vs` reads, in the build database."""
+    path = get_paths().warehouse
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema intermediate")
+        con.execute("""create table intermediate.int_identity_records_unioned as
+            select * from (values
+            ('crm|clients|CRM000001', '中鼎经纬（深圳）实业发展有限公司', '中鼎经纬实业发展', '深圳',
+             '有限公司', '实业发展', 'MA5F00000', '13812345678', false),
+            ('finance|customers|F0000001', '深圳中鼎经纬实业发展有限公司', '中鼎经纬实业发展', '深圳',
+             '有限公司', '实业发展', 'MA5F00000', null, false),
+            ('external|registry|91440300MA5F00000X', '深圳中鼎经纬实业发展有限公司',
+             '中鼎经纬实业发展', '深圳', '有限公司', '实业发展', 'MA5F00000', null, false),
+            ('crm|clients|CRM000002', '中鼎经纬投资', '中鼎经纬投资', '深圳', null, '投资', null,
+             '07551234 5678', false))
+            t(record_key, name_raw, name_core, region_key, name_legal_family, name_industry_word,
+              tax_code, phone, is_short_name)""")
+        con.execute("""create table intermediate.int_identity_pairs_scored as select * from (values
+            ('crm|clients|CRM000001', 'finance|customers|F0000001', 'uscc', true, 1.0, 1.0))
+            t(record_key_a, record_key_b, match_rule, is_match, match_score, core_similarity)""")
+        con.execute("""create table intermediate.int_identity_pairs_compared as
+            select * from (values ('crm|clients|CRM000001', 'finance|customers|F0000001', true,
+                                   0, true, false, true, true))
+            t(record_key_a, record_key_b, is_same_core, core_edit_distance, is_same_region,
+              is_region_conflict, is_same_tax_code, is_name_agreeing)""")
+        con.execute("""create table intermediate.int_identity_block_keys_generated as
+            select * from (values
+            ('crm|clients|CRM000001', 'core', '中鼎经纬实业发展', 3),
+            ('finance|customers|F0000001', 'core', '中鼎经纬实业发展', 3),
+            ('crm|clients|CRM000002', 'typo', '中鼎经纬*资', 2),
+            ('external|registry|91440300MA5F00000X', 'typo', '中鼎经纬*资', 2))
+            t(record_key, block_type, block_value, block_size)""")
+    return path
+
+
+def test_two_records_are_explained_as_a_pair(home: Path, build: Path, capsys) -> None:
+    code, out, err = cli_main(["client", "crm:CRM000001", "--vs", "finance:F0000001"]), \
+        *capsys.readouterr()
+    assert code == 0, err
+    assert f"crm:CRM000001  client {NEW} (uscc)" in out
+    assert "中鼎经纬（深圳）实业发展有限公司  |  name_core=中鼎经纬实业发展  region_key=深圳" in out
+    assert "Pair compared: rule uscc (a match, score 1.00; core similarity 1.00)" in out
+    assert "same name core yes; core edit distance 0; same region yes" in out
+    assert out.rstrip().endswith("One client: yes")
+    # two clients, never a candidate pair: no blocking key in common
+    assert cli_main(["client", "crm:CRM000001", "--vs", "crm:CRM000002"]) == 0
+    out = capsys.readouterr().out
+    assert "Pair never a candidate: no blocking key in common" in out
+    assert f"Two clients: {NEW} and {OTHER}" in out
+    # a shared blocking key but no comparison: two places, no tax code in common
+    assert cli_main(["client", "crm:CRM000002", "--vs",
+                     "external:91440300MA5F00000X"]) == 0
+    assert "Pair not compared: they share blocking key(s) typo=中鼎经纬*资" in \
+        capsys.readouterr().out
+    assert cli_main(["client", "crm:CRM000001", "--vs", NEW]) == 1
+    assert "--vs compares two source records" in capsys.readouterr().err
+
+
+def test_a_pair_is_not_explained_while_a_run_writes_the_build(home: Path, build: Path,
+                                                              capsys) -> None:
+    """The build database is the running refresh's: the command says so and exits 75."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('held', flush=True); time.sleep(60)", str(build)], stdout=subprocess.PIPE,
+        text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert cli_main(["client", "crm:CRM000001", "--vs", "finance:F0000001"]) == 75
+        assert "is being written by a run; try again" in capsys.readouterr().err
+        # the client itself is read from the serving copy: no wait, no lock
+        assert cli_main(["client", NEW]) == 0
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_without_a_published_version_it_says_so(tmp_path: Path, monkeypatch, capsys) -> None:

@@ -218,6 +218,9 @@ def test_tiering_client_traces_a_published_client_to_its_delivered_rows(
         ).fetchone()
         crm_id = con.execute("select min(record_id) from marts.client_source_xref where "
                              "client_key = ? and department = 'crm'", [key]).fetchone()[0]
+        other = con.execute("select min(department || ':' || record_id) from "
+                            "marts.client_source_xref where client_key = ? and department "
+                            "not in ('crm', 'service')", [key]).fetchone()[0]
     with duckdb.connect() as con:
         names = {n for (n,) in con.execute(
             f"select client_name from read_parquet('{home}/raw/crm/clients/{LAST_PERIOD}.parquet')"
@@ -232,6 +235,12 @@ def test_tiering_client_traces_a_published_client_to_its_delivered_rows(
     assert "Tiers as of 2025-04-30" in out and "default tier history:" in out
     assert cli_main(["client", f"crm:{crm_id}"]) == 0
     assert capsys.readouterr().out.startswith(f"Client {key}")
+    # two of its records as a pair, from the build database: one client, and how
+    assert cli_main(["client", f"crm:{crm_id}", "--vs", other]) == 0
+    out = capsys.readouterr().out
+    assert "One client: " in out and "name_core=" in out
+    assert "Pair compared: rule" in out or "Pair not compared" in out \
+        or "Pair never a candidate" in out
 
 
 def _deliver_next_month_with_a_broken_finance_file(landing: Path) -> date:

@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "departments delivered (read-only)")
     cli.add_argument("query", help="a client key, department:record_id (crm:CRM000123), a "
                                    "USCC, or part of a registered name")
+    cli.add_argument("--vs", metavar="RECORD", help="another source record: why the two are, or "
+                                                    "are not, one client (reads the build "
+                                                    "database)")
 
     sub.add_parser("serve", help="start the Dagster UI on this project")
     return parser
@@ -114,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "client":
             from tiering.explain import main as explain_main
 
-            return explain_main(args.query)
+            return explain_main(args.query, args.vs)
         if args.command == "serve":
             from tiering.pipeline import serve
 

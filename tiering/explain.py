@@ -7,6 +7,13 @@ as the department typed them, read from the raw layer by `source_file` and `sour
 how the client's key changed (merges and splits), its tiers (the latest period per profile with
 reasons, and the default profile's history) and its open review items.
 
+`tiering client A --vs B` (two source records) says why they are, or are not, one client: each
+record as identity resolution read it (name core, region, legal form, industry word, tax code,
+phone), and the pair's fate: the rule that linked or rejected it, or why it was never compared
+(no blocking key in common, or two places with no tax code in common), or that they are one
+client only through other records. That part reads the build database, read-only: while a run
+writes it, the command says so and exits 75 (try again).
+
 QUERY is a client key (`C9ce8fb5152fe`), a source record (`crm:CRM000123`,
 `finance:F1234567`, `projects:P001|某某公司|投资方`), a USCC, or part of a registered name
 (several matches are listed to choose from). A key that a merge or split retired is followed to
@@ -28,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from tiering.config import Paths, duckdb_config, get_paths
@@ -272,6 +280,134 @@ class Explainer:
         return "\n\n".join("\n".join(s) for s in sections if s)
 
 
+class BuildBusy(RuntimeError):
+    """The build database is held by a running refresh: try again when it ends."""
+
+
+RECORD_COLUMNS = ("name_raw", "name_core", "region_key", "name_legal_family",
+                  "name_industry_word", "tax_code", "phone", "is_short_name")
+
+
+def explain_pair(explainer: Explainer, first: str, second: str) -> str:
+    """Why two source records (department:record_id) are, or are not, one client."""
+    records = [_source_record(explainer, query) for query in (first, second)]
+    try:
+        build = duckdb.connect(str(explainer.paths.warehouse), read_only=True,
+                               config=duckdb_config())
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise BuildBusy(f"the build database {explainer.paths.warehouse} is being written by "
+                            "a run; try again when it ends (tiering status)") from None
+        raise
+    with build:
+        keys = [f"{r['department']}|{r['entity']}|{r['record_id']}" for r in records]
+        lines = []
+        for query, record, key in zip((first, second), records, keys):
+            found = build.execute(
+                f"select {', '.join(RECORD_COLUMNS)} from "
+                "intermediate.int_identity_records_unioned where record_key = ?", [key]).df()
+            lines.append(f"{query}  client {record['client_key']} ({record['match_rule']})")
+            if found.empty:
+                lines.append("    not in int_identity_records_unioned (a ticket or a record "
+                             "newer than the build)")
+                continue
+            row = found.iloc[0]
+            said = "  ".join(f"{c}={_text(row[c])}" for c in RECORD_COLUMNS[1:]
+                             if _text(row[c]) not in ("", "False"))
+            lines.append(f"    {_text(row['name_raw'])}  |  {said}")
+        same = records[0]["client_key"] == records[1]["client_key"]
+        low, high = sorted(keys)
+        pair = build.execute(
+            "select match_rule, is_match, match_score, core_similarity from "
+            "intermediate.int_identity_pairs_scored where record_key_a = ? and record_key_b = ?",
+            [low, high]).df()
+        if not pair.empty:
+            r = pair.iloc[0]
+            verdict = (f"a match, score {r.match_score:.2f}" if bool(r.is_match)
+                       else "not a match")
+            lines.append(f"Pair compared: rule {r.match_rule} ({verdict}; core similarity "
+                         f"{r.core_similarity:.2f})")
+            lines += _comparison(build, low, high, matched=bool(r.is_match))
+        else:
+            shared = build.execute(
+                "select a.block_type, a.block_value from "
+                "intermediate.int_identity_block_keys_generated a join "
+                "intermediate.int_identity_block_keys_generated b using (block_type, block_value) "
+                "where a.record_key = ? and b.record_key = ? order by 1, 2", keys).fetchall()
+            if shared:
+                lines.append("Pair not compared: they share blocking key(s) "
+                             f"{', '.join(f'{t}={v}' for t, v in shared)}, but sit in "
+                             "conflicting places with no tax code or USCC in common: two "
+                             "companies for every rule (docs/identity.md, \"Pairs in two places\")")
+            else:
+                lines.append("Pair never a candidate: no blocking key in common (name core, a "
+                             "one-typo key, tax code or phone; docs/identity.md, \"Blocking\")")
+        if same:
+            short = any(r["match_rule"].startswith("short_name") for r in records)
+            lines.append("One client: " + (
+                "a short name placed with the only client carrying it (after clustering)"
+                if short else "yes" if not pair.empty and bool(pair.iloc[0].is_match)
+                else "yes, through other records of the client (a chain of matched pairs)"))
+        else:
+            lines.append(f"Two clients: {records[0]['client_key']} and {records[1]['client_key']}")
+    return "\n".join(lines)
+
+
+# What the pair rules read (int_identity_pairs_compared), as a reader asks it.
+COMPARISONS = (("is_same_core", "same name core"), ("core_edit_distance", "core edit distance"),
+               ("is_same_region", "same region"), ("is_region_conflict", "conflicting regions"),
+               ("is_place_ambiguous", "a side without region whose core two places carry"),
+               ("is_legal_form_conflict", "different legal-form families"),
+               ("is_industry_conflict", "different industry words"),
+               ("is_same_tax_code", "same tax code"), ("is_same_uscc", "same USCC"),
+               ("is_name_agreeing", "names agree enough for a shared code"),
+               ("is_same_phone", "same phone"), ("is_former_name", "a registry former name"),
+               ("is_one_short_name", "one side a short name"))
+
+
+def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
+                matched: bool) -> list[str]:
+    try:
+        found = build.execute("select * from intermediate.int_identity_pairs_compared "
+                              "where record_key_a = ? and record_key_b = ?", [low, high]).df()
+    except duckdb.Error:
+        return []
+    if found.empty:
+        return []
+    row = found.iloc[0]
+    said = []
+    for column, label in COMPARISONS:
+        if column not in row.index or pd.isna(row[column]):
+            continue
+        value = row[column]
+        if isinstance(value, (bool, np.bool_)):
+            said.append(f"{label} {'yes' if value else 'no'}")
+        else:
+            said.append(f"{label} {int(value)}")
+    lines = ["    " + "; ".join(said[i:i + 4]) for i in range(0, len(said), 4)]
+    if not matched and row.get("core_edit_distance") == 1 \
+            and not bool(row.get("is_region_conflict")):
+        lines.append("    one typo apart, not taken for a typo (rule fuzzy_core): both names are "
+                     "established (a tax code, the registry, or several departments), the typo "
+                     "would sit one character from two names, a core is short, or a side "
+                     "without region is known elsewhere (docs/identity.md, rule 7)")
+    return lines
+
+
+def _source_record(explainer: Explainer, query: str) -> dict:
+    text = _fold(query)
+    if ":" not in text:
+        raise ClientNotFound(f"--vs compares two source records, department:record_id "
+                             f"(crm:CRM000123), not {query!r}")
+    department, record_id = (part.strip() for part in text.split(":", 1))
+    found = explainer._df("select department, entity, record_id, client_key, match_rule from "
+                          "marts.client_source_xref where department = ? and record_id = ?",
+                          [department.lower(), record_id])
+    if found.empty:
+        raise ClientNotFound(f"no source record {department}:{record_id} in client_source_xref")
+    return found.iloc[0].to_dict()
+
+
 def _runs(steps: list[str]) -> list[str]:
     """'2025-01 C, 2025-02 C, 2025-03 B' -> '2025-01..2025-02 C, 2025-03 B'."""
     out: list[tuple[str, str, str]] = []
@@ -306,7 +442,7 @@ def _extract_date(source_file: str) -> str | None:
     return parts[1] if len(parts) >= 3 and re.fullmatch(r"\d{4}-\d{2}-\d{2}", parts[1]) else None
 
 
-def main(query: str, paths: Paths | None = None) -> int:
+def main(query: str, versus: str | None = None, paths: Paths | None = None) -> int:
     paths = paths or get_paths()
     try:
         explainer = Explainer(paths)
@@ -314,12 +450,21 @@ def main(query: str, paths: Paths | None = None) -> int:
         print(f"tiering client: {exc}", file=sys.stderr)
         return 1
     try:
+        if versus is not None:
+            print(explain_pair(explainer, query, versus))
+            sys.stdout.flush()
+            return 0
         resolved = explainer.resolve(query)
         if resolved.note:
             print(resolved.note + "\n")
         print("\n\n".join(explainer.explain(key) for key in resolved.keys))
         sys.stdout.flush()
         return 0
+    except BuildBusy as exc:
+        from tiering.runlock import EXIT_BUSY
+
+        print(f"tiering client: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except BrokenPipeError:  # `tiering client X | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
