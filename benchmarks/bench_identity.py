@@ -145,7 +145,7 @@ def _name_collisions(con: duckdb.DuckDBPyConnection) -> int | None:
     """Temp table `colliding` (company_id) of true companies whose city and collapsed name
     another true company shares; returns how many, or None without the truth's companies."""
     try:
-        con.execute("select company_id, name, city from companies limit 0")
+        con.execute("select company_id, name, city from truth_companies limit 0")
     except duckdb.Error:
         return None
     con.execute(
@@ -158,7 +158,7 @@ def _name_collisions(con: duckdb.DuckDBPyConnection) -> int | None:
                        city || '市', ''), city, ''),
                        '(股份有限公司|有限责任公司|有限公司)$', ''), '控股', ''), '集团', '')
                        as name_collapsed
-            from companies
+            from truth_companies
             where name is not null and city is not null
         )
         select company_id
@@ -353,7 +353,8 @@ def load(home: Path, truth: Path) -> duckdb.DuckDBPyConnection:
     )
     companies = truth / "companies.parquet"
     if companies.exists():
-        con.execute(f"create temp table companies as select * from read_parquet('{companies}')")
+        con.execute("create temp table truth_companies as "
+                    f"select * from read_parquet('{companies}')")
     # What the bounds need from the build (optional: older builds may lack the columns).
     for name, query in (
         ("records", "select * from wh.intermediate.int_identity_records_unioned"),
