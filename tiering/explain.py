@@ -49,6 +49,8 @@ EVIDENCE = {
     ("service", "tickets"): ("company_mentioned", "caller_phone", "caller_name"),
     ("external", "registry"): ("registered_name", "uscc", "city", "former_names"),
 }
+# dim_clients names the department of industry_section_name in industry_section_source
+SOURCE_COLUMN = {"industry_section_name": "industry_section_source"}
 KEY_PATTERN = re.compile(r"^C[0-9a-f]{12}$")
 USCC_PATTERN = re.compile(r"^[0-9A-Z]{18}$")
 MAX_MATCHES = 20
@@ -159,7 +161,7 @@ class Explainer:
                        "listed_board", "account_manager"):
             if column not in row.index or pd.isna(row[column]):
                 continue
-            source = row.get(f"{column}_source")
+            source = row.get(SOURCE_COLUMN.get(column, f"{column}_source"))
             origin = f"  (from {source})" if isinstance(source, str) and source else ""
             lines.append(f"  {column + ':':<22} {row[column]}{origin}")
         return lines
