@@ -45,7 +45,10 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             ('external', 'registry', '91440300MA5F00000X', 'C0000000000aa', 'uscc', 1.0,
              date '2025-02-28', date '2026-10-31', 'external/2026-10-31/registry.parquet', 1),
             ('crm', 'clients', 'CRM000002', 'C0000000000bb', 'anchor', 1.0,
-             date '2025-03-31', date '2026-10-31', 'crm/2026-10-31/clients.csv', 1))
+             date '2025-03-31', date '2026-10-31', 'crm/2026-10-31/clients.csv', 1),
+            ('projects', 'participations', 'P001|中鼎经纬（深圳）实业发展有限公司|投资方',
+             'C0000000000aa', 'exact_name', 0.98, date '2025-03-31', date '2026-10-31',
+             'projects/2026-10-31/participations.csv', 7))
             t(department, entity, record_id, client_key, match_rule, match_score,
               first_seen_date, last_seen_date, source_file, source_row_number)""")
         con.execute("""create table marts.client_key_changes as select * from (values
@@ -83,7 +86,7 @@ def test_a_client_is_traced_to_the_rows_as_delivered(home: Path, capsys) -> None
     assert code == 0, err
     assert out.startswith(f"Client {NEW}  深圳中鼎经纬实业发展有限公司")
     assert "registered_name:       深圳中鼎经纬实业发展有限公司  (from external)" in out
-    assert "Source records (3)" in out and "CRM000002" not in out  # the other client's record
+    assert "Source records (4)" in out and "CRM000002" not in out  # the other client's record
     # the crm row as the department typed it, found in the raw layer by file and row
     assert ("client_name=中鼎经纬（深圳）实业发展有限公司  uscc=91440300ma5f00000x  "
             "contact_phone=138-1234-5678  (crm/2026-10-31/clients.csv, row 2)") in out
@@ -95,7 +98,10 @@ def test_a_client_is_traced_to_the_rows_as_delivered(home: Path, capsys) -> None
 
 
 def test_every_kind_of_query_finds_the_client(home: Path, capsys) -> None:
-    for query in ("crm:CRM000001", "finance:F0000001", "9144 0300 MA5F 0000 0X", "实业发展"):
+    for query in ("crm:CRM000001", "finance:F0000001", "9144 0300 MA5F 0000 0X", "实业发展",
+                  "crm：CRM000001",  # a full-width colon
+                  # a record id holding the partner name as typed: looked up unfolded
+                  "projects:P001|中鼎经纬（深圳）实业发展有限公司|投资方"):
         code, out, err = run(capsys, query)
         assert code == 0 and out.startswith(f"Client {NEW}"), (query, err)
     # a key a merge retired: followed to the key that holds its records now

@@ -102,7 +102,9 @@ class Explainer:
         if KEY_PATTERN.match(text):
             return self._retired(text)
         if ":" in text:
-            department, record_id = text.split(":", 1)
+            # a record id as delivered: projects' ids hold the partner name with its own
+            # brackets and widths, so it is looked up unfolded
+            department, record_id = re.split("[:：]", query.strip(), maxsplit=1)
             found = self._df("select distinct client_key from marts.client_source_xref "
                              "where department = ? and record_id = ?",
                              [department.strip().lower(), record_id.strip()])
@@ -397,11 +399,11 @@ def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
 
 
 def _source_record(explainer: Explainer, query: str) -> dict:
-    text = _fold(query)
-    if ":" not in text:
+    text = query.strip()  # unfolded: a projects record id holds the name as typed
+    if not re.search("[:：]", text):
         raise ClientNotFound(f"--vs compares two source records, department:record_id "
                              f"(crm:CRM000123), not {query!r}")
-    department, record_id = (part.strip() for part in text.split(":", 1))
+    department, record_id = (part.strip() for part in re.split("[:：]", text, maxsplit=1))
     found = explainer._df("select department, entity, record_id, client_key, match_rule from "
                           "marts.client_source_xref where department = ? and record_id = ?",
                           [department.lower(), record_id])
