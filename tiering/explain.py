@@ -175,8 +175,8 @@ class Explainer:
                         "order by department, entity, record_id", [key])
         lines = [f"Source records ({len(xref)}): department entity record_id  rule score  "
                  "seen  |  as delivered (source file, row)"]
-        delivered = self._delivered(xref)
         shown = xref.groupby(["department", "entity"], sort=False).head(RECORDS_PER_ENTITY)
+        delivered = self._delivered(shown)
         for r in shown.itertuples():
             seen = f"{_month(r.first_seen_date)}..{_month(r.last_seen_date)}"
             said = delivered.get((r.source_file, r.source_row_number), "(raw row not found)")
@@ -189,28 +189,28 @@ class Explainer:
                   for (department, entity), n in counts.items() if n > RECORDS_PER_ENTITY]
         return lines
 
-    def _delivered(self, xref: pd.DataFrame) -> dict[tuple[str, int], str]:
-        """(source_file, row) -> the identity columns as delivered, from the raw layer."""
+    def _delivered(self, shown: pd.DataFrame) -> dict[tuple[str, int], str]:
+        """(source_file, row) -> the identity columns as delivered, from the raw layer, for
+        the xref rows shown."""
         out: dict[tuple[str, int], str] = {}
-        shown_rows = xref.groupby(["department", "entity"], sort=False).head(RECORDS_PER_ENTITY)
-        files = shown_rows[["department", "entity", "source_file"]].drop_duplicates()
+        files = shown[["department", "entity", "source_file"]].drop_duplicates()
         for department, entity, source_file in files.itertuples(index=False):
             columns = EVIDENCE.get((department, entity))
             extract = _extract_date(source_file)
             raw = self.paths.raw / department / entity / f"{extract}.parquet"
             if columns is None or extract is None or not raw.exists():
                 continue
-            rows = shown_rows.loc[shown_rows["source_file"] == source_file, "source_row_number"]
+            rows = shown.loc[shown["source_file"] == source_file, "source_row_number"]
             with duckdb.connect(config=duckdb_config()) as con:
                 present = set(con.execute("select * from read_parquet(?) limit 0",
                                           [str(raw)]).df().columns)
-                shown = [c for c in columns if c in present]
+                said_columns = [c for c in columns if c in present]
                 found = con.execute(
-                    f"select _row_number, {', '.join(_q(c) for c in shown)} "
+                    f"select _row_number, {', '.join(_q(c) for c in said_columns)} "
                     "from read_parquet(?) where _row_number in (select unnest(?))",
                     [str(raw), [int(n) for n in rows]]).fetchall()
             for number, *values in found:
-                said = "  ".join(f"{c}={v}" for c, v in zip(shown, values)
+                said = "  ".join(f"{c}={v}" for c, v in zip(said_columns, values)
                                  if v is not None and str(v).strip() != "")
                 out[(source_file, number)] = said or "(no identifying value)"
         return out
