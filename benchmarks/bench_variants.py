@@ -99,13 +99,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--credit-world", action="store_true",
                         help="risk, registry and finance values follow latent credit health "
                         "(tiering/testing/variant_credit.py)")
+    parser.add_argument("--mess-scale", type=float, default=1.0,
+                        help="multiply the rates of name and identifier mess (typos, dropped "
+                        "regions, wrong USCCs, ...)")
     args = parser.parse_args(argv)
     home = args.home
     seconds: dict[str, float] = {}
     if not (home / "landing").exists():
         started = time.perf_counter()
         generate(home / "landing", home / "truth", args.companies, args.months, args.start,
-                 args.seed, credit_world=args.credit_world)
+                 args.seed, credit_world=args.credit_world, mess_scale=args.mess_scale)
         seconds["generate"] = round(time.perf_counter() - started, 1)
     year, month = (int(x) for x in args.start.split("-"))
     as_of = month_end(year, month + args.months - 1)  # the last delivered month
@@ -118,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                              capture_output=True, text=True)
     seconds["refresh"] = round(time.perf_counter() - started, 1)
     result = {"companies": args.companies, "months": args.months, "as_of": as_of.isoformat(),
+              "mess_scale": args.mess_scale,
               "refresh_exit": refresh.returncode,
               "refresh_output": (refresh.stdout + refresh.stderr)[-1500:],
               "seconds": seconds, **figures(home, as_of)}

@@ -269,3 +269,33 @@ def test_gates_pass_and_fail_only_for_the_broken_delivery(variant: dict) -> None
         ("raw.freshness", "expect_column_values_to_be_null(stale_department)")}
     assert all("finance" in r.message for r in blocking)
     assert "receipts.csv: manifest says" in blocking[0].message + blocking[1].message
+
+
+def test_mess_scale_multiplies_the_mess_and_nothing_else(tmp_path: Path) -> None:
+    """`mess_scale` (benchmarks/bench_variants.py --mess-scale, docs/robustness.md "Other
+    rates"): the same companies typed with three times the name and identifier mess (the
+    draws that follow differ, so the records are about, not exactly, the same)."""
+    from tiering.testing.variants import generate
+
+    shares = {}
+    for scale in (1.0, 3.0):
+        out = tmp_path / str(scale)
+        generate(out / "landing", out / "truth", 400, 1, START, SEED, bad_deliveries=False,
+                 mess_scale=scale)
+        shares[scale] = duckdb.sql(
+            f"""select count(*),
+                       avg(case when len(list_filter(string_split(mess, '+'), lambda k: k not in (
+                           'clean', 'former', 'uscc_blank', 'uscc_legacy'))) > 0
+                           then 1.0 else 0 end),
+                       avg(case when mess like '%typo%' then 1.0 else 0 end),
+                       avg(case when mess like '%former%' then 1.0 else 0 end)
+                from '{out / "truth" / "source_records.parquet"}'
+                where entity <> 'tickets'""").fetchall()[0] + (duckdb.sql(
+            f"select list(name order by company_id) from '{out / 'truth' / 'companies.parquet'}'"
+        ).fetchall()[0][0],)
+    (records_1, messy_1, typo_1, former_1, companies_1), \
+        (records_3, messy_3, typo_3, former_3, companies_3) = shares[1.0], shares[3.0]
+    assert companies_1 == companies_3
+    assert records_3 == pytest.approx(records_1, rel=0.02)
+    assert messy_3 > 1.5 * messy_1 and typo_3 > typo_1, (messy_1, messy_3, typo_1, typo_3)
+    assert former_3 == pytest.approx(former_1, abs=0.005)  # renames are not mess

@@ -359,14 +359,14 @@ def typed_name(rng: random.Random, c: Company, scale: float) -> tuple[str, str]:
 
 
 def typed_uscc(rng: random.Random, c: Company, others: list[Company], department: str,
-               blank: float) -> tuple[str | None, str]:
+               blank: float, mess: float = 1.0) -> tuple[str | None, str]:
     roll = rng.random()
     if roll < blank:
         return None, "uscc_blank"
     code = c.uscc
     for kind in ("uscc_other", "uscc_transposed", "uscc_lower", "uscc_spaced", "uscc_dashed",
                  "uscc_fullwidth"):
-        if rng.random() >= RATES[kind]:
+        if rng.random() >= RATES[kind] * mess:
             continue
         if kind == "uscc_other":
             return rng.choice(others).uscc, kind
@@ -520,9 +520,10 @@ class Delivery:
 # ------------------------------------------------------------------------------- generator
 class _Generator:
     def __init__(self, companies: int, months: int, start: str, seed: int,
-                 credit_world: bool = False) -> None:
+                 credit_world: bool = False, mess_scale: float = 1.0) -> None:
         self.rng = random.Random(seed)
         self.seed = seed
+        self.mess = mess_scale
         year, month = (int(x) for x in start.split("-"))
         self.months = [month_end(year, month + i) for i in range(months)]
         self.world = build_world(self.rng, companies)
@@ -602,8 +603,8 @@ class _Generator:
 
     def crm_record(self, c: Company, crm_id: str, extract: date) -> dict:
         rng = self.rng
-        name, mess = typed_name(rng, c, NAME_SCALE["crm"])
-        uscc, uscc_mess = typed_uscc(rng, c, self.world, "crm", USCC_BLANK["crm"])
+        name, mess = typed_name(rng, c, NAME_SCALE["crm"] * self.mess)
+        uscc, uscc_mess = typed_uscc(rng, c, self.world, "crm", USCC_BLANK["crm"], self.mess)
         phone, canonical, flavour = phone_text(rng, c.phone)
         created = extract - timedelta(days=rng.randrange(30, 2000))
         province = c.province if rng.random() < 0.5 else PROVINCE_LONG.get(
@@ -655,12 +656,12 @@ class _Generator:
                     codes.append(self.code("F", 7))
                 state[c.id] = []
                 for code in codes:
-                    name, mess = typed_name(rng, c, NAME_SCALE["finance"])
+                    name, mess = typed_name(rng, c, NAME_SCALE["finance"] * self.mess)
                     if rng.random() < 0.12:
                         tax_id, tax_mess = CITIES[c.city][2] + c.org, "uscc_legacy"
                     else:
                         tax_id, tax_mess = typed_uscc(rng, c, self.world, "finance",
-                                                      USCC_BLANK["finance"])
+                                                      USCC_BLANK["finance"], self.mess)
                     mess = "+".join(m for m in (mess, tax_mess) if m != "clean") or "clean"
                     state[c.id].append({"customer_code": code, "customer_name": name,
                                         "tax_id": tax_id, "_mess": mess,
@@ -755,8 +756,9 @@ class _Generator:
         for c in self.members("risk", month):
             if c.id not in state:
                 number = f"R{extract.year}{self.next_id():05d}"
-                name, mess = typed_name(rng, c, NAME_SCALE["risk"])
-                uscc, uscc_mess = typed_uscc(rng, c, self.world, "risk", USCC_BLANK["risk"])
+                name, mess = typed_name(rng, c, NAME_SCALE["risk"] * self.mess)
+                uscc, uscc_mess = typed_uscc(rng, c, self.world, "risk", USCC_BLANK["risk"],
+                                             self.mess)
                 mess = "+".join(m for m in (mess, uscc_mess) if m != "clean") or "clean"
                 state[c.id] = {"number": number, "name": name, "uscc": uscc, "mess": mess,
                                "limit": money(rng.choice((5, 10, 20, 50, 80)) * 1e6 * c.size, 0)}
@@ -881,7 +883,7 @@ class _Generator:
         p["_partners"] = []
         for c in [lead] + rng.sample(partners, min(len(partners), rng.randint(0, 5))):
             role = "借款人" if c is lead else rng.choice(ROLES)
-            name, mess = typed_name(rng, c, NAME_SCALE["projects"])
+            name, mess = typed_name(rng, c, NAME_SCALE["projects"] * self.mess)
             if (name, role) in taken:
                 continue
             taken.add((name, role))
@@ -954,7 +956,7 @@ class _Generator:
             row.put("company_mentioned", rng.choice((None, MISSING)))
             mess.append("no_name")
         else:
-            name, name_mess = typed_name(rng, c, NAME_SCALE["service"])
+            name, name_mess = typed_name(rng, c, NAME_SCALE["service"] * self.mess)
             row.put("company_mentioned", name)
             mess += [] if name_mess == "clean" else [name_mess]
         row.put("channel", rng.choice(("电话", "微信", "邮件", "现场")))
@@ -1238,14 +1240,17 @@ class VariantSummary:
 
 def generate(landing: Path, truth: Path, companies: int = 400, months: int = 3,
              start: str = "2025-10", seed: int = 7, bad_deliveries: bool = True,
-             credit_world: bool = False, business_day_cuts: bool = False) -> VariantSummary:
+             credit_world: bool = False, business_day_cuts: bool = False,
+             mess_scale: float = 1.0) -> VariantSummary:
     """Write a variant landing zone and its truth. With `bad_deliveries`, finance's second
     delivery claims more receipts than it holds (rejected whole) and crm's month after the last
     is still being written (no manifest: pending). With `credit_world`, the risk, registry and
     finance values follow latent credit health and growth, and the truth gains the defaults
     (tiering/testing/variant_credit.py). With `business_day_cuts`, crm, risk and service cut a
-    month ending on a weekend on the Friday before (BUSINESS_DAY_DEPARTMENTS)."""
-    gen = _Generator(companies, months, start, seed, credit_world)
+    month ending on a weekend on the Friday before (BUSINESS_DAY_DEPARTMENTS). `mess_scale`
+    multiplies the rates of name and identifier mess (RATES but `former`, in every
+    department): 2 doubles the typos, dropped regions, wrong USCCs, ..."""
+    gen = _Generator(companies, months, start, seed, credit_world, mess_scale)
     states: dict[str, dict] = {d: {} for d in ("crm", "finance", "risk", "projects", "service",
                                                 "external")}
     deliveries: list[Delivery] = []
@@ -1391,9 +1396,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="risk, registry and finance values follow latent credit health")
     parser.add_argument("--business-day-cuts", action="store_true",
                         help="crm, risk and service cut a weekend month end on the Friday before")
+    parser.add_argument("--mess-scale", type=float, default=1.0,
+                        help="multiply the rates of name and identifier mess")
     args = parser.parse_args(argv)
     summary = generate(args.out, args.truth, args.companies, args.months, args.start, args.seed,
-                       not args.no_bad_deliveries, args.credit_world, args.business_day_cuts)
+                       not args.no_bad_deliveries, args.credit_world, args.business_day_cuts,
+                       args.mess_scale)
     print(f"{len(summary.deliveries)} deliveries, {sum(summary.rows.values())} rows "
           f"({summary.broken} broken on purpose), {summary.records} identity records")
     return 0
