@@ -109,8 +109,17 @@ def test_guardrails_hold(warehouse):
     forced = tiers[tiers.guardrail_code.isin(["registry_revoked", "live_default"])]
     assert len(forced) > 0, "simulation should contain revoked or defaulted clients"
     assert (forced.tier_code == "D").all()
-    capped = tiers[tiers.guardrail_code == "credit_floor"]
+    capped = tiers[tiers.guardrail_code.isin(["credit_floor", "delinquency"])]
     assert capped.tier_code.isin(["C", "D"]).all()
+    # seriously past due within 6 months (cured or not): never above C, unless overridden
+    delinquent = query(home, """
+        select distinct period_date, client_key from intermediate.int_tiering_client_features_built
+        where max_overdue_days_6m >= 60""")
+    joined = delinquent.merge(tiers, on=["period_date", "client_key"])
+    assert len(joined) > 0, "simulation should contain clients seriously past due"
+    assert (joined.guardrail_code != "none").all()
+    assert joined[~joined.is_override].tier_code.isin(["C", "D"]).all()
+    assert (joined.guardrail_code == "delinquency").any()
     revoked = query(home, """
         select distinct period_date, client_key from intermediate.int_tiering_client_features_built
         where registry_revoked_flag = 1""")

@@ -71,7 +71,8 @@
 {%- endmacro %}
 
 {#- The lowest tier rank a guardrail allows (1 = best tier, i.e. no constraint): registry
-    吊销/注销 and a live default force the worst tier, the credit floor caps at C. This mirrors
+    吊销/注销 and a live default force the worst tier, the credit floor and a recent serious
+    delinquency cap at C. This mirrors
     the guardrails of int_tiering_composites_weighted (which applies them to the band tier);
     client_tiers applies the same guardrails to the stabilised tier, so that a guardrail
     downgrade takes effect at once whatever the stability rule holds. `policy` is a relation
@@ -80,7 +81,7 @@
     case
         when {{ guardrail_code }} in ('registry_revoked', 'live_default')
             then (select max(tier_rank) from {{ policy }})
-        when {{ guardrail_code }} = 'credit_floor'
+        when {{ guardrail_code }} in ('credit_floor', 'delinquency')
             then (select max(tier_rank) from {{ policy }} where tier_code = 'C')
         else (select min(tier_rank) from {{ policy }})
     end

@@ -4,7 +4,8 @@
     (tier_code). Guardrails (seed tiering_parameters): registry 吊销/注销 → D; in default (a 违约
     within live_default_months, or past due at least past_due_default_days) → D; credit score
     below credit_floor_score or PD at or above pd_ceiling → at best C, however large the
-    composite. guardrail_code names the most
+    composite; past due at least delinquency_overdue_days within the last 6 months (seriously
+    delinquent, cured or not) → at best C. guardrail_code names the most
     severe guardrail that applies ('none' if none); is_guardrail_binding says it changed the
     band's tier. The stabilisation of tiers over time (issue #5) reads this model.
 
@@ -82,6 +83,7 @@ banded as (
             when band_ranked.credit_score < {{ tiering_parameter('credit_floor_score') }}
                 or band_ranked.pd_12m >= {{ tiering_parameter('pd_ceiling') }}
                 then 'credit_floor'
+            when band_ranked.has_recent_delinquency then 'delinquency'
             else 'none'
         end as guardrail_code
     from band_ranked
@@ -95,7 +97,7 @@ capped as (
         case
             when guardrail_code in ('registry_revoked', 'live_default')
                 then (select max(tier_rank) from policy)
-            when guardrail_code = 'credit_floor'
+            when guardrail_code in ('credit_floor', 'delinquency')
                 then (select tier_rank from policy where tier_code = 'C')
         end as guardrail_cap_tier_rank
     from banded
@@ -131,7 +133,8 @@ tiered as (
 {%- set candidates = [(
     'guardrail',
     "case guardrail_code when 'registry_revoked' then 'GR_REGISTRY_REVOKED'"
-    ~ " when 'live_default' then 'GR_LIVE_DEFAULT' when 'credit_floor' then 'GR_CREDIT_FLOOR' end",
+    ~ " when 'live_default' then 'GR_LIVE_DEFAULT' when 'credit_floor' then 'GR_CREDIT_FLOOR'"
+    ~ " when 'delinquency' then 'GR_DELINQUENCY' end",
     "case when guardrail_code = 'none' then -1.0 else 1000.0 end")] %}
 {%- for dimension in dimensions %}
     {%- do candidates.append((

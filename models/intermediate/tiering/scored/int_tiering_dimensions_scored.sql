@@ -198,6 +198,7 @@ scored as (
         credit_limit_amount,
         outstanding_balance_amount,
         max_overdue_days,
+        max_overdue_days_6m,
         live_default_count,
         has_credit_profile,
         coalesce(registry_revoked_flag, 0) = 1 as is_registry_revoked,
@@ -205,7 +206,11 @@ scored as (
             past_due_default_days (the Basel definition of default: 90 days past due) -#}
         live_default_count > 0
             or coalesce(max_overdue_days, 0) >= {{ tiering_parameter('past_due_default_days') }}
-            as has_live_default
+            as has_live_default,
+        {#- seriously past due within the features' behaviour window (6 months), cured or not:
+            at best C (guardrail delinquency) -#}
+        coalesce(max_overdue_days_6m, 0) >= {{ tiering_parameter('delinquency_overdue_days') }}
+            as has_recent_delinquency
     from components
 )
 
