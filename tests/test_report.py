@@ -122,6 +122,47 @@ def test_report_says_when_default_rates_do_not_fall_by_tier(tmp_path):
     assert "差异不显著（p ≥ 0.05），违约样本太少" in performance and "差异显著" not in performance
 
 
+def test_report_lists_the_clients_a_guardrail_capped(tmp_path):
+    paths = build_home(tmp_path / "home", AS_OF, periods=[date(2026, 9, 30), AS_OF])
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("""alter table marts.client_tiers add column band_tier_code varchar;
+            alter table marts.client_tiers add column guardrail_code varchar;
+            alter table marts.client_tiers add column is_guardrail_binding boolean;
+            alter table marts.client_tiers add column reason_label_1 varchar;
+            update marts.client_tiers set band_tier_code = tier_code, guardrail_code = 'none',
+                is_guardrail_binding = false, reason_label_1 = '价值贡献突出'""")
+        top, low = con.execute("""select client_key from marts.client_tiers
+            where profile_code = 'default' and period_date = ? order by composite_score desc""",
+                               [AS_OF]).fetchall()[0:2]
+        # the best-scored client seriously past due: its band's tier, capped at C
+        con.execute("""update marts.client_tiers set guardrail_code = 'delinquency',
+                tier_code = 'C', is_guardrail_binding = true,
+                reason_label_1 = '近6个月曾严重逾期（60天以上），最高为一般级'
+            where client_key = ? and period_date = ?""", [top[0], AS_OF])
+        # a guardrail that applies without binding, and one in the period before (not counted)
+        con.execute("""update marts.client_tiers set guardrail_code = 'credit_floor',
+                reason_label_1 = '资信低于底线，最高为一般级'
+            where client_key = ? and period_date = ? and profile_code = 'default'""",
+                    [low[0], AS_OF])
+        con.execute("""update marts.client_tiers set guardrail_code = 'live_default',
+                tier_code = 'D', is_guardrail_binding = true
+            where client_key = ? and period_date = date '2026-09-30'""", [low[0]])
+        band = con.execute("""select band_tier_code from marts.client_tiers
+            where client_key = ? and period_date = ? and profile_code = 'default'""",
+                           [top[0], AS_OF]).fetchone()[0]
+    publish(paths, AS_OF, RESULTS)
+    page = generate(paths, AS_OF).read_text(encoding="utf-8")
+    section = page.split("<h2>护栏（风险上限）</h2>")[1].split("<h2>")[0]
+    assert "本期共有 2 户客户触发护栏，其中 1 户的等级因护栏低于" in section
+    assert "<td>严重逾期</td><td>近6个月曾严重逾期（60天以上），最高为一般级</td><td>1</td><td>1</td>" \
+        in section
+    assert "<td>资信底线</td><td>资信低于底线，最高为一般级</td><td>1</td><td>0</td>" in section
+    assert "违约" not in section.replace("违约概率", "")  # the period before is not this period's
+    listed = section.split("<h3>")[1]
+    assert top[0] in listed and low[0] not in listed
+    assert f"<td>{band}</td><td>C</td><td>严重逾期</td>" in listed
+
+
 def test_xlsx_writer_keeps_types_and_text(tmp_path):
     target = tmp_path / "book.xlsx"
     rows = [["甲 & <乙>", 12, 3.5, Decimal("1234.50"), True, None, date(2026, 10, 31),

@@ -31,8 +31,10 @@ EXCEL_MAX_ROWS = 50_000
 EXCEL_TABLES = ("client_tiers_current", "dim_clients", "long_tail_clients", "project_partner_fit",
                 "credit_exposure_alerts", "tier_review_queue", "tier_migrations",
                 "tier_performance", "tier_overrides")
+GUARDRAIL_NAMES = {"registry_revoked": "吊销/注销", "live_default": "违约", "credit_floor": "资信底线",
+                   "delinquency": "严重逾期"}
 SECTIONS = ("等级分布（按期）", "等级迁移热力图", "帕累托曲线与长尾", "各等级维度画像",
-            "分级有效性（违约表现）", "复核队列概况", "数据质量概况")
+            "分级有效性（违约表现）", "护栏（风险上限）", "复核队列概况", "数据质量概况")
 
 
 def _e(value: object) -> str:
@@ -479,6 +481,54 @@ def section_performance(db: Serving, period: date) -> str:
     return out
 
 
+def section_guardrails(db: Serving, period: date) -> str:
+    """The guardrails of the period (default profile): how many clients each caps, and the
+    clients a guardrail moved below the tier their score gives, strongest score first."""
+    if not db.has("marts.client_tiers"):
+        return _missing("marts.client_tiers")
+    cols = db.columns("marts.client_tiers")
+    if not {"guardrail_code", "band_tier_code"} <= set(cols):
+        return '<p class="missing">client_tiers 没有护栏列（guardrail_code）。</p>'
+    label = "reason_label_1" if "reason_label_1" in cols else "guardrail_code"
+    binding = ("is_guardrail_binding" if "is_guardrail_binding" in cols
+               else "tier_code <> band_tier_code")
+    latest = ("(select max(period_date) from marts.client_tiers "
+              "where profile_code = 'default' and period_date <= ?)")
+    counts = db.df(f"""select guardrail_code,
+            min(case when guardrail_code <> 'none' then {label} end) as label,
+            count(*) as clients, count(*) filter (where {binding}) as binding
+        from marts.client_tiers
+        where profile_code = 'default' and period_date = {latest}
+        group by 1 order by 1""", [period])
+    guarded = counts[counts.guardrail_code != "none"]
+    if counts.empty:
+        return "<p>没有截至本期的分级记录。</p>"
+    text = (f"<p>本期共有 {int(guarded.clients.sum())} 户客户触发护栏，其中 "
+            f"{int(guarded.binding.sum())} 户的等级因护栏低于其综合得分对应的等级"
+            "（护栏即时生效，不受稳定规则约束；默认权重方案）。</p>")
+    guarded = guarded.assign(guardrail_code=guarded.guardrail_code.map(
+        lambda code: GUARDRAIL_NAMES.get(code, code)))
+    table = guarded.rename(columns={"guardrail_code": "护栏", "label": "说明",
+                                    "clients": "客户数", "binding": "因护栏下调"})
+    names = ("left join marts.dim_clients as clients using (client_key)"
+             if db.has("marts.dim_clients")
+             and "registered_name" in db.columns("marts.dim_clients") else "")
+    shown = ", ".join(c for c in (
+        "client_key", "clients.registered_name" if names else None, "composite_score",
+        "band_tier_code", "tier_code", "guardrail_code",
+        "credit_score" if "credit_score" in cols else None,
+        "pd_12m" if "pd_12m" in cols else None) if c)
+    top = db.df(f"""select {shown} from marts.client_tiers {names}
+        where profile_code = 'default' and period_date = {latest} and {binding}
+        order by composite_score desc, client_key limit 20""", [period])
+    top["guardrail_code"] = top.guardrail_code.map(lambda code: GUARDRAIL_NAMES.get(code, code))
+    return (text + html_table(table, 10) + "<h3>因护栏下调的客户（按综合得分，前 20 户）</h3>"
+            + html_table(top.rename(columns={
+                "client_key": "客户", "registered_name": "名称", "composite_score": "综合得分",
+                "band_tier_code": "得分对应等级", "tier_code": "等级", "guardrail_code": "护栏",
+                "credit_score": "资信得分", "pd_12m": "违约概率"}), 20))
+
+
 def section_review_queue(db: Serving, period: date) -> str:
     if not db.has("marts.tier_review_queue"):
         return _missing("marts.tier_review_queue")
@@ -546,7 +596,7 @@ td,th{border:1px solid #ddd;padding:3px 6px;text-align:right}th{background:#f5f5
 
 def render_html(db: Serving, as_of: date) -> str:
     builders = (section_distribution, section_migrations, section_pareto, section_profile,
-                section_performance, section_review_queue, section_quality)
+                section_performance, section_guardrails, section_review_queue, section_quality)
     body = []
     for title, build in zip(SECTIONS, builders):
         try:
