@@ -187,6 +187,9 @@ def main() -> int:
     parser.add_argument("--generator", choices=("simulate", "variants"), default="simulate",
                         help="who writes the deliveries: tiering simulate, or the independent "
                         "variant generator with its credit world")
+    parser.add_argument("--mess-scale", type=float, default=1.0,
+                        help="with --generator variants: multiply its name and identifier mess "
+                        "(identity errors reach the tiers)")
     parser.add_argument("--risk-model-scale", type=int, metavar="CLIENTS",
                         help="only time the risk model on a synthetic warehouse of CLIENTS")
     args = parser.parse_args()
@@ -207,7 +210,7 @@ def main() -> int:
 
             generate(home / "landing", home / "truth", args.clients,
                      args.months + args.outcome_months, args.start, args.seed,
-                     bad_deliveries=False, credit_world=True)
+                     bad_deliveries=False, credit_world=True, mess_scale=args.mess_scale)
         else:
             simulate(home / "landing", home / "truth", args.clients,
                      args.months + args.outcome_months, args.start, args.seed)
@@ -249,7 +252,7 @@ def main() -> int:
     defaults = pd.read_parquet(truth / "defaults.parquet")
     defaults["period_date"] = pd.to_datetime(defaults["period_date"])
     truth_end = latent["period_date"].max()
-    report = {"generator": args.generator, "as_of": str(as_of),
+    report = {"generator": args.generator, "mess_scale": args.mess_scale, "as_of": str(as_of),
               "model_version": run["model_version"],
               "method": run["method"], "models_trained": int(n_models)}
 
