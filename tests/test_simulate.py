@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -232,6 +233,27 @@ def test_truth_covers_every_identity_bearing_record(sim):
     assert (records.mess != "clean").mean() > 0.1
     assert (pq.read_table(sim["truth"] / "latent_monthly.parquet")["pd_12m"].to_numpy()
             .max() <= 1.0)
+
+
+def test_truth_lists_only_records_that_were_delivered(tmp_path):
+    """A credit profile opened after its company stopped doing business is never delivered, so
+    the truth must not list it (it would count as a miss of identity resolution). High churn
+    makes such profiles common; every truth record's id is in some delivery's raw text (broken
+    rows included)."""
+    simulate(tmp_path / "landing", tmp_path / "truth", clients=1000, months=6, start=START,
+             seed=5, rates={"churn_monthly": 0.3})
+    truth = pq.read_table(tmp_path / "truth" / "source_records.parquet").to_pandas()
+    for ent in ENTITIES:
+        if ent.fmt != "jsonl" or ent.record_id is None:
+            continue
+        key = ent.record_id[0]
+        delivered = set()
+        for path in (tmp_path / "landing" / ent.department).glob(f"*/{ent.file_name}"):
+            delivered.update(re.findall(rf'"{key}":\s*"([^"]+)"',
+                                        path.read_text(encoding="utf-8", errors="replace")))
+        listed = set(truth[(truth.department == ent.department)
+                           & (truth.entity == ent.name)].record_id)
+        assert listed and listed <= delivered, (ent.name, sorted(listed - delivered)[:5])
 
 
 def test_truth_never_lands_in_the_landing_zone(sim):

@@ -652,7 +652,10 @@ class Risk(Department):
         return out
 
     def truth(self) -> list[pa.Table]:
-        return [truth_table("risk", "credit_profiles", self.ids, self.comp, self.ident.mess)]
+        # a profile opened after its company stopped doing business is never delivered
+        seen = self.created < self.world.churn_m[self.comp]
+        return [truth_table("risk", "credit_profiles", self.ids.filter(pa.array(seen)),
+                            self.comp[seen], np.asarray(self.ident.mess)[seen])]
 
 
 # ==================================================================== service
