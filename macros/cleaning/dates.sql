@@ -1,7 +1,8 @@
 {#- Dates and timestamps from every format in the delivery contract:
       2024-03-05, 2024/3/5, 2024.3.5, 2024年3月5日 (optionally followed by a time),
       an Excel serial day number (45356 = 2024-03-05; days since 1899-12-30),
-      ISO 8601 with an offset (2026-10-31T09:15:00+08:00: the local wall-clock time is kept).
+      ISO 8601 with an offset (2026-10-31T09:15:00+08:00: the Beijing wall-clock time; another
+      offset, Z or -05:00, is converted to it).
     Impossible calendar dates (2024-02-30) give NULL; the models flag future dates. -#}
 
 {% macro _iso_date_text(expr) -%}
@@ -24,13 +25,28 @@
 {%- endmacro %}
 
 {#- Timestamp (no time zone, local Beijing wall-clock time) from 'YYYY-MM-DD HH:MM:SS',
-    ISO 8601 'YYYY-MM-DDTHH:MM:SS[.fff][+08:00]', or a date alone (midnight). -#}
+    ISO 8601 'YYYY-MM-DDTHH:MM:SS[.fff][+08:00]', or a date alone (midnight). A time with
+    another offset (Z, +00:00, -0500) is moved to Beijing time (+08:00); one without an offset
+    is taken as Beijing time. -#}
 {% macro parse_timestamp(expr) -%}
     {%- set text = 'trim(' ~ fold_width(expr) ~ ')' -%}
     {%- set pattern = '^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)' -%}
+    {%- set offset = regex_extract(text, '[0-9](Z|[+-][0-9]{2}:?[0-9]{2})$', 1) -%}
+    {%- set local = try_cast_as(dbt.concat([regex_extract(text, pattern, 1), "' '",
+                                            regex_extract(text, pattern, 2)]),
+                                dbt.type_timestamp()) -%}
+    {#- minutes from the stated offset to +08:00 (480 for Z; 0 without an offset) -#}
+    {%- set shift -%}
+        case
+            when {{ offset }} is null then 0
+            when {{ offset }} = 'Z' then 480
+            else 480 - (case when substring({{ offset }}, 1, 1) = '-' then -1 else 1 end)
+                * (cast(substring({{ offset }}, 2, 2) as int) * 60
+                   + cast({{ dbt.right(offset, '2') }} as int))
+        end
+    {%- endset -%}
     coalesce(
-        {{ try_cast_as(dbt.concat([regex_extract(text, pattern, 1), "' '",
-                                    regex_extract(text, pattern, 2)]), dbt.type_timestamp()) }},
+        {{ add_minutes(local, shift) }},
         cast({{ parse_date(expr) }} as {{ dbt.type_timestamp() }})
     )
 {%- endmacro %}

@@ -95,3 +95,12 @@
     cast(json_array_length({{ try_cast_as(json_column, 'json') }}) as integer)
 {%- endmacro %}
 
+
+{#- A timestamp moved by a whole number of minutes; NULL stays NULL (dbt.dateadd on Spark
+    asserts its input is not NULL). -#}
+{% macro add_minutes(timestamp_expr, minutes) -%}
+    {{ return(adapter.dispatch('add_minutes', 'tiering')(timestamp_expr, minutes)) }}
+{%- endmacro %}
+{% macro default__add_minutes(timestamp_expr, minutes) -%}
+    ({{ timestamp_expr }} + to_minutes(cast({{ minutes }} as bigint)))
+{%- endmacro %}

@@ -55,3 +55,7 @@
 {% macro spark__try_cast_as(expr, type) -%}
     try_cast({{ expr }} as {{ type }})
 {%- endmacro %}
+
+{% macro spark__add_minutes(timestamp_expr, minutes) -%}
+    timestampadd(MINUTE, cast({{ minutes }} as bigint), {{ timestamp_expr }})
+{%- endmacro %}

@@ -461,7 +461,8 @@ def date_text(rng: random.Random, d: date, flavours: tuple[str, ...]) -> tuple[s
 
 
 def timestamp_text(rng: random.Random, t: datetime) -> tuple[str, str, str]:
-    """ISO 8601 with +08:00 in the ways services write it; (text, expected wall clock, flavour)."""
+    """ISO 8601 with +08:00 in the ways services write it, now and then in UTC (`Z`); (text,
+    expected Beijing wall clock, flavour)."""
     flavour = rng.choice(("seconds", "seconds", "millis", "space", "minutes"))
     text = {
         "seconds": t.strftime("%Y-%m-%dT%H:%M:%S+08:00"),
@@ -470,6 +471,10 @@ def timestamp_text(rng: random.Random, t: datetime) -> tuple[str, str, str]:
         "minutes": t.strftime("%Y-%m-%dT%H:%M+08:00"),
     }[flavour]
     expected = t.replace(second=0) if flavour == "minutes" else t
+    if flavour == "seconds" and (t.minute + t.second) % 17 == 0:
+        # a service that writes UTC (ISO 8601 all the same): chosen without a draw from `rng`,
+        # so every other value of the deliveries stays as it was
+        text, flavour = (t - timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ"), "utc"
     return text, expected.strftime("%Y-%m-%d %H:%M:%S"), f"timestamp_{flavour}"
 
 
