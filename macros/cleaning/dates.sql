@@ -26,12 +26,12 @@
 
 {#- Timestamp (no time zone, local Beijing wall-clock time) from 'YYYY-MM-DD HH:MM:SS',
     ISO 8601 'YYYY-MM-DDTHH:MM:SS[.fff][+08:00]', or a date alone (midnight). A time with
-    another offset (Z, +00:00, -0500) is moved to Beijing time (+08:00); one without an offset
-    is taken as Beijing time. -#}
+    another offset (Z, +00:00, -0500, -05) is moved to Beijing time (+08:00); one without an
+    offset is taken as Beijing time. -#}
 {% macro parse_timestamp(expr) -%}
     {%- set text = 'trim(' ~ fold_width(expr) ~ ')' -%}
     {%- set pattern = '^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)' -%}
-    {%- set offset = regex_extract(text, '[0-9](Z|[+-][0-9]{2}:?[0-9]{2})$', 1) -%}
+    {%- set offset = regex_extract(text, '[0-9](Z|[+-][0-9]{2}(:?[0-9]{2})?)$', 1) -%}
     {%- set local = try_cast_as(dbt.concat([regex_extract(text, pattern, 1), "' '",
                                             regex_extract(text, pattern, 2)]),
                                 dbt.type_timestamp()) -%}
@@ -42,7 +42,8 @@
             when {{ offset }} = 'Z' then 480
             else 480 - (case when substring({{ offset }}, 1, 1) = '-' then -1 else 1 end)
                 * (cast(substring({{ offset }}, 2, 2) as int) * 60
-                   + cast({{ dbt.right(offset, '2') }} as int))
+                   + case when {{ char_length(offset) }} >= 5
+                       then cast({{ dbt.right(offset, '2') }} as int) else 0 end)
         end
     {%- endset -%}
     coalesce(
