@@ -4,13 +4,16 @@
              the 7-8 digit number. Country code (+86 / 0086 / 86) and an extension (转 / ext / #,
              or a trailing dash group after a full landline) are dropped; after a country code the
              area code may lack its 0 (+86-755-87654321, 0086 21 12345678). NULL when the digits
-             fit neither form (e.g. a landline without area code).
+             fit neither form (e.g. a landline without area code). A field holding several
+             numbers (138-1234-5678 / 010-87654321; separated by / ; , | 、 or 或) gives its
+             first.
     Two steps so the compiled SQL stays small: phone_digits(raw) in one CTE (digits only, the
     country code and extension removed), canonical_phone(<that column>) in a later one. -#}
 
 {% macro phone_digits(expr) -%}
     {%- set folded = fold_width(expr) -%}
-    {%- set no_marker = regex_replace_all(folded, '(转|ext|EXT|分机|#).*$', '') -%}
+    {%- set first = regex_replace_all(folded, '\s*(/|;|,|[|]|、|或).*$', '') -%}
+    {%- set no_marker = regex_replace_all(first, '(转|ext|EXT|分机|#).*$', '') -%}
     {%- set no_extension = 'coalesce(' ~ regex_extract(no_marker,
         '^(.*[0-9]{3,4}[- ][0-9]{7,8})-[0-9]{1,6}$', 1) ~ ', ' ~ no_marker ~ ')' -%}
     {%- set digits = regex_replace_all(no_extension, '[^0-9]', '') -%}
