@@ -500,15 +500,13 @@ def section_guardrails(db: Serving, period: date) -> str:
         from marts.client_tiers
         where profile_code = 'default' and period_date = {latest}
         group by 1 order by 1""", [period])
-    guarded = counts[counts.guardrail_code != "none"]
     if counts.empty:
         return "<p>没有截至本期的分级记录。</p>"
+    guarded = counts[counts.guardrail_code != "none"]
     text = (f"<p>本期共有 {int(guarded.clients.sum())} 户客户触发护栏，其中 "
             f"{int(guarded.binding.sum())} 户的等级因护栏低于其综合得分对应的等级"
             "（护栏即时生效，不受稳定规则约束；默认权重方案）。</p>")
-    guarded = guarded.assign(guardrail_code=guarded.guardrail_code.map(
-        lambda code: GUARDRAIL_NAMES.get(code, code)))
-    table = guarded.rename(columns={"guardrail_code": "护栏", "label": "说明",
+    table = guarded.replace({"guardrail_code": GUARDRAIL_NAMES}).rename(columns={"guardrail_code": "护栏", "label": "说明",
                                     "clients": "客户数", "binding": "因护栏下调"})
     names = ("left join marts.dim_clients as clients using (client_key)"
              if db.has("marts.dim_clients")
@@ -521,9 +519,8 @@ def section_guardrails(db: Serving, period: date) -> str:
     top = db.df(f"""select {shown} from marts.client_tiers {names}
         where profile_code = 'default' and period_date = {latest} and {binding}
         order by composite_score desc, client_key limit 20""", [period])
-    top["guardrail_code"] = top.guardrail_code.map(lambda code: GUARDRAIL_NAMES.get(code, code))
     return (text + html_table(table, 10) + "<h3>因护栏下调的客户（按综合得分，前 20 户）</h3>"
-            + html_table(top.rename(columns={
+            + html_table(top.replace({"guardrail_code": GUARDRAIL_NAMES}).rename(columns={
                 "client_key": "客户", "registered_name": "名称", "composite_score": "综合得分",
                 "band_tier_code": "得分对应等级", "tier_code": "等级", "guardrail_code": "护栏",
                 "credit_score": "资信得分", "pd_12m": "违约概率"}), 20))
