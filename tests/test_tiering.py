@@ -159,8 +159,37 @@ def test_long_tail_and_rising_stars(warehouse):
     assert len(stars) > 0
     assert (stars.pareto_segment == "tail").all()
     assert stars.rising_star_reason.str.startswith("长尾新星").all()
-    assert (stars.potential_coverage >= 0.6).all()
     assert tail.loc[~tail.is_rising_star, "rising_star_reason"].isna().all()
+    # growth percentile: the revenue growth's percent rank among the clients with statements,
+    # else the fee-income growth's, pulled toward the median (seed tiering_parameters)
+    features = query(home, """select client_key, income_growth_ratio
+        from intermediate.int_tiering_client_features_built
+        where period_date = (select max(period_date) from marts.long_tail_clients)""")
+    rows = tail.merge(features, on="client_key", how="left")
+
+    def percent_rank(values: pd.Series) -> pd.Series:
+        return 100 * (values.rank(method="min") - 1) / max(values.notna().sum() - 1, 1)
+
+    parameters = pd.read_csv(PROJECT_DIR / "seeds" / "tiering" / "tiering_parameters.csv",
+                             index_col="parameter_name").parameter_value
+    weight = parameters["rising_star_income_growth_weight"]
+    revenue = rows.revenue_growth_rate.notna()
+    income = ~revenue & rows.income_growth_ratio.notna()
+    expected = percent_rank(rows.revenue_growth_rate).where(
+        revenue, 50 + weight * (percent_rank(rows.income_growth_ratio) - 50))
+    assert revenue.any() and income.any()
+    assert rows.growth_percentile[revenue | income].to_numpy() == pytest.approx(
+        expected[revenue | income].to_numpy())
+    assert rows.growth_percentile[~revenue & ~income].isna().all()
+    assert (rows.growth_source[revenue] == "revenue").all()
+    assert (rows.growth_source[income] == "income").all()
+    # stars: the top of the tail by growth, at least the 80th percentile, at most 10 % of it
+    tail_rows = rows[rows.pareto_segment == "tail"]
+    assert (stars.growth_percentile >= parameters["rising_star_min_growth_percentile"]).all()
+    assert len(stars) <= parameters["rising_star_max_count_share"] * len(tail_rows)
+    others = tail_rows[~tail_rows.is_rising_star]
+    assert stars.growth_percentile.min() >= others.growth_percentile.max()
+    assert (stars.tail_growth_rank.sort_values().to_numpy() == range(1, len(stars) + 1)).all()
 
 
 def test_project_partner_fit(warehouse):

@@ -328,15 +328,17 @@ def section_pareto(db: Serving, period: date) -> str:
     head_share = db.con.execute("""select max(cumulative_income_share) from
         marts.long_tail_clients where period_date = ? and pareto_segment = 'head'""",
                                 [latest]).fetchone()[0]
-    cols = [c for c in ("client_key", "tier_code", "potential_score", "rising_star_reason")
-            if c in db.columns("marts.long_tail_clients")]
+    available = db.columns("marts.long_tail_clients")
+    cols = [c for c in ("client_key", "tier_code", "growth_percentile", "potential_score",
+                        "rising_star_reason") if c in available]
+    order = "tail_growth_rank" if "tail_growth_rank" in available else "potential_score desc"
     stars = db.df(f"""select {', '.join(cols)} from marts.long_tail_clients
-        where period_date = ? and is_rising_star order by potential_score desc limit 15""",
+        where period_date = ? and is_rising_star order by {order} limit 15""",
                   [latest])
     text = (f"<p>{latest}：头部 {n - (tail[1] or 0)} 户贡献 {float(head_share or 0):.1%} 的收入；"
             f"长尾 {tail[1] or 0} 户，其中长尾新星 {tail[2] or 0} 户。</p>")
     return (svg_pareto(curve, tail_start, "帕累托曲线（累计收入占比）") + text
-            + "<h3>长尾新星（潜力最高的前 15 户）</h3>" + html_table(stars, 15))
+            + "<h3>长尾新星（增长最快的前 15 户）</h3>" + html_table(stars, 15))
 
 
 def section_profile(db: Serving, period: date) -> str:
