@@ -163,6 +163,29 @@ def test_report_lists_the_clients_a_guardrail_capped(tmp_path):
     assert f"<td>{band}</td><td>C</td><td>严重逾期</td>" in listed
 
 
+def test_report_lists_rising_stars_by_growth(tmp_path):
+    paths = build_home(tmp_path / "home", AS_OF)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("""alter table marts.long_tail_clients add column growth_percentile double;
+            alter table marts.long_tail_clients add column tail_growth_rank bigint;
+            update marts.long_tail_clients set is_rising_star = false""")
+        first, second = con.execute("""select client_key from marts.long_tail_clients
+            where pareto_segment = 'tail' order by client_key limit 2""").fetchall()
+        # the faster grower has the lower potential: the list follows growth
+        con.execute("""update marts.long_tail_clients set is_rising_star = true,
+                growth_percentile = 99.87, tail_growth_rank = 1, potential_score = 40
+            where client_key = ?""", [second[0]])
+        con.execute("""update marts.long_tail_clients set is_rising_star = true,
+                growth_percentile = 91.26, tail_growth_rank = 2, potential_score = 95
+            where client_key = ?""", [first[0]])
+    publish(paths, AS_OF, RESULTS)
+    page = generate(paths, AS_OF).read_text(encoding="utf-8")
+    listed = page.split("<h3>长尾新星（增长最快的前 15 户）</h3>")[1].split("</table>")[0]
+    assert "其中长尾新星 2 户" in page
+    assert listed.index(second[0]) < listed.index(first[0])
+    assert "<td>99.9</td>" in listed and "<td>91.3</td>" in listed
+
+
 def test_xlsx_writer_keeps_types_and_text(tmp_path):
     target = tmp_path / "book.xlsx"
     rows = [["甲 & <乙>", 12, 3.5, Decimal("1234.50"), True, None, date(2026, 10, 31),

@@ -332,7 +332,9 @@ def section_pareto(db: Serving, period: date) -> str:
     cols = [c for c in ("client_key", "tier_code", "growth_percentile", "potential_score",
                         "rising_star_reason") if c in available]
     order = "tail_growth_rank" if "tail_growth_rank" in available else "potential_score desc"
-    stars = db.df(f"""select {', '.join(cols)} from marts.long_tail_clients
+    shown = [f"round({c}, 1) as {c}" if c in ("growth_percentile", "potential_score") else c
+             for c in cols]
+    stars = db.df(f"""select {', '.join(shown)} from marts.long_tail_clients
         where period_date = ? and is_rising_star order by {order} limit 15""",
                   [latest])
     text = (f"<p>{latest}：头部 {n - (tail[1] or 0)} 户贡献 {float(head_share or 0):.1%} 的收入；"
