@@ -268,20 +268,23 @@ def test_rows_failing_type_checks_are_quarantined_but_impossible_values_are_not(
         paths: Paths) -> None:
     folder = paths.landing / "finance" / NOV.isoformat()
     receipts = entity("finance", "receipts")
-    rows = rows_of(receipts, 6)
+    rows = rows_of(receipts, 7)
     rows[1]["amount"] = "12x"
     rows[2]["receipt_date"] = "2024/13/45"
     rows[3]["voucher_no"] = " "
     rows[4]["receipt_date"] = "2099/12/31"  # future: valid type, staging flags it
     rows[5]["amount"] = "-1,234,567.89"  # a reversal
+    rows[6]["customer_code"] = ""  # a receipt of no customer: nothing to attribute it to
     write_entity(folder, receipts, rows)
-    write_manifest(folder, "finance", NOV, {"receipts.csv": 6})
+    write_manifest(folder, "finance", NOV, {"receipts.csv": 7})
     ingest(paths)
     bad = {q["_row_number"]: q for q in quarantine(paths)}
-    assert sorted(bad) == [2, 3, 4]
+    assert sorted(bad) == [2, 3, 4, 7]
     assert bad[2]["reason"].endswith("row 2: field amount is not a valid number: '12x'")
     assert "field receipt_date is not a valid date: '2024/13/45'" in bad[3]["reason"]
     assert "key field voucher_no is missing" in bad[4]["reason"]
+    assert bad[7]["reason"].endswith(
+        "row 7: field customer_code is missing: the row belongs to no record")
     assert bad[2]["raw_text"].startswith("V0000001,F0000001,2024/01/02,12x,")
     assert raw_count(paths, "finance", "receipts") == 3
     assert_invariant(paths)

@@ -25,6 +25,10 @@ class Entity:
     required: tuple[str, ...]  # columns that must be present in the file header
     # identity-bearing: the record id the truth file and client_source_xref use
     record_id: tuple[str, ...] | None = None
+    # the columns naming the record a row belongs to in another entity (a receipt's customer,
+    # an event's credit profile): a row without one cannot be attributed, so it is quarantined
+    # like a row without its key
+    references: tuple[str, ...] = ()
 
     @property
     def file_name(self) -> str:
@@ -54,6 +58,7 @@ ENTITIES: tuple[Entity, ...] = (
          "project_code"),
         key=("voucher_no",),
         required=("voucher_no", "customer_code", "receipt_date", "amount", "unit"),
+        references=("customer_code",),
     ),
     Entity(
         "finance", "statements", "csv", "gbk", "snapshot",
@@ -77,6 +82,7 @@ ENTITIES: tuple[Entity, ...] = (
         ("event_id", "risk_client_no", "event_date", "event_type", "amount", "severity", "note"),
         key=("event_id",),
         required=("event_id", "risk_client_no", "event_date", "event_type"),
+        references=("risk_client_no",),
     ),
     Entity(
         "projects", "projects", "csv", "utf-8-sig", "snapshot",

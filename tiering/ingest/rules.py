@@ -1,9 +1,10 @@
 """Row validation of shape and types, vectorised with pyarrow compute.
 
-Ingestion checks only what makes a row unusable: a key column missing, a numeric field that is not
-a number (thousands separators allowed), a date field in none of the contract's formats. Coded
-fields and valid-typed impossible values (future dates, negative balances) are left to staging,
-which flags them. Whatever staging's parsers read (macros/cleaning/numbers.sql, dates.sql) must
+Ingestion checks only what makes a row unusable: a key column missing, the column naming the
+record it belongs to missing (a receipt's customer, an event's credit profile), a numeric field
+that is not a number (thousands separators allowed), a date field in none of the contract's
+formats. Coded fields and valid-typed impossible values (future dates, negative balances) are
+left to staging, which flags them. Whatever staging's parsers read (macros/cleaning/numbers.sql, dates.sql) must
 pass here too: values failing the plain pattern are checked again after NFKC folding (full-width
 digits and separators) with a currency sign, a unit word or accounting brackets allowed.
 """
@@ -96,14 +97,18 @@ def number_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 def invalid_rows(table: pa.Table, entity: Entity) -> tuple[np.ndarray, list[tuple[int, str]]]:
     """Indices of rows failing a check and, for each, (index, reason). The reason names the field
     and the offending value; the caller adds file and row number. One reason per row: the first
-    failed check in column order."""
+    failed check, in this order: key, number, year, date, reference."""
     key = (entity.department, entity.name)
     checks: list[tuple[str, pa.ChunkedArray, str]] = []
-    for column in entity.key:
-        if column in table.column_names:
-            values = table.column(column)
-            blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
-            checks.append((column, blank, "key"))
+
+    def blank_checks(kind: str, columns: tuple[str, ...]) -> None:
+        for column in columns:
+            if column in table.column_names:
+                values = table.column(column)
+                blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), True)
+                checks.append((column, blank, kind))
+
+    blank_checks("key", entity.key)
     for kind, columns, pattern, lenient in (
             ("number", NUMERIC.get(key, ()), NUMBER_PATTERN, LENIENT_NUMBER_PATTERN),
             ("year", YEARS.get(key, ()), YEAR_PATTERN, YEAR_PATTERN),
@@ -111,6 +116,7 @@ def invalid_rows(table: pa.Table, entity: Entity) -> tuple[np.ndarray, list[tupl
         for column in columns:
             if column in table.column_names:
                 checks.append((column, _fails(table.column(column), pattern, lenient), kind))
+    blank_checks("reference", entity.references)  # last: a broken value names itself first
     if not checks or table.num_rows == 0:
         return np.empty(0, dtype=np.int64), []
     masks = [np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool) for _, mask, _ in checks]
@@ -128,6 +134,8 @@ def invalid_rows(table: pa.Table, entity: Entity) -> tuple[np.ndarray, list[tupl
         for row, value in zip(rows.tolist(), values):  # quarantined rows only
             if kind == "key":
                 reasons.append((row, f"key field {column} is missing"))
+            elif kind == "reference":
+                reasons.append((row, f"field {column} is missing: the row belongs to no record"))
             else:
                 reasons.append((row, f"field {column} is not a valid {kind}: {value!r}"))
     reasons.sort()
