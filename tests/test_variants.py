@@ -248,9 +248,15 @@ def test_dbt_build_passes(variant: dict) -> None:
     assert build.returncode == 0, build.stdout[-5000:]
     results = json.loads((variant["home"] / "target" / "run_results.json").read_text())
     statuses = {r["status"] for r in results["results"]}
-    assert statuses <= {"success", "pass"}, [
+    assert statuses <= {"success", "pass", "warn"}, [
         (r["unique_id"], r["status"], r.get("message")) for r in results["results"]
-        if r["status"] not in ("success", "pass")][:10]
+        if r["status"] not in ("success", "pass", "warn")][:10]
+    # the line written twice in crm clients and in finance receipts: a warning, not a stop
+    warned = sorted(r["unique_id"].split(".")[2] for r in results["results"]
+                    if r["status"] == "warn")
+    unique = "source_unique_combination_of_columns"
+    assert warned == [f"{unique}_crm_clients_crm_id___extract_date",
+                      f"{unique}_finance_receipts_voucher_no___extract_date"], warned
     assert len(results["results"]) > 200
 
 
@@ -262,6 +268,10 @@ def test_gates_pass_and_fail_only_for_the_broken_delivery(variant: dict) -> None
     warned = [r for r in gates["raw"] if not r.success]
     assert any(r.expectation == "expect_column_values_to_be_null(earlier_not_loaded)"
                and "finance 2025-11-30: rejected" in r.message for r in warned)
+    # a line written twice in the last month: a warning, not a stop (staging keeps one row)
+    assert {("raw.crm.clients", "expect_column_values_to_be_unique(crm_id)"),
+            ("raw.finance.receipts", "expect_column_values_to_be_unique(voucher_no)")} <= {
+        (r.suite, r.expectation) for r in warned}
     # as of the month of the broken delivery, publishing stops because of it, and only it
     blocking = [r for r in gates["raw_bad_month"] if r.blocking and not r.success]
     assert {(r.suite, r.expectation) for r in blocking} == {

@@ -588,6 +588,19 @@ class _Generator:
             row.broken = (kind, reason)
             rows.insert(self.rng.randrange(len(rows) + 1), row)
 
+    def duplicate_line(self, month: int, rows: list[Row]) -> None:
+        """In the last month, one row written twice (an export that repeated a line): both
+        lines load, staging keeps the later of a key's rows in a delivery, and the raw gate
+        warns about the repeated key. Chosen without a draw from the random stream, so every
+        other value stays as it was."""
+        if month != len(self.months) - 1:
+            return
+        whole = [i for i, row in enumerate(rows) if row.broken is None]
+        original = rows[whole[len(whole) // 2]]
+        rows.insert(whole[len(whole) // 2] + 1,
+                    Row(dict(original.values), original.expect, truth=original.truth))
+        original.expect = []  # its values are checked on the later line, the one staging keeps
+
     # --- departments
     def crm(self, month: int, records: dict) -> list[Row]:
         rng, rows = self.rng, []
@@ -602,6 +615,7 @@ class _Generator:
                 if rng.random() < 0.1:  # touched this month
                     record["updated_at"] = _clock(rng, extract - timedelta(days=rng.randrange(25)))
                 rows.append(self.crm_row(record))
+        self.duplicate_line(month, rows)
         self.junk(entity("crm", "clients"), month, rows,
                   ("extra_column", "few_columns", "undecodable", "blank_key", "bad_date"))
         return rows
@@ -688,6 +702,7 @@ class _Generator:
                                  voucher=row.values["voucher_no"])
             receipts.append(again)
         state["_last_receipts"] = [r for r in receipts if r.broken is None]
+        self.duplicate_line(month, receipts)
         self.junk(entity("finance", "customers"), month, customers,
                   ("extra_column", "undecodable", "blank_key"))
         self.junk(entity("finance", "receipts"), month, receipts,
