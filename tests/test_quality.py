@@ -137,6 +137,45 @@ def test_raw_value_problems(tmp_path, no_project):
     assert bad["expect_column_values_to_not_be_null(crm_id)"].blocking
 
 
+def test_a_key_delivered_twice_warns_without_blocking(tmp_path, no_project):
+    """Staging keeps the later of a key's rows in a delivery, so a repeated line is reported,
+    not a reason to stop publishing."""
+    paths = build_home(tmp_path / "home", AS_OF)
+    clients = paths.raw / "crm" / "clients" / f"{AS_OF}.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * from read_parquet('{clients}') union all "
+                    f"select * replace (_row_number + 1000 as _row_number) "
+                    f"from read_parquet('{clients}') where _row_number = 3) "
+                    f"to '{tmp_path}/c.parquet'")
+    (tmp_path / "c.parquet").replace(clients)
+    results = run_layer("raw", paths, AS_OF, project_dir=no_project)
+    bad = {r.expectation: r for r in failed(results, "raw.crm.clients")}
+    assert list(bad) == ["expect_column_values_to_be_unique(crm_id)"]
+    assert not bad["expect_column_values_to_be_unique(crm_id)"].blocking
+    assert not blocking_failures(results)
+
+
+def test_clients_without_a_name_warn_until_they_are_more_than_one_percent(tmp_path, no_project):
+    """A client known only by records delivered without a name has none: reported; more than 1 %
+    of clients without a name (a department's names went missing) stops the publish."""
+    paths = build_home(tmp_path / "home", AS_OF)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        total = con.execute("select count(*) from marts.dim_clients").fetchone()[0]
+        con.execute("update marts.dim_clients set registered_name = null where client_key in "
+                    "(select client_key from marts.dim_clients order by client_key limit 1)")
+    results = run_layer("unified", paths, AS_OF, project_dir=no_project)
+    [nameless] = failed(results, "unified.dim_clients")
+    assert nameless.expectation == "expect_column_values_to_be_null(client_without_name)"
+    assert not nameless.blocking and "1 of 200 rows" in nameless.message
+    assert not blocking_failures(results)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute(f"update marts.dim_clients set registered_name = null where client_key in "
+                    f"(select client_key from marts.dim_clients order by client_key "
+                    f"limit {total // 50})")
+    bad = blocking_failures(run_layer("unified", paths, AS_OF, project_dir=no_project))
+    assert [(r.suite, r.expectation) for r in bad] == [
+        ("unified.dim_clients", "expect_column_values_to_not_be_null(registered_name)")]
+
 def test_amounts_parse_as_staging_reads_them(tmp_path, no_project):
     """The receipts gate reads amounts with staging's rules (parse_number): full-width digits,
     accounting brackets and padded text pass; text that is no number still blocks."""

@@ -218,14 +218,16 @@ pairs_with_records as (
     )
 ),
 
-{#- Names that agree enough for two records sharing a tax code to be one company. -#}
+{#- Names that agree enough for two records sharing a tax code to be one company. A record
+    delivered without a name does not disagree: its code alone places it. -#}
 pairs_with_agreement as (
     select
         pairs_with_records.*,
         (stem_similarity >= thresholds.uscc_name_min_similarity
             or is_short_form or is_former_name or is_former_short_name
             or (is_same_known_region and is_same_industry_word)
-            or (is_same_known_region and is_one_short_name)) as is_name_agreeing
+            or (is_same_known_region and is_one_short_name)
+            or coalesce(core_a, '') = '' or coalesce(core_b, '') = '') as is_name_agreeing
     from pairs_with_records
     cross join thresholds
 )

@@ -91,7 +91,7 @@ pairs_with_trust as (
     across departments or carries a tax code. -#}
 core_support as (
     select
-        records.name_core,
+        coalesce(records.name_core, '') as name_core,
         coalesce(records.region_key, '') as region_key,
         count(*) as record_count,
         count(distinct records.department) as department_count,
@@ -103,7 +103,7 @@ core_support as (
     from records
     left join untrusted_tax_codes as untrusted
         on records.record_key = untrusted.record_key
-    group by records.name_core, coalesce(records.region_key, '')
+    group by coalesce(records.name_core, ''), coalesce(records.region_key, '')
 ),
 
 {#- A trusted tax code is established for a name (core in a region) when two of the name's
@@ -175,11 +175,12 @@ pairs_with_support as (
                  or support_a.tax_code_count > 0 or support_a.department_count > 1)
         ) as is_typo_side_b
     from pairs_with_trust
+    {#- a record delivered without a name has the core '' here (it must keep its pairs) #}
     inner join core_support as support_a
-        on pairs_with_trust.core_a = support_a.name_core
+        on coalesce(pairs_with_trust.core_a, '') = support_a.name_core
         and pairs_with_trust.region_key_a = support_a.region_key
     inner join core_support as support_b
-        on pairs_with_trust.core_b = support_b.name_core
+        on coalesce(pairs_with_trust.core_b, '') = support_b.name_core
         and pairs_with_trust.region_key_b = support_b.region_key
     left join name_established_codes as established_a
         on pairs_with_trust.core_a = established_a.name_core
