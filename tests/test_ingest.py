@@ -207,6 +207,41 @@ def test_unknown_extra_column_is_loaded_with_a_warning(paths: Paths) -> None:
     assert values[:2] == [("wx0",), ("wx1",)]
 
 
+def test_column_names_in_another_case_or_width_are_the_contracts(paths: Paths) -> None:
+    """`CRM_ID`, `Client Name`, `ｕｓｃｃ` are crm_id, client_name, uscc (with a warning), in
+    every format; a file holding both spellings keeps the contract's and loads the other as an
+    extra column."""
+    clients = entity("crm", "clients")
+    folder = make_delivery(paths.landing, "crm", NOV, n=5)
+    spelled = {"crm_id": "CRM_ID", "client_name": "Client Name", "uscc": "ｕｓｃｃ",
+               "contact_phone": "contact-phone"}
+    rows = [{spelled.get(k, k): v for k, v in r.items()} for r in rows_of(clients, 5)]
+    write_entity(folder, clients, rows, columns=[spelled.get(c, c) for c in clients.columns])
+    events = entity("risk", "risk_events")
+    risk = make_delivery(paths.landing, "risk", NOV, n=5)
+    rows = [{("Event_ID" if k == "event_id" else k): v for k, v in r.items()}
+            for r in rows_of(events, 5)]
+    write_entity(risk, events, rows,
+                 columns=["Event_ID" if c == "event_id" else c for c in events.columns])
+    registry = entity("external", "registry")
+    external = make_delivery(paths.landing, "external", NOV, n=5)
+    rows = [{("Former_Names" if k == "former_names" else k): v for k, v in r.items()}
+            for r in rows_of(registry, 5)]
+    write_entity(external, registry, rows,
+                 columns=["Former_Names" if c == "former_names" else c for c in registry.columns])
+    summary = ingest(paths)
+    loaded = {d.department: d for d in summary.of("loaded")}
+    assert {"crm", "risk", "external"} <= set(loaded)
+    assert any("column 'CRM_ID' read as crm_id" in w for w in loaded["crm"].warnings)
+    assert any("column 'Event_ID' read as event_id" in w for w in loaded["risk"].warnings)
+    first = rows_of(clients, 1)[0]
+    assert raw_rows(paths, "crm", "clients", "crm_id, client_name, uscc")[0] == (
+        first["crm_id"], first["client_name"], first["uscc"])
+    assert len(raw_rows(paths, "risk", "risk_events", "event_id")) == 5
+    former = raw_rows(paths, "external", "registry", "former_names")
+    assert json.loads(former[0][0]) == rows_of(registry, 1)[0]["former_names"]
+    assert not any("extra column" in w for d in loaded.values() for w in d.warnings)
+
 def test_malformed_and_undecodable_csv_rows_are_quarantined(paths: Paths) -> None:
     folder = make_delivery(paths.landing, "finance", NOV, n=10)
     receipts = entity("finance", "receipts")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +66,35 @@ def read_file(path: Path, entity: Entity, encoding: str) -> ParsedFile:
                 encoding = "utf-8"
     parsed = reader(path, entity, encoding)
     parsed.notes += [note] if note else []
-    return _quarantine_invalid(parsed, entity)
+    return _quarantine_invalid(_contract_names(parsed, entity), entity)
+
+
+def contract_name(name: str, entity: Entity) -> str:
+    """The contract's column a delivered name stands for: the name itself, or the contract
+    column it spells in another case or width, with spaces or dashes for underscores
+    (`Client_Name`, `CLIENT NAME`, `ｃｌｉｅｎｔ＿ｎａｍｅ` for client_name); else the name."""
+    if name in entity.columns:
+        return name
+    folded = unicodedata.normalize("NFKC", name).strip().casefold()
+    folded = "_".join(folded.replace("-", " ").replace("_", " ").split())
+    return folded if folded in entity.columns else name
+
+
+def _contract_names(parsed: ParsedFile, entity: Entity) -> ParsedFile:
+    """Columns renamed to the contract's spelling (with a note), unless the file also has
+    the column under the contract's own name."""
+    renamed = []
+    for name in list(parsed.columns):
+        target = contract_name(name, entity)
+        if target != name and target not in parsed.columns:
+            parsed.columns[parsed.columns.index(name)] = target
+            renamed.append((name, target))
+    if renamed:
+        mapping = dict(renamed)
+        parsed.table = parsed.table.rename_columns(
+            [mapping.get(c, c) for c in parsed.table.column_names])
+        parsed.notes += [f"column {old!r} read as {new}" for old, new in renamed]
+    return parsed
 
 
 # --------------------------------------------------------------------------------------- CSV
@@ -353,7 +382,8 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
         if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_struct(kind) \
                 or pa.types.is_map(kind):
             selects.append(f"cast(to_json({quoted}) as varchar) as {quoted}")
-        elif name in list_columns and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        elif contract_name(name, entity) in list_columns \
+                and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             selects.append(f"{_text_list_as_json(quoted)} as {quoted}")
         elif pa.types.is_timestamp(kind) and kind.tz is not None:
             selects.append(f"cast(timezone('{BEIJING}', {quoted}) as varchar) || '+08:00' "
