@@ -325,6 +325,22 @@ def test_rows_failing_type_checks_are_quarantined_but_impossible_values_are_not(
     assert_invariant(paths)
 
 
+def test_compact_dates_load_and_impossible_ones_are_quarantined(paths: Paths) -> None:
+    """20240305 (the compact form many ERPs export) is a date, as staging's parse_date reads it;
+    20241331 is none."""
+    folder = paths.landing / "finance" / NOV.isoformat()
+    receipts = entity("finance", "receipts")
+    rows = rows_of(receipts, 3)
+    rows[0]["receipt_date"] = "20240305"
+    rows[1]["receipt_date"] = "20241331"
+    write_entity(folder, receipts, rows)
+    write_manifest(folder, "finance", NOV, {"receipts.csv": 3})
+    ingest(paths)
+    bad = {q["_row_number"]: q for q in quarantine(paths)}
+    assert sorted(bad) == [2]
+    assert "field receipt_date is not a valid date: '20241331'" in bad[2]["reason"]
+    assert ("20240305",) in raw_rows(paths, "finance", "receipts", "receipt_date")
+
 def test_broken_json_lines_are_quarantined_with_line_numbers(paths: Paths) -> None:
     folder = make_delivery(paths.landing, "service", NOV, n=5)
     append_raw_lines(folder / "tickets.jsonl", [

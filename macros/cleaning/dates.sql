@@ -1,5 +1,6 @@
 {#- Dates and timestamps from every format in the delivery contract:
       2024-03-05, 2024/3/5, 2024.3.5, 2024年3月5日 (optionally followed by a time),
+      20240305 (the compact form many ERPs export),
       an Excel serial day number (45356 = 2024-03-05; days since 1899-12-30),
       ISO 8601 with an offset (2026-10-31T09:15:00+08:00: the Beijing wall-clock time; another
       offset, Z or -05:00, is converted to it).
@@ -20,6 +21,10 @@
         when {{ regex_matches(text, '^[0-9]{5}([.]0+)?$') }}
             then cast({{ dbt.dateadd('day', try_cast_as(text, 'double') ~ ' - 0',
                                      "cast('1899-12-30' as date)") }} as date)
+        when {{ regex_matches(text, '^[0-9]{8}$') }}
+            then {{ try_cast_as(dbt.concat(['substring(' ~ text ~ ', 1, 4)', "'-'",
+                                            'substring(' ~ text ~ ', 5, 2)', "'-'",
+                                            'substring(' ~ text ~ ', 7, 2)']), 'date') }}
         else {{ try_cast_as(_iso_date_text(text), 'date') }}
     end
 {%- endmacro %}

@@ -51,10 +51,12 @@ NUMBER_PATTERN = r"^\s*[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)(?:[eE
 _MONTH = r"(?:0?[1-9]|1[0-2])"
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 # 2024-03-05, 2024/3/5, 2024年3月5日, each optionally with a time and a UTC offset
-# (2024-03-05 09:30:00, 2024-03-05T09:30:00+08:00); or an Excel serial day number such as 45356.
+# (2024-03-05 09:30:00, 2024-03-05T09:30:00+08:00); 20240305; or an Excel serial day number
+# such as 45356.
 DATE_PATTERN = (
     rf"^\s*(?:\d{{4}}(?:-{_MONTH}-{_DAY}|/{_MONTH}/{_DAY}|\.{_MONTH}\.{_DAY}|年{_MONTH}月{_DAY}日)"
     r"(?:[ T](?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+    r"|\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
     r"|\d{5}(?:\.\d+)?)\s*$"
 )
 # After NFKC folding: the same number with an optional currency sign before and unit word after,
