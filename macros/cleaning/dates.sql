@@ -18,8 +18,11 @@
 {% macro parse_date(expr) -%}
     {%- set text = 'trim(' ~ fold_width(expr) ~ ')' -%}
     case
-        when {{ regex_matches(text, '^[0-9]{5}([.]0+)?$') }}
-            then cast({{ dbt.dateadd('day', try_cast_as(text, 'double') ~ ' - 0',
+        when {{ regex_matches(text, '^[0-9]{5}([.][0-9]+)?$') }}
+            {#- a serial with a time of day (45356.5 = noon): the day -#}
+            then cast({{ dbt.dateadd('day',
+                                     'cast(floor(' ~ try_cast_as(text, 'double') ~ ') as '
+                                     ~ dbt.type_int() ~ ') - 0',
                                      "cast('1899-12-30' as date)") }} as date)
         when {{ regex_matches(text, '^[0-9]{8}$') }}
             then {{ try_cast_as(dbt.concat(['substring(' ~ text ~ ', 1, 4)', "'-'",
@@ -30,16 +33,20 @@
 {%- endmacro %}
 
 {#- Timestamp (no time zone, local Beijing wall-clock time) from 'YYYY-MM-DD HH:MM:SS',
-    ISO 8601 'YYYY-MM-DDTHH:MM:SS[.fff][+08:00]', or a date alone (midnight). A time with
-    another offset (Z, +00:00, -0500, -05) is moved to Beijing time (+08:00); one without an
-    offset is taken as Beijing time. -#}
+    ISO 8601 'YYYY-MM-DDTHH:MM:SS[.fff][+08:00]', a date in any parse_date form followed by a
+    time ('2024/3/5 9:30', '2024年3月5日 09:30:00'; a one-digit hour), or a date alone
+    (midnight). A time with another offset (Z, +00:00, -0500, -05) is moved to Beijing time
+    (+08:00); one without an offset is taken as Beijing time. -#}
 {% macro parse_timestamp(expr) -%}
     {%- set text = 'trim(' ~ fold_width(expr) ~ ')' -%}
-    {%- set pattern = '^([0-9]{4}-[0-9]{2}-[0-9]{2})[T ]([0-9]{2}:[0-9]{2}(:[0-9]{2})?)' -%}
+    {%- set time_pattern = '^[^T ]+[T ]([0-9]{1,2}):([0-9]{2})(:[0-9]{2})?' -%}
     {%- set offset = regex_extract(text, '[0-9](Z|[+-][0-9]{2}(:?[0-9]{2})?)$', 1) -%}
-    {%- set local = try_cast_as(dbt.concat([regex_extract(text, pattern, 1), "' '",
-                                            regex_extract(text, pattern, 2)]),
-                                dbt.type_timestamp()) -%}
+    {%- set local = try_cast_as(dbt.concat([
+            _iso_date_text(text), "' '",
+            "lpad(" ~ regex_extract(text, time_pattern, 1) ~ ", 2, '0')", "':'",
+            regex_extract(text, time_pattern, 2),
+            "coalesce(" ~ regex_extract(text, time_pattern, 3) ~ ", '')"]),
+        dbt.type_timestamp()) -%}
     {#- minutes from the stated offset to +08:00 (480 for Z; 0 without an offset) -#}
     {%- set shift -%}
         case
