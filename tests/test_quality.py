@@ -137,6 +137,26 @@ def test_raw_value_problems(tmp_path, no_project):
     assert bad["expect_column_values_to_not_be_null(crm_id)"].blocking
 
 
+def test_rows_without_a_name_warn_until_the_export_lost_its_names(tmp_path, no_project):
+    """A crm row without a name is still placed by its USCC: a few are reported with their
+    keys; more than 5 % stop the refresh."""
+    paths = build_home(tmp_path / "home", AS_OF)
+    clients = paths.raw / "crm" / "clients" / f"{AS_OF}.parquet"
+    original = tmp_path / "original.parquet"
+    clients.replace(original)
+    for share, blocking in ((0.03, False), (0.10, True)):
+        with duckdb.connect() as con:
+            total = con.execute(f"select count(*) from read_parquet('{original}')").fetchone()[0]
+            con.execute(f"copy (select * replace (case when _row_number <= {int(total * share)} "
+                        f"then null else client_name end as client_name) "
+                        f"from read_parquet('{original}')) to '{clients}'")
+        bad = {r.expectation: r for r in failed(run_layer("raw", paths, AS_OF,
+                                                           project_dir=no_project),
+                                                "raw.crm.clients")}
+        assert not bad["expect_column_values_to_be_null(crm_id_without_name)"].blocking
+        assert "CRM" in bad["expect_column_values_to_be_null(crm_id_without_name)"].message
+        assert ("expect_column_values_to_not_be_null(client_name)" in bad) == blocking
+
 def test_a_key_delivered_twice_warns_without_blocking(tmp_path, no_project):
     """Staging keeps the later of a key's rows in a delivery, so a repeated line is reported,
     not a reason to stop publishing."""
