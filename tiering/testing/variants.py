@@ -616,6 +616,9 @@ class _Generator:
                     record["updated_at"] = _clock(rng, extract - timedelta(days=rng.randrange(25)))
                 rows.append(self.crm_row(record))
         self.duplicate_line(month, rows)
+        if month == len(self.months) - 1:  # a client type the contract does not list: a warning
+            whole = [row for row in rows if row.broken is None]
+            whole[len(whole) // 3].values["client_type"] = "集体企业"
         self.junk(entity("crm", "clients"), month, rows,
                   ("extra_column", "few_columns", "undecodable", "blank_key", "bad_date"))
         return rows

@@ -93,7 +93,7 @@ registry_clustered as (
     'province': 'province',
     'city': 'city',
     'industry_code': 'industry_code',
-    'industry_section': 'substring(industry_code, 1, 1)',
+    'industry_section': 'industry_section',
     'registration_status': 'registration_status',
     'listed_board': 'listed_board',
     'is_listed': "case when listed_board is not null then 'true' end",

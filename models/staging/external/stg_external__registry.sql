@@ -45,6 +45,26 @@ codes_checked as (
     from names_split
 ),
 
+sections as (select * from {{ ref('gbt4754_sections') }}),
+
+{#- The GB/T 4754 section of the industry code: its letter (K7010), or, for a code delivered
+    without one (7010), the section whose range of two-digit divisions holds it; the code then
+    gains its letter. A code that is neither stays as delivered, without a section. -#}
+industries_coded as (
+    select
+        codes_checked.*,
+        coalesce(by_letter.industry_section, by_division.industry_section)
+            as industry_section_found,
+        by_division.industry_section as division_section
+    from codes_checked
+    left join sections as by_letter
+        on substring(codes_checked.industry_code, 1, 1) = by_letter.industry_section
+    left join sections as by_division
+        on {{ regex_matches('codes_checked.industry_code', '^[0-9]{2,4}$') }}
+        and substring(codes_checked.industry_code, 1, 2) >= by_division.division_from
+        and substring(codes_checked.industry_code, 1, 2) <= by_division.division_to
+),
+
 final as (
     select
         uscc_raw,
@@ -60,8 +80,12 @@ final as (
         former_names_json,
         legal_representative,
         registration_status,
-        industry_code,
-        left(industry_code, 1) as industry_section,
+        case
+            when division_section is not null
+                then {{ dbt.concat(['division_section', 'industry_code']) }}
+            else industry_code
+        end as industry_code,
+        industry_section_found as industry_section,
         province,
         city,
         listed_board,
@@ -82,7 +106,7 @@ final as (
         source_file,
         source_row_number,
         loaded_at
-    from codes_checked
+    from industries_coded
 )
 
 select * from final
