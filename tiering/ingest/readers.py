@@ -81,12 +81,20 @@ def contract_name(name: str, entity: Entity) -> str:
 
 
 def _contract_names(parsed: ParsedFile, entity: Entity) -> ParsedFile:
-    """Columns renamed to the contract's spelling (with a note), unless the file also has
-    the column under the contract's own name."""
+    """Columns renamed to the contract's spelling (with a note). When the file also has the
+    column under the contract's own name, the other spelling is kept apart as an extra column
+    named `<name> (duplicate of <column>)`: engines that match names case-insensitively
+    (DuckDB, Spark) could not tell the two apart."""
     renamed = []
     for name in list(parsed.columns):
         target = contract_name(name, entity)
-        if target != name and target not in parsed.columns:
+        if target == name:
+            continue
+        if target in parsed.columns:
+            apart = f"{name} (duplicate of {target})"
+            parsed.columns[parsed.columns.index(name)] = apart
+            renamed.append((name, apart))
+        else:
             parsed.columns[parsed.columns.index(name)] = target
             renamed.append((name, target))
     if renamed:
