@@ -581,3 +581,28 @@ def test_status_says_what_state_the_home_is_in(home: Path, capsys: pytest.Captur
     assert "published:         as of 2025-02-28" in out and "(run run-7)" in out
     assert "next refresh:      nothing to do (2025-02-28 is published" in out
     assert "refresh as of 2025-02-28: step gx_raw: boom" in out
+
+
+def test_dbt_tests_of_the_run_become_quality_rows_and_warnings_are_named() -> None:
+    """The serving asset hands dbt's data tests to publish with the GX expectations, so the
+    publish log and the report show them; a warning (a code outside the contract) is named."""
+    from orchestration.assets.serving import dbt_test_rows
+
+    def evaluation(check: str, passed: bool, severity: dg.AssetCheckSeverity, failed=None):
+        metadata = {} if failed is None else {
+            "dagster_dbt/failed_row_count": dg.MetadataValue.int(failed)}
+        return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(["staging", "stg_crm__clients"]),
+                                       check_name=check, passed=passed, severity=severity,
+                                       metadata=metadata)
+
+    rows = dbt_test_rows([
+        evaluation("gx_raw", True, dg.AssetCheckSeverity.ERROR),  # a GX layer: not a dbt test
+        evaluation("not_null_stg_crm__clients_crm_id", True, dg.AssetCheckSeverity.ERROR),
+        evaluation("accepted_values_stg_crm__clients_client_type", False,
+                   dg.AssetCheckSeverity.WARN, failed=1),
+    ])
+    assert [(r["suite"], r["success"], r["blocking"]) for r in rows] == [
+        ("dbt", True, True), ("dbt", False, False)]
+    assert rows[1]["expectation"] == (
+        "accepted_values_stg_crm__clients_client_type (staging/stg_crm__clients)")
+    assert rows[1]["message"] == "1 failing rows (dbt test)" and rows[1]["observed"] == 1

@@ -134,6 +134,11 @@ def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> No
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
         assert con.execute("select version, as_of_period from publish_log order by version"
                            ).fetchall() == [(1, FIRST_AS_OF), (2, LAST_PERIOD)]
+        # dbt's data tests of the run are logged beside the expectations (all pass here)
+        tests, passed = con.execute("select count(*), count(*) filter (where success) "
+                                    "from quality_results where version = 2 and suite = 'dbt'"
+                                    ).fetchone()
+        assert tests > 100 and passed == tests
     for as_of in (FIRST_AS_OF, LAST_PERIOD):
         report = home / "reports" / as_of.isoformat()
         assert (report / "report.html").exists() and (report / "report.xlsx").exists()

@@ -36,15 +36,39 @@ def as_check_result(row: dict[str, Any]) -> Any:
         return SimpleNamespace(**row)
 
 
+def _evaluations_of_this_run(context: dg.AssetExecutionContext) -> list[Any]:
+    records = context.instance.all_logs(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    return [record.dagster_event.event_specific_data for record in records]
+
+
+def dbt_test_rows(evaluations: list[Any]) -> list[dict[str, Any]]:
+    """The dbt data tests of this run (the asset checks that are not a GX layer) as quality
+    rows of the suite `dbt`, so that the publish log and the report show them beside the
+    expectations. A test that reaches publishing failed only if it warns (a value outside the
+    contract, a key twice in a delivery): an error-severity failure stops the build first."""
+    rows = []
+    for evaluation in evaluations:
+        if evaluation.check_name in CHECK_LAYER:
+            continue
+        failed = (evaluation.metadata or {}).get("dagster_dbt/failed_row_count")
+        count = getattr(failed, "value", failed)
+        rows.append({
+            "suite": "dbt", "skipped": False,
+            "expectation": f"{evaluation.check_name} ({'/'.join(evaluation.asset_key.path)})",
+            "success": bool(evaluation.passed),
+            "blocking": evaluation.severity == dg.AssetCheckSeverity.ERROR,
+            "observed": count,
+            "message": "" if evaluation.passed else f"{count} failing rows (dbt test)"})
+    return rows
+
+
 def checks_of_this_run(context: dg.AssetExecutionContext,
                        validation_ids: list | None = None) -> dict[str, list[dict[str, Any]]]:
     """Layer -> expectation rows, from the GX check evaluations recorded in this run (and the
     identifiers of their stored validation results into `validation_ids`)."""
     rows: dict[str, list[dict[str, Any]]] = {}
-    records = context.instance.all_logs(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
-    for record in records:
-        evaluation = record.dagster_event.event_specific_data
+    for evaluation in _evaluations_of_this_run(context):
         layer = CHECK_LAYER.get(evaluation.check_name)
         results = evaluation.metadata.get("results_json")
         if layer and results is not None:
@@ -81,6 +105,7 @@ def serving_database(context: dg.AssetExecutionContext, tiering: TieringResource
             rows[layer] = run_layer_rows(layer, tiering, run)
             validation_ids.extend(run.stored)
     results = [as_check_result(row) for layer in LAYERS for row in rows[layer]]
+    results += [as_check_result(row) for row in dbt_test_rows(_evaluations_of_this_run(context))]
     try:
         published = publish(paths, as_of, results)
     finally:  # Data Docs of every suite of this run, once, whether or not it published
