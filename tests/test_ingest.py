@@ -700,3 +700,27 @@ def test_folders_with_a_manifest_that_are_not_deliveries_are_named(paths: Paths)
         "crm/2024-12-31_v2: has a _manifest.json but its name is not the extract date "
         "(YYYY-MM-DD); not read"]
     assert "  NOT READ  crm/2024-12-31_v2: has a _manifest.json" in summary.describe()
+
+
+def test_empty_files_of_a_month_without_rows_load_as_no_rows(paths: Paths) -> None:
+    """A month without new risk events is an empty JSON Lines file; some exporters write an
+    empty CSV without even a header. Both load as 0 rows; an empty file whose manifest promises
+    rows is still a broken delivery."""
+    risk = make_delivery(paths.landing, "risk", NOV, n=10)
+    (risk / "risk_events.jsonl").write_bytes(b"")
+    set_manifest_rows(risk, "risk_events.jsonl", 0)
+    finance = make_delivery(paths.landing, "finance", NOV, n=10)
+    (finance / "receipts.csv").write_bytes(b"\r\n")
+    set_manifest_rows(finance, "receipts.csv", 0)
+    service = make_delivery(paths.landing, "service", NOV, n=10)
+    (service / "tickets.jsonl").write_bytes(b"")  # the manifest still says 10 rows
+    summary = ingest(paths)
+    assert {r.department for r in summary.of("loaded")} == {"risk", "finance"}
+    [rejected] = summary.of("rejected")
+    assert rejected.message == "tickets.jsonl: manifest says 10 rows, found 0"
+    assert raw_count(paths, "risk", "risk_events") == 0
+    assert raw_count(paths, "risk", "credit_profiles") == 10
+    assert raw_count(paths, "finance", "receipts") == 0
+    assert raw(paths, "risk", "risk_events").columns[:2] == ["event_id", "risk_client_no"]
+    assert "risk_events.jsonl: empty file: no rows" in summary.describe()
+    assert_invariant(paths)

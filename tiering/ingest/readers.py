@@ -56,6 +56,11 @@ class ParsedFile:
 
 def read_file(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     reader = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet}[entity.fmt]
+    if entity.fmt != "parquet" and _is_empty(path):
+        # a month without new rows: JSON Lines has no line at all, and some CSV exporters write
+        # no header either; the manifest's row count (0) is still checked
+        return ParsedFile([], pa.table({}), np.zeros(0, dtype=np.int64),
+                          notes=["empty file: no rows"])
     note = None
     if entity.fmt != "parquet" and codec_of(encoding) != "utf-8":
         with path.open("rb") as handle:
@@ -67,6 +72,13 @@ def read_file(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     parsed = reader(path, entity, encoding)
     parsed.notes += [note] if note else []
     return _quarantine_invalid(_contract_names(parsed, entity), entity)
+
+
+def _is_empty(path: Path) -> bool:
+    """No byte but a byte order mark and white space (read in full only when it is small)."""
+    if path.stat().st_size > 4096:
+        return False
+    return not strip_bom(path.read_bytes()).strip()
 
 
 def contract_name(name: str, entity: Entity) -> str:

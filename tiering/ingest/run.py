@@ -248,8 +248,9 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
             parsed = read_file(path, entity, spec.encoding or entity.encoding)
         except FileRejected as exc:
             raise DeliveryRejected(f"{name} {exc}") from None
+        empty = not parsed.columns and not parsed.rows_found  # an empty file (readers.py)
         missing_required = [c for c in entity.required if c not in parsed.columns]
-        if missing_required:
+        if missing_required and not empty:
             raise DeliveryRejected(f"{name}: required column {', '.join(missing_required)} "
                                    "is missing")
         if parsed.rows_found != spec.rows:
@@ -262,7 +263,7 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
             warnings.append(f"{name}: unknown extra column(s) {', '.join(extra)} "
                             "loaded as strings")
         absent = [c for c in entity.columns if c not in parsed.columns]
-        if absent:
+        if absent and not empty:
             warnings.append(f"{name}: column(s) {', '.join(absent)} absent, loaded as NULL")
         if parsed.quarantined:
             warnings.append(f"{name}: {len(parsed.quarantined)} of {spec.rows} rows quarantined")
