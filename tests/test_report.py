@@ -202,3 +202,39 @@ def test_xlsx_writer_keeps_types_and_text(tmp_path):
     assert sheet["G2"].number_format == "yyyy-mm-dd"
     assert book["empty"].max_row == 1
     assert [column_letters(i) for i in (0, 25, 26, 701, 702)] == ["A", "Z", "AA", "ZZ", "AAA"]
+
+
+def test_xlsx_record_batches_write_what_rows_write(tmp_path):
+    """A sheet from record batches (the report's path) holds the values the value-by-value path
+    writes, for every type the marts use: the same query written both ways and read back."""
+    con = duckdb.connect()
+    con.execute("set timezone = 'Asia/Shanghai'")
+    con.execute("create type tier as enum ('S', 'A')")
+    query = """
+        select * from (values
+            ('甲 & <乙>' , 12, 3.5::double, 1234.50::decimal(20, 2), true, date '2026-10-31',
+             timestamp '2026-10-31 08:30:00.25', timestamptz '2026-10-31 08:30:00+00',
+             'bad' || chr(1) || 'char', 'nan'::double, 'S'::tier, [1, 2], 0.1::float,
+             repeat('长', 40000), 1e-7::double, ''),
+            (null, null, null, null, null, null, null, null, null, 'inf'::double, null, null,
+             null, null, null, null),
+            ('x', -3, -0.0::double, -0.01::decimal(20, 2), false, date '1900-03-01',
+             timestamp '1970-01-01 00:00:00', timestamptz '1999-12-31 23:59:59+08', '<>',
+             2.0::double, 'A'::tier, [], 2.5::float, 'y', 1e20::double, 'z')
+        ) t(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15)"""
+    header = [d[0] for d in con.execute(query).description]
+    rows = con.execute(query).fetchall()
+    write_workbook(tmp_path / "rows.xlsx", [("t", header, rows)])
+    batches = con.sql(query).to_arrow_reader(2)  # two batches: numbering continues
+    write_workbook(tmp_path / "arrow.xlsx", [("t", header, batches), ("notes", ["n"], [["x"]])])
+    by_rows = [[c.value for c in r] for r in openpyxl.load_workbook(tmp_path / "rows.xlsx")["t"]]
+    book = openpyxl.load_workbook(tmp_path / "arrow.xlsx")
+    by_arrow = [[c.value for c in r] for r in book["t"]]
+    assert by_arrow == by_rows
+    assert by_arrow[1][:9] == ["甲 & <乙>", 12, 3.5, 1234.5, True, datetime(2026, 10, 31),
+                               datetime(2026, 10, 31, 8, 30, 0, 250000),
+                               datetime(2026, 10, 31, 16, 30), "badchar"]
+    assert by_arrow[2] == [None] * 16 and by_arrow[3][1] == -3
+    assert len(by_arrow[1][13]) == 32_767 and by_arrow[1][11] == "[1, 2]"
+    assert [c.number_format for c in book["t"][2]][5:7] == ["yyyy-mm-dd", "yyyy-mm-dd hh:mm:ss"]
+    assert [[c.value for c in r] for r in book["notes"]] == [["n"], ["x"]]

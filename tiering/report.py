@@ -612,11 +612,6 @@ def render_html(db: Serving, as_of: date) -> str:
             + "".join(body) + "</body></html>")
 
 
-def _rows(cursor: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
-    while rows := cursor.fetchmany(10_000):
-        yield from rows
-
-
 def write_excel(db: Serving, target: Path, as_of: date | None = None) -> None:
     """One sheet per main mart (per-period marts: the latest period up to `as_of`), at most
     EXCEL_MAX_ROWS rows each, and a 说明 sheet saying what each sheet holds."""
@@ -634,9 +629,10 @@ def write_excel(db: Serving, target: Path, as_of: date | None = None) -> None:
                          "where period_date <= ?)")
                 params = [as_of]
             total = db.con.execute(f"select count(*) from {table}{where}", params).fetchone()[0]
-            cursor = db.con.cursor()
-            cursor.execute(f"select * from {table}{where} limit {EXCEL_MAX_ROWS}", params)
-            yield name, [column[0] for column in cursor.description], _rows(cursor)
+            batches = db.con.cursor().sql(  # read a column at a time (tiering/xlsx.py)
+                f"select * from {table}{where} limit {EXCEL_MAX_ROWS}", params=params,
+            ).to_arrow_reader(10_000)
+            yield name, batches.schema.names, batches
             notes.append((name, f"{min(total, EXCEL_MAX_ROWS)} / {total} 行"
                           + ("（最新一期）" if where else "")
                           + ("（已截断，完整数据见 Parquet 导出）" if total > EXCEL_MAX_ROWS else "")))
