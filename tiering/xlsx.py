@@ -8,8 +8,9 @@ empty cell. openpyxl, Excel and LibreOffice read the result (tests/test_report.p
 
 A sheet's rows are either Python sequences (one value at a time) or a pyarrow
 `RecordBatchReader` (a DuckDB query's `to_arrow_reader`): then each column's cells are built
-at once with Arrow's string kernels, about 10x faster for the report's 50,000-row sheets; a
-column of a type those kernels do not cover (lists, structs, times) goes value by value.
+at once with Arrow's string kernels, about 2x faster for the report's 50,000-row sheets
+(docs/benchmarks.md); a column of a type those kernels do not cover (lists, structs, times)
+goes value by value.
 """
 
 from __future__ import annotations
@@ -152,7 +153,7 @@ def _arrow_cells(column: pa.Array, letter: str, refs: pa.Array) -> pa.Array | No
     if pa.types.is_timestamp(kind):
         if kind.tz is not None:  # the wall-clock time of its zone, as cell_xml keeps it
             column = pc.local_timestamp(column)
-        micros = pc.cast(pc.cast(column, pa.timestamp("us")), pa.int64())
+        micros = pc.cast(pc.cast(column, pa.timestamp("us"), safe=False), pa.int64())  # ns cut
         serial = pc.divide(pc.cast(pc.add(micros, EXCEL_EPOCH_DAYS * _MICROS_PER_DAY),
                                    pa.float64()), float(_MICROS_PER_DAY))
         return _join(ref, f' s="{STYLE_DATETIME}"><v>', pc.cast(serial, pa.string()), "</v></c>")
