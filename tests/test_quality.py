@@ -372,3 +372,26 @@ def test_projection_keeps_what_an_expectation_must_see():
         column="a", row_condition='b > 0', condition_parser="pandas")), None) == sql
     assert _projected(sql, suite(
         gx.expectations.ExpectTableRowCountToBeBetween(min_value=1)), None) == sql
+
+
+def test_a_month_without_new_receipts_warns_without_blocking(tmp_path, no_project):
+    """Receipts are incremental: a delivery holds only the month's new rows, and a month may
+    have none (an empty file loads as 0 rows, tests/test_ingest.py). Snapshots still block."""
+    paths = build_home(tmp_path / "home", AS_OF)
+    receipts = paths.raw / "finance" / "receipts" / f"{AS_OF}.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * from read_parquet('{receipts}') limit 0) "
+                    f"to '{tmp_path}/r.parquet'")
+    (tmp_path / "r.parquet").replace(receipts)
+    results = run_layer("raw", paths, AS_OF, project_dir=no_project)
+    [empty] = [r for r in failed(results, "raw.finance.receipts")
+               if r.expectation.startswith("expect_table_row_count_to_be_between")]
+    assert not empty.blocking
+    assert not blocking_failures(results)
+    customers = paths.raw / "finance" / "customers" / f"{AS_OF}.parquet"
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * from read_parquet('{customers}') limit 0) "
+                    f"to '{tmp_path}/c.parquet'")
+    (tmp_path / "c.parquet").replace(customers)
+    bad = blocking_failures(run_layer("raw", paths, AS_OF, project_dir=no_project))
+    assert any(r.suite == "raw.finance.customers" for r in bad)
