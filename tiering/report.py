@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tiering.config import Paths, duckdb_config, get_paths
-from tiering.xlsx import write_workbook
+from tiering.xlsx import Rows, write_workbook
 
 TIERS = ["S", "A", "B", "C", "D"]
 TIER_NAMES = {"S": "S 战略", "A": "A 核心", "B": "B 重要", "C": "C 一般", "D": "D 观察",
@@ -617,7 +617,7 @@ def write_excel(db: Serving, target: Path, as_of: date | None = None) -> None:
     EXCEL_MAX_ROWS rows each, and a 说明 sheet saying what each sheet holds."""
     notes: list[tuple[str, str]] = []
 
-    def sheets() -> Iterator[tuple[str, list[str], Iterable[Sequence[object]]]]:
+    def sheets() -> Iterator[tuple[str, list[str], Rows]]:
         for name in EXCEL_TABLES:
             table = f"marts.{name}"
             if not db.has(table):
