@@ -87,6 +87,35 @@ registry_former_names as (
     where former_names.former_name_core is not null
 ),
 
+{#- The regions each client is known in (its records' regions). -#}
+client_known_regions as (
+    select distinct cluster_label, region_key, region_province
+    from records_clustered
+    where region_key is not null
+),
+
+{#- A full name stating no region counts in the regions its client is known in (finance's
+    玉龙食品有限责任公司 of a client known in 柳州 is no candidate for 重庆玉龙食品), as the short
+    names' placement does; in none only when the client is known nowhere. -#}
+records_placed as (
+    select
+        records_clustered.name_core,
+        records_clustered.name_stem,
+        records_clustered.is_short_name,
+        records_clustered.is_group_name,
+        coalesce(records_clustered.region_key, client_known_regions.region_key) as region_key,
+        case
+            when records_clustered.region_key is null then client_known_regions.region_province
+            else records_clustered.region_province
+        end as region_province,
+        records_clustered.cluster_label,
+        records_clustered.client_key
+    from records_clustered
+    left join client_known_regions
+        on records_clustered.region_key is null
+        and records_clustered.cluster_label = client_known_regions.cluster_label
+),
+
 {#- Full names (and registry former names) of every client. -#}
 name_index as (
     select distinct
@@ -94,7 +123,7 @@ name_index as (
         {#- the 字号's length when the core ends with a known industry word (else NULL) -#}
         case when length(name_stem) < length(name_core) then length(name_stem) end
             as known_stem_length
-    from records_clustered
+    from records_placed
     where name_core is not null
       and not is_short_name
     union
