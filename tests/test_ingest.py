@@ -492,13 +492,22 @@ def test_undecodable_bytes_closing_a_quoted_value_are_named_in_the_rejection(
 
 
 def test_numbers_pass_as_staging_reads_them(paths: Paths) -> None:
-    """Full-width digits and separators, accounting brackets, a currency sign or unit word: staging
-    parses them, so ingestion must not quarantine them; garbage still goes."""
+    """Full-width digits and separators, accounting brackets, a currency sign or word, a unit
+    word, the sign before the currency, the minus sign U+2212, a trailing minus (SAP-style
+    exports): staging parses them, so ingestion must not quarantine them; garbage (a double
+    sign, brackets around a signed number, grouping that is no grouping) still goes."""
     from tiering.ingest.rules import number_values
 
     receipts = entity("finance", "receipts")
-    amounts = ["１，２３４．５０", "(1,234.00)", "￥1,234元", " 12.5 ", "1，234.5", "－５",
-               "1,23,4", "待核实", "()"]
+    # (finance's files are GBK: its currency sign is the full-width ￥; ¥ and the minus sign
+    # U+2212 only come in UTF-8 or GB18030, and are read below)
+    good = {"１，２３４．５０": 1234.5, "(1,234.00)": -1234.0, "￥1,234元": 1234.0, " 12.5 ": 12.5,
+            "1，234.5": 1234.5, "－５": -5.0, "-￥1,234.50": -1234.5, "￥-1,234.50": -1234.5,
+            "(￥1,234.50)": -1234.5, "- 1,234.50": -1234.5, "1,234.50-": -1234.5,
+            "1,234.50元-": -1234.5, "RMB 1,234.50": 1234.5, "cny1,234.50": 1234.5,
+            "人民币1,234.50元": 1234.5}
+    garbage = ["1,23,4", "待核实", "()", "-￥-1,234", "--1234", "-1,234-", "(-5)", "RMB"]
+    amounts = list(good) + garbage
     rows = rows_of(receipts, len(amounts))
     for row, amount in zip(rows, amounts):
         row["amount"] = amount
@@ -507,10 +516,12 @@ def test_numbers_pass_as_staging_reads_them(paths: Paths) -> None:
     write_manifest(folder, "finance", NOV, {"receipts.csv": len(amounts)})
     ingest(paths)
     bad = {q["_row_number"]: q["reason"] for q in quarantine(paths)}
-    assert sorted(bad) == [7, 8, 9]
-    assert bad[7].endswith("field amount is not a valid number: '1,23,4'")
-    assert number_values(pa.array(amounts + [None])).to_pylist() == [
-        1234.5, -1234.0, 1234.0, 12.5, 1234.5, -5.0, None, None, None, None]
+    assert sorted(bad) == list(range(len(good) + 1, len(amounts) + 1))
+    assert bad[len(good) + 1].endswith("field amount is not a valid number: '1,23,4'")
+    assert number_values(pa.array(amounts + [None])).to_pylist() == (
+        list(good.values()) + [None] * (len(garbage) + 1))
+    assert number_values(pa.array(["−3,000.00", "-¥1,234.50", "¥(5)", "−−5"])).to_pylist() == [
+        -3000.0, -1234.5, -5.0, None]
     assert_invariant(paths)
 
 

@@ -201,9 +201,10 @@ def test_amounts_parse_as_staging_reads_them(tmp_path, no_project):
     accounting brackets and padded text pass; text that is no number still blocks."""
     paths = build_home(tmp_path / "home", AS_OF)
     receipts = paths.raw / "finance" / "receipts" / f"{AS_OF}.parquet"
-    formats = "['１，２３４．５０', '(1,234.00)', ' 12.5 ', '￥1,234元', '1，234.5']"
+    formats = ("['１，２３４．５０', '(1,234.00)', ' 12.5 ', '￥1,234元', '1，234.5', '1,234.50-', "
+               "'−1,234.50', 'RMB 1,234.50', '-¥1,234.50']")
     with duckdb.connect() as con:
-        con.execute(f"copy (select * replace ({formats}[_row_number % 5 + 1] as amount) "
+        con.execute(f"copy (select * replace ({formats}[_row_number % 9 + 1] as amount) "
                     f"from read_parquet('{receipts}')) to '{tmp_path}/r.parquet'")
         (tmp_path / "r.parquet").replace(receipts)
         assert not failed(run_layer("raw", paths, AS_OF, project_dir=no_project),

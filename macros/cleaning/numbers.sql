@@ -1,14 +1,19 @@
 {#- Numbers, amounts and booleans from delivered text.
-    Amounts: thousands separators (1,234,567.89 and full-width ，), spaces and a trailing unit word
-    are removed; the unit comes from the unit column or from the text itself (万元 / 亿元 / 元);
-    the result is in 元 as decimal(20, 2). Reversals stay negative; (123.00) is read as -123. -#}
+    Amounts: thousands separators (1,234,567.89 and full-width ，), spaces, a currency sign or
+    word (¥, RMB, CNY, 人民币) and a trailing unit word are removed; the unit comes from the unit
+    column or from the text itself (万元 / 亿元 / 元); the result is in 元 as decimal(20, 2).
+    Reversals stay negative: -123, −123 (the minus sign U+2212), (123.00) and 123.00- (the
+    trailing minus of SAP-style ERP exports) are all -123. -#}
 
 {% macro _number_text(expr) -%}
-    {%- set folded = fold_width(expr) -%}
-    {%- set stripped = regex_replace_all(folded, '[\s,元万亿¥￥]', '') -%}
+    {%- set folded = "replace(" ~ fold_width(expr) ~ ", '−', '-')" -%}
+    {%- set stripped = regex_replace_all(
+        folded, '[\s,元万亿¥￥]|[Rr][Mm][Bb]|[Cc][Nn][Yy]|人民币', '') -%}
     case
         when {{ regex_matches(stripped, '^[(][0-9.]+[)]$') }}
             then {{ dbt.concat(["'-'", "replace(replace(" ~ stripped ~ ", '(', ''), ')', '')"]) }}
+        when {{ regex_matches(stripped, '^[0-9.]+-$') }}
+            then {{ dbt.concat(["'-'", "replace(" ~ stripped ~ ", '-', '')"]) }}
         else {{ stripped }}
     end
 {%- endmacro %}

@@ -59,12 +59,18 @@ DATE_PATTERN = (
     r"|\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
     r"|\d{5}(?:\.\d+)?)\s*$"
 )
-# After NFKC folding: the same number with an optional currency sign before and unit word after,
-# or an accounting negative in brackets: ¥1,234.50 / 12.5万元 / (1,234.00).
+# After NFKC folding: the same number with an optional currency sign or word before and unit word
+# after, its sign before or after the currency, the minus sign U+2212 for a hyphen, an accounting
+# negative in brackets or a trailing minus (SAP-style ERP exports): ¥1,234.50 / -¥1,234.50 /
+# RMB 1,234.50 / 12.5万元 / (1,234.00) / (¥1,234.00) / 1,234.00-.
 _PLAIN_NUMBER = r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
+_CURRENCY = r"(?:(?:[Rr][Mm][Bb]|[Cc][Nn][Yy]|人民币)\s*)?¥?\s*"
+_UNIT = r"\s*(?:万元|亿元|元|万|亿)?\s*"
 LENIENT_NUMBER_PATTERN = (
-    rf"^\s*¥?\s*(?:[+-]?{_PLAIN_NUMBER}(?:[eE][+-]?\d+)?|\(\s*{_PLAIN_NUMBER}\s*\))"
-    r"\s*(?:万元|亿元|元|万|亿)?\s*$"
+    rf"^\s*(?:(?:[+\-−]\s*{_CURRENCY}|{_CURRENCY}[+\-−]?\s*)"
+    rf"{_PLAIN_NUMBER}(?:[eE][+-]?\d+)?{_UNIT}"
+    rf"|{_CURRENCY}\(\s*{_CURRENCY}{_PLAIN_NUMBER}\s*\){_UNIT}"
+    rf"|{_CURRENCY}{_PLAIN_NUMBER}{_UNIT}-\s*)$"
 )
 
 
@@ -88,10 +94,17 @@ def number_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     Registered in the quality gates' DuckDB as `parse_number(varchar)` (tiering/quality.py)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    text = pc.utf8_normalize(pc.cast(values, pa.string()), "NFKC")
+    text = pc.replace_substring(
+        pc.utf8_normalize(pc.cast(values, pa.string()), "NFKC"), "−", "-")
     valid = pc.fill_null(pc.match_substring_regex(text, LENIENT_NUMBER_PATTERN), False)
-    negative = pc.fill_null(pc.match_substring_regex(text, r"^\s*¥?\s*\("), False)
-    digits = pc.replace_substring_regex(text, r"[\s,¥()]|万元|亿元|元|万|亿", "")
+    # (1,234.00) and 1,234.00- are negative; a leading sign stays in the digits
+    negative = pc.fill_null(pc.or_(pc.match_substring(text, "("),
+                                   pc.match_substring_regex(text, r"-\s*$")), False)
+    digits = pc.replace_substring_regex(
+        text, r"[\s,¥()]|万元|亿元|元|万|亿|[Rr][Mm][Bb]|[Cc][Nn][Yy]|人民币|-$", "")
+    # only what float parsing reads (a pattern bug must give NULL, never stop the gate)
+    valid = pc.and_(valid, pc.fill_null(pc.match_substring_regex(
+        digits, r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"), False))
     number = pc.cast(pc.if_else(valid, digits, pa.scalar(None, pa.string())), pa.float64())
     return pc.if_else(negative, pc.negate(number), number)
 
