@@ -67,11 +67,14 @@
     end
 {%- endmacro %}
 
-{#- 是/否, Y/N, yes/no, true/false, 1/0, T/F, 有/无 to boolean; NULL when blank or unknown. -#}
+{#- 是/否, Y/N, yes/no, true/false, 1/0 (1.0/0.0), T/F, 有/无, a tick √ ✓ ✔ or cross × ✗ ✘ (how
+    spreadsheets mark a box) to boolean; NULL when blank or unknown. -#}
 {% macro parse_boolean(expr) -%}
     {%- set text = 'upper(trim(' ~ fold_width(expr) ~ '))' -%}
     case
-        when {{ text }} in ('是', 'Y', 'YES', 'TRUE', 'T', '1', '有', '对') then true
-        when {{ text }} in ('否', 'N', 'NO', 'FALSE', 'F', '0', '无', '不是') then false
+        when {{ text }} in ('是', 'Y', 'YES', 'TRUE', 'T', '1', '1.0', '有', '对', '√', '✓', '✔')
+            then true
+        when {{ text }} in ('否', 'N', 'NO', 'FALSE', 'F', '0', '0.0', '无', '不是', '×', '✗', '✘')
+            then false
     end
 {%- endmacro %}
