@@ -347,6 +347,25 @@ def test_compact_dates_load_and_impossible_ones_are_quarantined(paths: Paths) ->
     assert "field receipt_date is not a valid date: '20241331'" in bad[2]["reason"]
     assert ("20240305",) in raw_rows(paths, "finance", "receipts", "receipt_date")
 
+def test_blank_dates_and_numbers_are_no_value(paths: Paths) -> None:
+    """A JSON writer says "none" with an empty string (`"closed_at": ""`), a padded CSV export
+    with spaces: no value, as an empty CSV field is, not a broken row (staging reads NULL)."""
+    folder = make_delivery(paths.landing, "service", NOV, n=3)
+    append_raw_lines(folder / "tickets.jsonl", [
+        b'{"ticket_id": "T7", "opened_at": "2024-03-05T09:30:00+08:00", "closed_at": "", '
+        b'"satisfaction": "  ", "caller_phone": "13812345678"}',
+        b'{"ticket_id": "T8", "opened_at": "2024-03-05T09:30:00+08:00", "closed_at": "soon"}',
+    ])
+    set_manifest_rows(folder, "tickets.jsonl", 5)
+    [loaded] = ingest(paths).of("loaded")
+    assert (loaded.rows_loaded, loaded.rows_quarantined) == (4, 1)
+    [bad] = quarantine(paths)
+    assert bad["reason"].endswith("field closed_at is not a valid date: 'soon'")
+    assert raw_rows(paths, "service", "tickets", "closed_at, satisfaction",
+                    "ticket_id = 'T7'") == [("", "  ")]
+    assert_invariant(paths)
+
+
 def test_broken_json_lines_are_quarantined_with_line_numbers(paths: Paths) -> None:
     folder = make_delivery(paths.landing, "service", NOV, n=5)
     append_raw_lines(folder / "tickets.jsonl", [

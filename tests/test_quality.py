@@ -219,6 +219,45 @@ def test_amounts_parse_as_staging_reads_them(tmp_path, no_project):
     assert bad["expect_column_values_to_not_be_null(amount_parsed)"].blocking
 
 
+def test_codes_and_flags_are_checked_as_staging_reads_them(tmp_path, no_project):
+    """A department that pads or widens every code (` 在建 `, `ＡＡ`, lower-case ratings) or ticks
+    its flags (`√`) delivers what staging reads (clean_code, parse_boolean): the gates pass it.
+    A code outside the contract still blocks, a flag nobody can read still warns."""
+    from tiering.quality import BOOLEAN_FALSE, BOOLEAN_TRUE
+
+    paths = build_home(tmp_path / "home", AS_OF)
+    credit = paths.raw / "risk" / "credit_profiles" / f"{AS_OF}.parquet"
+    clients = paths.raw / "crm" / "clients" / f"{AS_OF}.parquet"
+
+    def rewrite(path: Path, replace: str) -> None:
+        with duckdb.connect() as con:
+            con.execute(f"copy (select * replace ({replace}) from read_parquet('{path}')) "
+                        f"to '{tmp_path}/x.parquet'")
+        (tmp_path / "x.parquet").replace(path)
+
+    rewrite(credit, "'　' || lower(internal_rating) || ' ' as internal_rating, "
+                    "case when _row_number % 2 = 0 then '√' else '×' end as on_watchlist")
+    rewrite(clients, "' ' || client_type || '　' as client_type, "
+                     "case when _row_number % 2 = 0 then '✓' else 'n' end as listed")
+    results = run_layer("raw", paths, AS_OF, project_dir=no_project)
+    assert not failed(results, "raw.risk.credit_profiles")
+    assert not failed(results, "raw.crm.clients")
+
+    rewrite(credit, "case when _row_number <= 20 then 'AA+' else internal_rating end "
+                    "as internal_rating, case when _row_number <= 20 then '可能' "
+                    "else on_watchlist end as on_watchlist")
+    bad = {r.expectation: r for r in failed(run_layer("raw", paths, AS_OF,
+                                                       project_dir=no_project),
+                                            "raw.risk.credit_profiles")}
+    assert bad["expect_column_values_to_be_in_set(internal_rating)"].blocking
+    assert not bad["expect_column_values_to_be_in_set(on_watchlist)"].blocking
+    # the gates read flags with staging's words
+    macro = (Path(__file__).parent.parent / "macros/cleaning/numbers.sql").read_text()
+    for words, truth in ((BOOLEAN_TRUE, "true"), (BOOLEAN_FALSE, "false")):
+        listed = ", ".join(f"'{w}'" for w in words)
+        assert f"in ({listed})\n            then {truth}" in macro
+
+
 def test_missing_table_skipped_until_expected(tmp_path, no_project):
     paths = build_home(tmp_path / "home", AS_OF)
     with duckdb.connect(str(paths.warehouse)) as con:

@@ -128,6 +128,32 @@ def uscc_is_valid(values: pa.Array | Sequence[str | None]) -> pa.Array:
     return pa.array(out, mask=mask)
 
 
+# Coded values and flags as staging reads them (macros/cleaning/names.sql `clean_code`,
+# macros/cleaning/numbers.sql `parse_boolean`), so that a gate never blocks a delivery for a
+# form staging reads: a code padded with spaces or in full width (` 在建`, `ＡＡ`), a flag as a
+# tick. The word lists are staging's (tests/test_quality.py compares them with the macro).
+BOOLEAN_TRUE = ("是", "Y", "YES", "TRUE", "T", "1", "1.0", "有", "对", "√", "✓", "✔")
+BOOLEAN_FALSE = ("否", "N", "NO", "FALSE", "F", "0", "0.0", "无", "不是", "×", "✗", "✘")
+
+
+def code_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """A coded value width-folded (NFKC) and trimmed; NULL when nothing is left. Registered in
+    the gates' DuckDB as `clean_code(varchar)`."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    text = pc.utf8_trim_whitespace(pc.utf8_normalize(pc.cast(values, pa.string()), "NFKC"))
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+
+
+def boolean_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """True / false for the words staging's `parse_boolean` reads (case and width folded), NULL
+    for anything else. Registered in the gates' DuckDB as `parse_boolean(varchar)`."""
+    text = pc.utf8_upper(code_values(values))
+    true = pc.is_in(text, value_set=pa.array(BOOLEAN_TRUE))
+    false = pc.is_in(text, value_set=pa.array(BOOLEAN_FALSE))
+    return pc.if_else(true, True, pc.if_else(false, False, pa.scalar(None, pa.bool_())))
+
+
 # ---------------------------------------------------------------------------------------------
 # Inputs of a suite's query
 
@@ -196,6 +222,10 @@ class Inputs:
         self.con.create_function("uscc_is_valid", uscc_is_valid, ["VARCHAR"], "BOOLEAN",
                                  type="arrow", null_handling="special")
         self.con.create_function("parse_number", number_values, ["VARCHAR"], "DOUBLE",
+                                 type="arrow", null_handling="special")
+        self.con.create_function("clean_code", code_values, ["VARCHAR"], "VARCHAR",
+                                 type="arrow", null_handling="special")
+        self.con.create_function("parse_boolean", boolean_values, ["VARCHAR"], "BOOLEAN",
                                  type="arrow", null_handling="special")
         self.tables: set[str] = set()
         if paths.warehouse.exists():

@@ -75,9 +75,13 @@ LENIENT_NUMBER_PATTERN = (
 
 
 def _fails(values: pa.ChunkedArray, pattern: str, lenient: str) -> pa.ChunkedArray:
-    """True where a non-null value matches neither `pattern` nor, once NFKC-folded, `lenient`
-    (folding only the few values the plain pattern rejects)."""
+    """True where a non-blank value matches neither `pattern` nor, once NFKC-folded, `lenient`
+    (folding only the few values the plain pattern rejects). A blank value (`""` or spaces: how
+    JSON writers and padded CSV exports often say "none") is no value, as an empty CSV field is:
+    staging reads it as NULL."""
     bad = pc.fill_null(pc.invert(pc.match_substring_regex(values, pattern)), False)
+    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), False)
+    bad = pc.and_(bad, pc.invert(blank))
     if not pc.any(bad).as_py():
         return bad
     index = pc.indices_nonzero(bad)
