@@ -366,6 +366,31 @@ def test_blank_dates_and_numbers_are_no_value(paths: Paths) -> None:
     assert_invariant(paths)
 
 
+def test_a_bare_json_nan_is_no_value(paths: Paths) -> None:
+    """Python's json.dumps writes a float NaN (an unknown amount) as a bare NaN: no value, as a
+    Parquet NaN is. The text "NaN" and a bare Infinity are not numbers: quarantined."""
+    folder = make_delivery(paths.landing, "risk", NOV, n=2)
+    append_raw_lines(folder / "risk_events.jsonl", [
+        b'{"event_id": "E7", "risk_client_no": "R0000001", "event_date": "2024-03-05", '
+        b'"amount": NaN, "severity": 3}',
+        b'{"event_id": "E8", "risk_client_no": "R0000001", "event_date": "2024-03-05", '
+        b'"amount": "NaN"}',
+        b'{"event_id": "E9", "risk_client_no": "R0000001", "event_date": "2024-03-05", '
+        b'"amount": -Infinity}',
+        b'{"event_id": "E10", "risk_client_no":"R0000001","event_date":"2024-03-05",'
+        b'"amount":-NaN,"note":"NaN"}',
+    ])
+    set_manifest_rows(folder, "risk_events.jsonl", 6)
+    [loaded] = [d for d in ingest(paths).of("loaded") if d.department == "risk"]
+    reasons = sorted(q["reason"] for q in quarantine(paths))
+    assert {r.split(": ", 1)[1] for r in reasons} == {
+        "field amount is not a valid number: '-Infinity'",
+        "field amount is not a valid number: 'NaN'"}
+    assert raw_rows(paths, "risk", "risk_events", "event_id, amount, note",
+                    "event_id in ('E7', 'E10')") == [("E7", None, None), ("E10", None, "NaN")]
+    assert_invariant(paths)
+
+
 def test_broken_json_lines_are_quarantined_with_line_numbers(paths: Paths) -> None:
     folder = make_delivery(paths.landing, "service", NOV, n=5)
     append_raw_lines(folder / "tickets.jsonl", [

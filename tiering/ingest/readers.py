@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,9 +357,29 @@ def read_jsonl(path: Path, entity: Entity, encoding: str) -> ParsedFile:
     empty = pa.array([], pa.string())
     table = pa.table({k: pc.list_element(vals, i) if extracted.num_rows else empty
                       for i, k in enumerate(ordered)}) if ordered else pa.table({})
+    table = _bare_nan_as_null(table, extracted.column("line"))
     table = _with_raw(table, extracted.column("line"))
     quarantined.sort(key=lambda q: q.row_number)
     return ParsedFile(ordered, table, extracted.column("line_number").to_numpy(), quarantined)
+
+
+def _bare_nan_as_null(table: pa.Table, lines: pa.ChunkedArray) -> pa.Table:
+    """A bare `NaN` (what Python's json.dumps writes for a float NaN, e.g. an unknown amount)
+    is no value, as a Parquet float NaN is: NULL. The text `"NaN"` stays text (a number field
+    holding it is quarantined as not a number), and so do `Infinity` and `-Infinity`."""
+    for index, name in enumerate(table.column_names):
+        column = table.column(index)
+        nan = pc.fill_null(pc.match_substring_regex(column, "^-?nan$", ignore_case=True), False)
+        if not pc.any(nan).as_py():
+            continue
+        key = json.dumps(name, ensure_ascii=False)
+        bare = pc.fill_null(pc.or_(
+            pc.match_substring_regex(lines, re.escape(key) + r"\s*:\s*-?NaN\b"),
+            pc.match_substring_regex(lines, re.escape(json.dumps(name)) + r"\s*:\s*-?NaN\b")),
+            False)
+        table = table.set_column(index, name, pc.if_else(
+            pc.and_(nan, bare), pa.scalar(None, pa.string()), column))
+    return table
 
 
 def _with_raw(table: pa.Table, raw: pa.ChunkedArray) -> pa.Table:
