@@ -258,6 +258,36 @@ def test_codes_and_flags_are_checked_as_staging_reads_them(tmp_path, no_project)
         assert f"in ({listed})\n            then {truth}" in macro
 
 
+def test_dates_are_checked_as_staging_reads_them(tmp_path, no_project):
+    """Every date form ingestion accepts (dots, compact, 年月日, an Excel serial, a time after it)
+    is a date to the gates too, so a legitimate form raises no warning; a date after the as-of
+    date still does, and an impossible one is no date."""
+    from tiering.quality import date_values
+
+    assert date_values(pa.array(["2024.3.5", "20240305", "45356.5", "2024年3月5日 10:00",
+                                 "2024-03-05T01:15:00Z", "２０２４／３／５", "2024-02-30", "",
+                                 None])).to_pylist() == [date(2024, 3, 5)] * 6 + [None] * 3
+    paths = build_home(tmp_path / "home", AS_OF)
+    receipts = paths.raw / "finance" / "receipts" / f"{AS_OF}.parquet"
+    clients = paths.raw / "crm" / "clients" / f"{AS_OF}.parquet"
+    day = AS_OF.strftime("%Y%m%d")
+    forms = (f"['{AS_OF:%Y.%m.%d}', '{day}', '{AS_OF:%Y}年{AS_OF.month}月{AS_OF.day}日', "
+             f"'{(AS_OF - date(1899, 12, 30)).days}']")
+    with duckdb.connect() as con:
+        con.execute(f"copy (select * replace ({forms}[_row_number % 4 + 1] as receipt_date) "
+                    f"from read_parquet('{receipts}')) to '{tmp_path}/r.parquet'")
+        con.execute(f"copy (select * replace (case when _row_number <= 10 then '2099-01-01' "
+                    f"else '{AS_OF:%Y/%m/%d} 9:30' end as created_at) "
+                    f"from read_parquet('{clients}')) to '{tmp_path}/c.parquet'")
+    (tmp_path / "r.parquet").replace(receipts)
+    (tmp_path / "c.parquet").replace(clients)
+    results = run_layer("raw", paths, AS_OF, project_dir=no_project)
+    assert not failed(results, "raw.finance.receipts")
+    [future] = failed(results, "raw.crm.clients")
+    assert future.expectation == "expect_column_values_to_be_between(created_days_after_as_of)"
+    assert future.message.startswith("10 of ") and not future.blocking
+
+
 def test_missing_table_skipped_until_expected(tmp_path, no_project):
     paths = build_home(tmp_path / "home", AS_OF)
     with duckdb.connect(str(paths.warehouse)) as con:

@@ -154,6 +154,39 @@ def boolean_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.if_else(true, True, pc.if_else(false, False, pa.scalar(None, pa.bool_())))
 
 
+_YMD = r"^(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})"
+_COMPACT = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
+_SERIAL = r"^\d{5}(?:\.\d+)?$"
+_EXCEL_EPOCH = -25569  # 1899-12-30, day 0 of Excel's serial numbers, in days since 1970-01-01
+
+
+def date_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The calendar date of a delivered date or timestamp in every form ingestion accepts
+    (tiering.ingest.rules.DATE_PATTERN, staging's parse_date): 2024-03-05, 2024/3/5, 2024.3.5,
+    2024年3月5日 (a time or offset after it ignored), 20240305, an Excel serial 45356(.5);
+    full-width digits folded. NULL for anything else and for impossible dates (2024-02-30).
+    Registered in the gates' DuckDB as `parse_date(varchar)`."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    text = pc.utf8_trim_whitespace(pc.utf8_normalize(pc.cast(values, pa.string()), "NFKC"))
+    out = pa.nulls(len(text), pa.date32())
+    for pattern in (_YMD, _COMPACT):
+        parts = pc.extract_regex(text, pattern)
+        iso = pc.binary_join_element_wise(
+            pc.struct_field(parts, "y"), pc.utf8_lpad(pc.struct_field(parts, "m"), 2, "0"),
+            pc.utf8_lpad(pc.struct_field(parts, "d"), 2, "0"), "-")
+        parsed = pc.cast(pc.strptime(iso, format="%Y-%m-%d", unit="s", error_is_null=True),
+                         pa.date32())
+        # strptime rolls 2024-02-30 over into March: an impossible date is no date
+        real = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), iso), False)
+        out = pc.coalesce(out, pc.if_else(real, parsed, pa.scalar(None, pa.date32())))
+    serial = pc.fill_null(pc.match_substring_regex(text, _SERIAL), False)
+    days = pc.cast(pc.floor(pc.cast(pc.if_else(serial, text, pa.scalar(None, pa.string())),
+                                    pa.float64())), pa.int32())
+    shifted = pc.add(days, pa.scalar(_EXCEL_EPOCH, pa.int32()))
+    return pc.coalesce(out, shifted.view(pa.date32()))
+
+
 # ---------------------------------------------------------------------------------------------
 # Inputs of a suite's query
 
@@ -226,6 +259,8 @@ class Inputs:
         self.con.create_function("clean_code", code_values, ["VARCHAR"], "VARCHAR",
                                  type="arrow", null_handling="special")
         self.con.create_function("parse_boolean", boolean_values, ["VARCHAR"], "BOOLEAN",
+                                 type="arrow", null_handling="special")
+        self.con.create_function("parse_date", date_values, ["VARCHAR"], "DATE",
                                  type="arrow", null_handling="special")
         self.tables: set[str] = set()
         if paths.warehouse.exists():
