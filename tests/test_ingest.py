@@ -564,8 +564,8 @@ def test_numbers_pass_as_staging_reads_them(paths: Paths) -> None:
     assert bad[len(good) + 1].endswith("field amount is not a valid number: '1,23,4'")
     assert number_values(pa.array(amounts + [None])).to_pylist() == (
         list(good.values()) + [None] * (len(garbage) + 1))
-    assert number_values(pa.array(["−3,000.00", "-¥1,234.50", "¥(5)", "−−5"])).to_pylist() == [
-        -3000.0, -1234.5, -5.0, None]
+    assert number_values(pa.array(["−3,000.00", "-¥1,234.50", "¥(5)", "−−5", "1,234.50- "])
+                         ).to_pylist() == [-3000.0, -1234.5, -5.0, None, -1234.5]
     assert_invariant(paths)
 
 

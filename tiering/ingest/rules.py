@@ -105,7 +105,7 @@ def number_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     negative = pc.fill_null(pc.or_(pc.match_substring(text, "("),
                                    pc.match_substring_regex(text, r"-\s*$")), False)
     digits = pc.replace_substring_regex(
-        text, r"[\s,¥()]|万元|亿元|元|万|亿|[Rr][Mm][Bb]|[Cc][Nn][Yy]|人民币|-$", "")
+        text, r"[\s,¥()]|万元|亿元|元|万|亿|[Rr][Mm][Bb]|[Cc][Nn][Yy]|人民币|-\s*$", "")
     # only what float parsing reads (a pattern bug must give NULL, never stop the gate)
     valid = pc.and_(valid, pc.fill_null(pc.match_substring_regex(
         digits, r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"), False))
