@@ -96,7 +96,8 @@ client_known_regions as (
 
 {#- A full name stating no region counts in the regions its client is known in (finance's
     玉龙食品有限责任公司 of a client known in 柳州 is no candidate for 重庆玉龙食品), as the short
-    names' placement does; in none only when the client is known nowhere. -#}
+    names' placement does; it stays without a region (a candidate for a mention of any region)
+    only when its client is known nowhere. -#}
 records_placed as (
     select
         records_clustered.name_core,
