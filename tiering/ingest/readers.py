@@ -372,11 +372,9 @@ def _bare_nan_as_null(table: pa.Table, lines: pa.ChunkedArray) -> pa.Table:
         nan = pc.fill_null(pc.match_substring_regex(column, "^-?nan$", ignore_case=True), False)
         if not pc.any(nan).as_py():
             continue
-        key = json.dumps(name, ensure_ascii=False)
-        bare = pc.fill_null(pc.or_(
-            pc.match_substring_regex(lines, re.escape(key) + r"\s*:\s*-?NaN\b"),
-            pc.match_substring_regex(lines, re.escape(json.dumps(name)) + r"\s*:\s*-?NaN\b")),
-            False)
+        # the key as the line may spell it: raw UTF-8 or \u escapes
+        keys = "|".join(re.escape(json.dumps(name, ensure_ascii=ascii)) for ascii in (False, True))
+        bare = pc.fill_null(pc.match_substring_regex(lines, rf"(?:{keys})\s*:\s*-?NaN\b"), False)
         table = table.set_column(index, name, pc.if_else(
             pc.and_(nan, bare), pa.scalar(None, pa.string()), column))
     return table
