@@ -4,6 +4,7 @@ tests/test_pipeline.py)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from datetime import date, datetime
@@ -606,3 +607,33 @@ def test_dbt_tests_of_the_run_become_quality_rows_and_warnings_are_named() -> No
     assert rows[1]["expectation"] == (
         "accepted_values_stg_crm__clients_client_type (staging/stg_crm__clients)")
     assert rows[1]["message"] == "1 failing rows (dbt test)" and rows[1]["observed"] == 1
+
+
+def test_steps_freeze_what_survives_until_the_run_ends() -> None:
+    """release_memory (after every Python step) collects, then freezes the survivors, so later
+    collections skip the imported modules; the run unfreezes them when it ends, and garbage
+    cycles made in between are collected again."""
+    import weakref
+
+    from tiering.config import release_memory
+    from tiering.pipeline import _frozen_objects_released
+
+    class Node:
+        pass
+
+    gc.unfreeze()
+    with _frozen_objects_released():
+        release_memory()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # the modules pytest, dagster and duckdb brought
+        cycle = Node()
+        cycle.me = cycle
+        alive = weakref.ref(cycle)
+        release_memory()  # the cycle is still referenced: frozen with the rest
+        assert gc.get_freeze_count() > frozen
+        del cycle
+        gc.collect()
+        assert alive() is not None, "a frozen cycle is not collected while the run lasts"
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert alive() is None, "unfrozen when the run ended, the cycle is collected"

@@ -4,6 +4,7 @@ job executed in-process (ingest, dbt build around the risk model, GX gates, publ
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import io
 import json
@@ -85,7 +86,8 @@ def refreshed(first: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     time.sleep(1.0)  # let the reader open the new version
     stop.touch()
     seen = json.loads(reader.communicate(timeout=120)[0])
-    return {**first, "code": code, "output": output, "seconds": seconds, "reader": seen}
+    return {**first, "code": code, "output": output, "seconds": seconds, "reader": seen,
+            "frozen_after": gc.get_freeze_count()}
 
 
 def test_refresh_as_of_uses_only_deliveries_up_to_it(first: dict) -> None:
@@ -118,6 +120,9 @@ def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> No
     assert refreshed["code"] == 0, refreshed["output"][-4000:]
     assert f"as of {LAST_PERIOD}" in refreshed["output"]
     assert str(home / "serving.duckdb") in refreshed["output"]
+    # the steps froze what survived their collections (tiering.config.release_memory); the
+    # run made it collectable again when it ended
+    assert refreshed["frozen_after"] == 0
     from orchestration.assets.dbt import warehouse_dbt_assets_manifest
 
     models = {(n["schema"], n["alias"]) for n in warehouse_dbt_assets_manifest()["nodes"].values()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import json
 import os
 import shutil
@@ -216,6 +217,16 @@ def prune_dbt_targets(keep_runs: int = 3, keep_days: float = 1.0,
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _frozen_objects_released():
+    """The objects the steps froze (`tiering.config.release_memory`) are collectable again
+    once the run ends: a backfill runs one job a month in one process."""
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
     """Execute one job of the code location in-process; (success, run_id, failure message).
 
@@ -237,7 +248,8 @@ def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
                 if os.environ.get("TIERING_DAGSTER_PERSIST") == "1"
                 else dg.DagsterInstance.ephemeral())
     with (instance, open(log_file, "w", encoding="utf-8") as log,
-          contextlib.redirect_stdout(log), contextlib.redirect_stderr(log)):
+          contextlib.redirect_stdout(log), contextlib.redirect_stderr(log),
+          _frozen_objects_released()):
         from orchestration.project import ensure_manifest
 
         ensure_manifest(as_of=as_of)  # parsed with this run's vars, so dbt build reuses the parse
