@@ -115,6 +115,45 @@ def test_refresh_as_of_uses_only_deliveries_up_to_it(first: dict) -> None:
     assert nodes and not [n for n in nodes if n.startswith("unit_test.")]
 
 
+def test_every_mart_column_is_documented(refreshed: dict) -> None:
+    """The marts are BI's contract: every column of every mart as built has a description in
+    the manifest (what dbt docs shows; client_tiers_current shares client_tiers' through doc
+    blocks, models/marts/tiering/client_tiers.md)."""
+    needs_a_good_refresh(refreshed)
+    from orchestration.assets.dbt import warehouse_dbt_assets_manifest
+
+    marts = [n for n in warehouse_dbt_assets_manifest()["nodes"].values()
+             if n["resource_type"] == "model" and n["fqn"][1] == "marts"]
+    assert len(marts) >= 15
+    undocumented = {}
+    with duckdb.connect(str(refreshed["home"] / "warehouse.duckdb"), read_only=True) as con:
+        for node in marts:
+            built = [row[0] for row in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
+                [node["schema"], node["alias"]]).fetchall()]
+            assert built, f"{node['name']} is not built"
+            documented = {name.lower() for name, column in node["columns"].items()
+                          if column.get("description", "").strip()}
+            missing = [name for name in built if name.lower() not in documented]
+            if missing or not node.get("description", "").strip():
+                undocumented[node["name"]] = missing or ["(the model itself)"]
+    assert not undocumented, f"mart columns without a description: {undocumented}"
+    # the serving copy carries them as comments, on the marts and on the views BI queries
+    with duckdb.connect(str(refreshed["home"] / "serving.duckdb"), read_only=True) as con:
+        uncommented = con.execute("""
+            select schema_name, table_name, column_name from duckdb_columns()
+            where schema_name in ('marts', 'main') and comment is null
+              and table_name in (select table_name from duckdb_tables()
+                                 where schema_name = 'marts')""").fetchall()
+        commented = con.execute("""
+            select count(*) from duckdb_columns()
+            where schema_name = 'main' and table_name = 'client_tiers_current'
+              and comment is not null""").fetchone()[0]
+    assert uncommented == [], uncommented
+    assert commented >= 50
+
+
 def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> None:
     home = refreshed["home"]
     assert refreshed["code"] == 0, refreshed["output"][-4000:]

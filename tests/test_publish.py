@@ -388,3 +388,45 @@ def test_masking_judges_numbered_columns_by_their_name():
     assert "regexp_replace" in masking_expression("note_2", "VARCHAR")
     assert "repeat('*'" in masking_expression("contact_name", "VARCHAR")
     assert masking_expression("composite_score", "DOUBLE") is None
+
+
+def test_publish_writes_the_marts_descriptions_as_comments(tmp_path):
+    """dbt's descriptions of the marts (mart_docs of the manifest) become DuckDB comments on the
+    serving tables, their columns and the unqualified views BI tools read; a described column
+    the mart lacks is skipped, a model outside schema marts is not a mart. The comments are
+    written again into a reused file (the spare or a copy) at every publish."""
+    from tiering.publish import mart_docs
+
+    paths = build_home(tmp_path / "home", AS_OF)
+    manifest = {"nodes": {
+        "model.tiering.dim_clients": {
+            "resource_type": "model", "schema": "marts", "alias": "dim_clients",
+            "description": "One row per client:\n  the golden record.",
+            "columns": {"client_key": {"description": "The client's stable key."},
+                        "CONTACT_PHONE": {"description": "Main contact's phone (masked)."},
+                        "no_such_column": {"description": "Renamed away."},
+                        "uscc": {"description": "  "}}},
+        "model.tiering.stg_crm__clients": {
+            "resource_type": "model", "schema": "staging", "alias": "stg_crm__clients",
+            "description": "Not a mart.", "columns": {}},
+        "test.tiering.not_null_x": {"resource_type": "test", "schema": "marts", "alias": "x"}}}
+    docs = mart_docs(manifest)
+    assert set(docs) == {"dim_clients"}
+    assert docs["dim_clients"].description == "One row per client: the golden record."
+    for _ in range(3):  # a new file, then reused versions
+        publish(paths, AS_OF, PASSED, docs=docs)
+        with duckdb.connect(str(paths.serving), read_only=True) as con:
+            tables = dict(con.execute(
+                "select schema_name, comment from duckdb_tables() "
+                "where table_name = 'dim_clients'").fetchall())
+            views = dict(con.execute(
+                "select schema_name, comment from duckdb_views() "
+                "where view_name = 'dim_clients'").fetchall())
+            columns = {(schema, column): comment for schema, column, comment in con.execute(
+                "select schema_name, column_name, comment from duckdb_columns() "
+                "where table_name = 'dim_clients' and comment is not null").fetchall()}
+        assert tables == {"marts": "One row per client: the golden record."}
+        assert views == {"main": "One row per client: the golden record."}
+        assert columns == {(schema, column): text for schema in ("marts", "main")
+                           for column, text in (("client_key", "The client's stable key."),
+                                                ("contact_phone", "Main contact's phone (masked)."))}

@@ -11,13 +11,15 @@ masked rows) differs from what that file holds; the other marts whole. It adds
 `main.publish_log` (the previous serving file's history + one row) and `main.quality_results`
 (the expectations that gated this version), exports the masked marts as Parquet under
 `$TIERING_HOME/exports/<version>/` (a period mart one file per period, an unchanged period
-hard-linked from the previous export), and finally `os.replace`s the new file onto
-`$TIERING_HOME/serving.duckdb`, after hard-linking the file it replaces as the spare
-(`.serving.duckdb.spare`) the next publish writes into. The rename is atomic: a BI reader that
-opened the old file keeps reading it whole, a reader that opens the path afterwards gets the new
-file whole, and nobody ever holds a write lock on the serving path. A spare is written only when
-no process holds it: another process's reader makes DuckDB refuse the write lock, this
-process's own open files are checked in /proc/self/fd (docs/publishing.md).
+hard-linked from the previous export), writes dbt's descriptions of the marts and their columns
+as DuckDB comments on the tables and views (what BI tools show beside a column), and finally
+`os.replace`s the new file onto `$TIERING_HOME/serving.duckdb`, after hard-linking the file it
+replaces as the spare (`.serving.duckdb.spare`) the next publish writes into. The rename is
+atomic: a BI reader that opened the old file keeps reading it whole, a reader that opens the
+path afterwards gets the new file whole, and nobody ever holds a write lock on the serving path.
+A spare is written only when no process holds it: another process's reader makes DuckDB refuse
+the write lock, this process's own open files are checked in /proc/self/fd
+(docs/publishing.md).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -454,8 +456,56 @@ def _prune_exports(exports: Path, keep: int) -> None:
         shutil.rmtree(exports / str(version), ignore_errors=True)
 
 
-def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishResult:
-    """Publish the build database's marts as the new serving copy (see the module docstring)."""
+@dataclass(frozen=True)
+class MartDocs:
+    """dbt's description of a mart and of its columns (lower-case names; from
+    models/marts/**/_*__models.yml)."""
+
+    description: str
+    columns: Mapping[str, str]
+
+
+def mart_docs(manifest: Mapping[str, Any]) -> dict[str, MartDocs]:
+    """The descriptions of the models of schema `marts` in a dbt manifest, by table name, as one
+    line each (a comment is read in a tool tip, not rendered as Markdown)."""
+    def one_line(text: str | None) -> str:
+        return " ".join((text or "").split())
+
+    return {
+        node["alias"]: MartDocs(one_line(node.get("description")), {
+            name.lower(): one_line(column.get("description"))
+            for name, column in node.get("columns", {}).items()
+            if one_line(column.get("description"))})
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == SCHEMA}
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _comment(con: duckdb.DuckDBPyConnection, table: str, docs: MartDocs,
+             columns: Sequence[str]) -> None:
+    """dbt's descriptions as comments on the mart (schema `marts`) and on its view in the
+    default schema, so that `duckdb_columns()` and BI tools show them; a column the mart lacks
+    is left out."""
+    views = {schema for (schema,) in con.execute(
+        "select schema_name from duckdb_views() where database_name = current_database() "
+        "and view_name = ?", [table]).fetchall()}
+    for schema in (SCHEMA, "main"):
+        relation = f"{schema}.{_q(table)}"
+        if docs.description:
+            kind = "view" if schema in views else "table"
+            con.execute(f"comment on {kind} {relation} is {_literal(docs.description)}")
+        for column in columns:
+            if text := docs.columns.get(column.lower()):
+                con.execute(f"comment on column {relation}.{_q(column)} is {_literal(text)}")
+
+
+def publish(paths: Paths, as_of: date, check_results: Sequence[Any],
+            docs: Mapping[str, MartDocs] | None = None) -> PublishResult:
+    """Publish the build database's marts as the new serving copy (see the module docstring).
+    `docs`: the marts' descriptions (mart_docs of the dbt manifest), written as comments."""
     results = list(check_results)
     if not results:
         raise PublishRefused("refusing to publish: no quality check results were given")
@@ -531,6 +581,8 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any]) -> PublishR
                 # a view in the default schema for each mart.
                 con.execute(f"create or replace view main.{_q(table)} as "
                             f"select * from {SCHEMA}.{_q(table)}")
+                if docs and table in docs:
+                    _comment(con, table, docs[table], [c for c, _ in columns])
             con.execute("detach build")
             passed = sum(bool(r.success) for r in results)
             con.execute("insert into main.publish_log values (?, ?, ?, ?, ?, ?, ?)",

@@ -12,7 +12,8 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.dbt import WAREHOUSE_POOL, dbt_model_keys
+from orchestration.assets.dbt import (WAREHOUSE_POOL, dbt_model_keys,
+                                      warehouse_dbt_assets_manifest)
 from orchestration.assets.quality import LayerRun, run_layer_rows
 from orchestration.metadata import scalar_metadata
 from orchestration.resources import TieringResource
@@ -91,7 +92,7 @@ def checks_of_this_run(context: dg.AssetExecutionContext,
 )
 def serving_database(context: dg.AssetExecutionContext, tiering: TieringResource):
     from tiering.config import release_memory
-    from tiering.publish import publish
+    from tiering.publish import mart_docs, publish
 
     from tiering.quality import build_data_docs_for
 
@@ -107,7 +108,8 @@ def serving_database(context: dg.AssetExecutionContext, tiering: TieringResource
     results = [as_check_result(row) for layer in LAYERS for row in rows[layer]]
     results += [as_check_result(row) for row in dbt_test_rows(_evaluations_of_this_run(context))]
     try:
-        published = publish(paths, as_of, results)
+        published = publish(paths, as_of, results,
+                            docs=mart_docs(warehouse_dbt_assets_manifest()))
     finally:  # Data Docs of every suite of this run, once, whether or not it published
         build_data_docs_for(validation_ids)
         release_memory()
