@@ -157,8 +157,17 @@ def process_defaults() -> None:
 
     OMP_WAIT_POLICY=PASSIVE: OpenMP threads (scikit-learn's gradient boosting in the risk model)
     sleep instead of spinning while they wait; on a busy two-core machine the spinning made the
-    risk model step ~10x slower (docs/benchmarks.md, "Demo refresh")."""
+    risk model step ~10x slower (docs/benchmarks.md, "Demo refresh").
+
+    DBT_LOG_FORMAT_FILE=debug, DBT_USE_COLORS_FILE=false: dagster-dbt sets DBT_LOG_FORMAT=json
+    for the events it reads from dbt's output, and dbt then writes its debug file log
+    (target/<step>/dbt.log) as JSON too: 12 MB a step at demo scale, each line a protobuf turned
+    into JSON. As dbt's own text (timestamp, thread, message, the SQL as it ran) the file is
+    2.7 MB and readable, and a warm demo refresh takes about 5 % less CPU (docs/benchmarks.md,
+    "Demo refresh")."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("DBT_LOG_FORMAT_FILE", "debug")
+    os.environ.setdefault("DBT_USE_COLORS_FILE", "false")
 
 
 def step_timings(instance, run_id: str) -> dict:
