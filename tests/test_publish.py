@@ -430,3 +430,16 @@ def test_publish_writes_the_marts_descriptions_as_comments(tmp_path):
         assert columns == {(schema, column): text for schema in ("marts", "main")
                            for column, text in (("client_key", "The client's stable key."),
                                                 ("contact_phone", "Main contact's phone (masked)."))}
+    # publish's own tables are described too, every column
+    with duckdb.connect(str(paths.serving), read_only=True) as con:
+        own = con.execute("""
+            select table_name, count(*), count(comment) from duckdb_columns()
+            where schema_name = 'main' and table_name in ('publish_log', 'quality_results')
+            group by 1 order by 1""").fetchall()
+        described = con.execute("""
+            select count(*) from duckdb_tables() where schema_name = 'main'
+              and table_name in ('publish_log', 'quality_results') and comment is not null
+            """).fetchone()[0]
+    assert [(table, total == commented) for table, total, commented in own] == [
+        ("publish_log", True), ("quality_results", True)], own
+    assert described == 2

@@ -484,6 +484,15 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _comment_on(con: duckdb.DuckDBPyConnection, kind: str, relation: str, docs: MartDocs,
+                columns: Sequence[str]) -> None:
+    if docs.description:
+        con.execute(f"comment on {kind} {relation} is {_literal(docs.description)}")
+    for column in columns:
+        if text := docs.columns.get(column.lower()):
+            con.execute(f"comment on column {relation}.{_q(column)} is {_literal(text)}")
+
+
 def _comment(con: duckdb.DuckDBPyConnection, table: str, docs: MartDocs,
              columns: Sequence[str]) -> None:
     """dbt's descriptions as comments on the mart (schema `marts`) and on its view in the
@@ -493,13 +502,32 @@ def _comment(con: duckdb.DuckDBPyConnection, table: str, docs: MartDocs,
         "select schema_name from duckdb_views() where database_name = current_database() "
         "and view_name = ?", [table]).fetchall()}
     for schema in (SCHEMA, "main"):
-        relation = f"{schema}.{_q(table)}"
-        if docs.description:
-            kind = "view" if schema in views else "table"
-            con.execute(f"comment on {kind} {relation} is {_literal(docs.description)}")
-        for column in columns:
-            if text := docs.columns.get(column.lower()):
-                con.execute(f"comment on column {relation}.{_q(column)} is {_literal(text)}")
+        _comment_on(con, "view" if schema in views else "table", f"{schema}.{_q(table)}", docs,
+                    columns)
+
+
+# The two tables publish itself keeps in the serving file, described as the marts are.
+SERVING_TABLE_DOCS = {
+    "publish_log": MartDocs(
+        "One row per version of this serving file, oldest first: what was published when.", {
+            "version": "Version number (1, 2, ...); exports/<version>/ holds its Parquet.",
+            "as_of_period": "The period (month end) the version was refreshed as of.",
+            "published_at": "When it was published (UTC).",
+            "checks_run": "Quality checks (GX expectations and dbt data tests) that gated it.",
+            "checks_passed": "Of those, the ones that passed (a failed one was a warning).",
+            "tables_published": "Marts in the version.",
+            "rows_published": "Rows in those marts."}),
+    "quality_results": MartDocs(
+        "The quality checks that gated this version: one row per GX expectation and per dbt "
+        "data test (suite dbt); the report's data-quality section lists them.", {
+            "version": "The version they gated (publish_log.version).",
+            "suite": "GX suite (layer.entity) or dbt.",
+            "expectation": "The expectation or dbt test.",
+            "success": "True when it passed.",
+            "blocking": "True when a failure stops the publish (then no version is written).",
+            "observed": "What it observed (truncated to 2,000 characters).",
+            "message": "Why it failed or warned, naming the rows or keys it could."}),
+}
 
 
 def publish(paths: Paths, as_of: date, check_results: Sequence[Any],
@@ -595,6 +623,11 @@ def publish(paths: Paths, as_of: date, check_results: Sequence[Any],
                 [version, r.suite, r.expectation, bool(r.success), bool(r.blocking),
                  None if r.observed is None else str(r.observed)[:2000],
                  (getattr(r, "message", "") or "")[:2000]] for r in results])
+            for name, table_docs in SERVING_TABLE_DOCS.items():
+                _comment_on(con, "table", f"main.{name}", table_docs, [c for (c,) in con.execute(
+                    "select column_name from duckdb_columns() where database_name = "
+                    "current_database() and schema_name = 'main' and table_name = ?",
+                    [name]).fetchall()])
             export_dir = paths.exports / str(version)
             export_tmp = paths.exports / f".{version}.{os.getpid()}.tmp"
             shutil.rmtree(export_tmp, ignore_errors=True)
