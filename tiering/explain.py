@@ -250,7 +250,7 @@ class Explainer:
                 extra.append(f"override {r.override_id} ({r.override_reason}, approved by "
                              f"{r.override_approver})")
             pd_text = "n/a" if pd.isna(r.pd_12m) else f"{r.pd_12m:.2%}"
-            lines.append(f"  {r.profile_code:<10} {r.tier_code}  {r.composite_score:6.2f}  "
+            lines.append(f"  {_pad(r.profile_code, 10)} {r.tier_code}  {r.composite_score:6.2f}  "
                          f"PD {pd_text}  {reasons}{'; ' + '; '.join(extra) if extra else ''}")
         dims = latest.iloc[0]
         lines.append("  dimension scores: " + ", ".join(
@@ -430,6 +430,13 @@ def _text(value) -> str:
 
 def _q(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _pad(text: str, width: int) -> str:
+    """`text` padded to `width` terminal columns: a CJK character (a project type's name) takes
+    two, so `:<width` would push the columns after it out of line."""
+    shown = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+    return text + " " * max(width - shown, 0)
 
 
 def _day(value) -> str:
