@@ -1,7 +1,8 @@
 {#- One row per service ticket: the client it is attributed to. Tickets never create edges; they
     are attributed after clients are resolved, by every signal they carry, in this order:
       ticket_company_name   the mentioned company's core (+ compatible region) is the full name or
-                            a registry former name of exactly one client
+                            a registry former name of exactly one client (of exactly one known in
+                            the region the mention states, when the others are known in none)
       ticket_short_name     a mention without legal form (a short name such as 中鼎经纬) that
                             exactly one client carries: a full name or former name starting with
                             it, or a client known only by that short name. A short name is never
@@ -276,6 +277,8 @@ name_candidates_staged as (
         mentions.ticket_id,
         1 as name_stage,
         false as is_group_carrier,
+        mentions.company_mentioned_region is not null
+            and name_index.region_key is not null as is_located,
         name_index.cluster_label,
         name_index.client_key
     from mentions
@@ -290,6 +293,8 @@ name_candidates_staged as (
         mentions.ticket_id,
         2 as name_stage,
         stem_index.is_group_name as is_group_carrier,
+        mentions.company_mentioned_region is not null
+            and stem_index.region_key is not null as is_located,
         stem_index.cluster_label,
         stem_index.client_key
     from mentions
@@ -304,6 +309,8 @@ name_candidates_staged as (
         mention_wildcards.ticket_id,
         3 as name_stage,
         false as is_group_carrier,
+        mention_wildcards.company_mentioned_region is not null
+            and index_wildcards.region_key is not null as is_located,
         index_wildcards.cluster_label,
         index_wildcards.client_key
     from mention_wildcards
@@ -332,18 +339,34 @@ name_candidates as (
 ),
 
 {#- A short name a group's or holding's own name carries (…集团, …控股) fits its members too,
-    seen in the data or not: never one client. -#}
-name_resolved as (
+    seen in the data or not: never one client. A mention stating a region that exactly one
+    candidate is known in goes to it, ahead of candidates known in no region (a name typed
+    without region, of a client no record places: 绍兴沧澜集团有限公司 is the 绍兴 client, not
+    the projects' 沧澜集团有限公司 placed nowhere). -#}
+name_candidates_counted as (
     select
         ticket_id,
         min(name_stage) as name_stage,
-        case
-            when max(case when is_group_carrier then 1 else 0 end) = 1 then 2
-            else count(distinct cluster_label)
-        end as client_count,
-        min(client_key) as client_key
+        max(case when is_group_carrier then 1 else 0 end) as has_group_carrier,
+        count(distinct cluster_label) as candidate_count,
+        count(distinct case when is_located then cluster_label end) as located_count,
+        min(client_key) as client_key,
+        min(case when is_located then client_key end) as located_client_key
     from name_candidates
     group by ticket_id
+),
+
+name_resolved as (
+    select
+        ticket_id,
+        name_stage,
+        case
+            when has_group_carrier = 1 then 2
+            when located_count = 1 then 1
+            else candidate_count
+        end as client_count,
+        case when located_count = 1 then located_client_key else client_key end as client_key
+    from name_candidates_counted
 ),
 
 {#- Clients holding each phone: CRM contact phones. -#}
