@@ -139,9 +139,15 @@ def build(home: Path) -> Path:
              '07551234 5678', false))
             t(record_key, name_raw, name_core, region_key, name_legal_family, name_industry_word,
               tax_code, phone, is_short_name)""")
-        con.execute("""create table intermediate.int_identity_pairs_scored as select * from (values
-            ('crm|clients|CRM000001', 'finance|customers|F0000001', 'uscc', true, 1.0, 1.0))
-            t(record_key_a, record_key_b, match_rule, is_match, match_score, core_similarity)""")
+        con.execute("""create table intermediate.int_identity_pairs_decided as select * from (values
+            ('crm|clients|CRM000001', 'finance|customers|F0000001', 'uscc', true, 1.0, 1.0, 'uscc',
+             cast(null as varchar)))
+            t(record_key_a, record_key_b, match_rule, is_match, match_score, core_similarity,
+              rule_match_rule, decision_id)""")
+        con.execute("create schema seeds")
+        con.execute("""create table seeds.identity_match_rules as select * from (values
+            ('uscc', true), ('steward_same', true), ('steward_different', false))
+            t(match_rule, is_match)""")
         con.execute("""create table intermediate.int_identity_pairs_compared as
             select * from (values ('crm|clients|CRM000001', 'finance|customers|F0000001', true,
                                    0, true, false, true, true))
@@ -155,6 +161,29 @@ def build(home: Path) -> Path:
             ('external|registry|91440300MA5F00000X', 'typo', '中鼎经纬*资', 2))
             t(record_key, block_type, block_value, block_size)""")
     return path
+
+
+def test_a_stewards_decision_is_explained_beside_the_rules(home: Path, build: Path,
+                                                          capsys) -> None:
+    """A pair a data steward decided on (seed identity_decisions) shows the decision and, when
+    the rules compared the pair, what they said."""
+    with duckdb.connect(str(build)) as con:
+        con.execute("""update intermediate.int_identity_pairs_decided
+            set match_rule = 'steward_different', is_match = false, match_score = 0.0,
+                decision_id = 'D2'""")
+        con.execute("""insert into intermediate.int_identity_pairs_decided values
+            ('crm|clients|CRM000002', 'finance|customers|F0000001', 'steward_same', true, 1.0,
+             null, null, 'D1')""")
+    assert cli_main(["client", "crm:CRM000001", "--vs", "finance:F0000001"]) == 0
+    out = capsys.readouterr().out
+    assert ("Data steward's decision D2 (seed identity_decisions): steward_different, not "
+            "linked; the rules said uscc") in out
+    assert "Pair compared: rule uscc (a match; core similarity 1.00)" in out
+    assert cli_main(["client", "crm:CRM000002", "--vs", "finance:F0000001"]) == 0
+    out = capsys.readouterr().out
+    assert ("Data steward's decision D1 (seed identity_decisions): steward_same, linked; the "
+            "rules never compared them") in out
+    assert "Pair compared" not in out
 
 
 def test_two_records_are_explained_as_a_pair(home: Path, build: Path, capsys) -> None:

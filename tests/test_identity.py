@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from project_copy import copy_project
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DBT = str(PROJECT_DIR / ".venv" / "bin" / "dbt")
@@ -104,11 +106,11 @@ def test_label_propagation_converged(warehouse: dict, clients_model: str) -> Non
     with duckdb.connect(str(warehouse["home"] / "warehouse.duckdb"), read_only=True) as con:
         split = con.execute(f"""
             select count(*)
-            from intermediate.int_identity_pairs_scored p
+            from intermediate.int_identity_pairs_decided p
             join intermediate.{clients_model} a on p.record_key_a = a.record_key
             join intermediate.{clients_model} b on p.record_key_b = b.record_key
             where p.is_match and a.client_key <> b.client_key""").fetchone()[0]
-        matched = con.execute("select count(*) from intermediate.int_identity_pairs_scored "
+        matched = con.execute("select count(*) from intermediate.int_identity_pairs_decided "
                               "where is_match").fetchone()[0]
     assert matched > 0
     assert split == 0
@@ -208,3 +210,93 @@ def test_a_seed_whose_columns_changed_reloads_into_an_existing_warehouse(tmp_pat
         (located,) = con.execute("select fuzzy_min_located_core_length "
                                  "from seeds.identity_thresholds").fetchone()
     assert located == 4
+
+
+def test_stewards_decisions_link_and_unlink_records(warehouse: dict, tmp_path: Path) -> None:
+    """Seed identity_decisions (docs/identity.md, "Data stewards' decisions"), on a copy of the
+    built warehouse and of the project: `same` joins two records the rules left in two clients
+    (the xref says steward_same), `different` splits a matched pair that nothing else links, a
+    `different` the clusters cannot honour (the records linked through a third) and a mistyped
+    key are reported by the warning test, and a decision valid only from a later month changes
+    nothing."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(warehouse["home"] / "warehouse.duckdb", home / "warehouse.duckdb")
+    (home / "raw").symlink_to(warehouse["home"] / "raw", target_is_directory=True)
+    db = home / "warehouse.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        # two clients whose records the truth says are one company (a miss)
+        con.execute(f"create temp table truth as select * from "
+                    f"'{warehouse['home'] / 'truth' / 'source_records.parquet'}'")
+        miss = con.execute("""
+            select min(x.department || '|' || x.entity || '|' || x.record_id),
+                   max(x.department || '|' || x.entity || '|' || x.record_id)
+            from marts.client_source_xref x
+            join truth t using (department, entity, record_id)
+            where x.entity <> 'tickets'
+            group by t.company_id
+            having count(distinct x.client_key) = 2 and count(*) = 2""").fetchone()
+        pairs = con.execute("""
+            with sizes as (select client_key, count(*) as n
+                           from intermediate.int_identity_clients_resolved group by 1)
+            select p.record_key_a, p.record_key_b, s.n
+            from intermediate.int_identity_pairs_scored p
+            join intermediate.int_identity_clients_resolved c on p.record_key_a = c.record_key
+            join sizes s on c.client_key = s.client_key
+            where p.is_match order by p.record_key_a, p.record_key_b""").fetchall()
+    assert miss is not None, "the build has no two-record miss to decide on"
+    lone = next((a, b) for a, b, n in pairs if n == 2)  # a client of exactly these two
+    # a matched pair of a client whose two records are also each matched to a third
+    matched = {(a, b) for a, b, _ in pairs}
+    triangle = next((a, b) for a, b, n in pairs if n >= 3 and any(
+        tuple(sorted((a, c))) in matched and tuple(sorted((b, c))) in matched
+        for x, y, _ in pairs for c in (x, y) if c not in (a, b)))
+    project = copy_project(tmp_path / "project")
+    (project / "seeds" / "identity" / "identity_decisions.csv").write_text(
+        "decision_id,record_key_a,record_key_b,decision,valid_from,decided_by,decided_on,reason\n"
+        f"D1,{miss[1]},{miss[0]},same,,张三,2026-12-01,one company\n"
+        f"D2,{lone[0]},{lone[1]},different,,张三,2026-12-01,two companies\n"
+        f"D3,{triangle[0]},{triangle[1]},different,,张三,2026-12-01,two companies\n"
+        f"D4,{lone[0]},crm|clients|CRM_NO_SUCH,same,,张三,2026-12-01,mistyped\n"
+        f"D5,{miss[0]},{lone[0]},same,2025-05-31,张三,2026-12-01,valid from the next month\n",
+        encoding="utf-8")
+    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
+               DBT_LOG_PATH=str(home / "logs"))
+    env.pop("TIERING_LANDING_DIR", None)
+    dbt_vars = ["--vars", f"{{as_of_date: '{LAST_AS_OF}', raw_root: '{home / 'raw'}'}}",
+                "--profiles-dir", str(project)]
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([DBT, *args, *dbt_vars], cwd=project, env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+        return proc.stdout
+
+    run("seed", "--select", "identity_decisions", "identity_match_rules")
+    run("run", "--select", "int_identity_pairs_decided+,path:models/intermediate/identity",
+        "int_identity_pairs_decided+,path:models/marts/clients")
+    out = run("test", "--select", "int_identity_pairs_decided", "identity_decisions")
+    with duckdb.connect(str(db), read_only=True) as con:
+        def client(key: str) -> tuple[str, str]:
+            department, entity, record_id = key.split("|", 2)
+            return con.execute("select client_key, match_rule from marts.client_source_xref "
+                               "where department = ? and entity = ? and record_id = ?",
+                               [department, entity, record_id]).fetchone()
+        assert client(miss[0])[0] == client(miss[1])[0]
+        assert "steward_same" in {client(miss[0])[1], client(miss[1])[1]}
+        assert client(lone[0])[0] != client(lone[1])[0]
+        assert client(triangle[0])[0] == client(triangle[1])[0]  # linked through a third
+        assert client(miss[0])[0] != client(lone[0])[0]  # D5 is not valid yet
+    assert "WARN" in out and "identity_decisions_honoured" in out
+    with duckdb.connect(str(db), read_only=True) as con:
+        reported = con.execute(f"""
+            select decision_id from ({_compiled_test(home, 'identity_decisions_honoured')})
+            order by 1""").fetchall()
+    assert [r[0] for r in reported] == ["D3", "D4"]
+
+
+def _compiled_test(home: Path, name: str) -> str:
+    """The compiled SQL of a dbt data test of the last `dbt test` in home."""
+    found = sorted((home / "target" / "compiled").rglob(f"{name}*.sql"))
+    assert len(found) == 1, found
+    return found[0].read_text()

@@ -322,16 +322,28 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
         same = records[0]["client_key"] == records[1]["client_key"]
         low, high = sorted(keys)
         pair = build.execute(
-            "select match_rule, is_match, match_score, core_similarity from "
-            "intermediate.int_identity_pairs_scored where record_key_a = ? and record_key_b = ?",
-            [low, high]).df()
-        if not pair.empty:
+            "select decided.is_match, decided.match_score, decided.core_similarity, "
+            "decided.rule_match_rule, decided.decision_id, decided.match_rule, "
+            "rules.is_match as rule_is_match from intermediate.int_identity_pairs_decided "
+            "as decided left join seeds.identity_match_rules as rules "
+            "on decided.rule_match_rule = rules.match_rule "
+            "where decided.record_key_a = ? and decided.record_key_b = ?", [low, high]).df()
+        decided = not pair.empty and pair.iloc[0].decision_id is not None
+        if decided:
             r = pair.iloc[0]
-            verdict = (f"a match, score {r.match_score:.2f}" if bool(r.is_match)
-                       else "not a match")
-            lines.append(f"Pair compared: rule {r.match_rule} ({verdict}; core similarity "
+            rules = (f"the rules said {r.rule_match_rule}" if r.rule_match_rule is not None
+                     else "the rules never compared them")
+            lines.append(f"Data steward's decision {r.decision_id} (seed identity_decisions): "
+                         f"{r.match_rule}, {'linked' if bool(r.is_match) else 'not linked'}; "
+                         f"{rules}")
+        if not pair.empty and pair.iloc[0].rule_match_rule is not None:
+            r = pair.iloc[0]
+            matched = bool(r.rule_is_match)
+            verdict = ("a match" + ("" if decided else f", score {r.match_score:.2f}")
+                       if matched else "not a match")
+            lines.append(f"Pair compared: rule {r.rule_match_rule} ({verdict}; core similarity "
                          f"{r.core_similarity:.2f})")
-            lines += _comparison(build, low, high, matched=bool(r.is_match))
+            lines += _comparison(build, low, high, matched=matched)
         else:
             shared = build.execute(
                 "select a.block_type, a.block_value from "

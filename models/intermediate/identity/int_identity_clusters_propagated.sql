@@ -10,7 +10,7 @@ with
 
 records as (select * from {{ ref('int_identity_records_unioned') }}),
 
-pairs as (select * from {{ ref('int_identity_pairs_scored') }}),
+pairs as (select * from {{ ref('int_identity_pairs_decided') }}),
 
 {#- The labels carry integers, not the record keys and sort keys (strings): at 1M clients the
     propagation over 3M records and their edges needs a fifth of the memory. label_number

@@ -5,7 +5,7 @@ records as (select * from {{ ref('int_identity_records_unioned') }}),
 
 clusters as (select * from {{ ref('int_identity_clients_resolved') }}),
 
-pairs as (select * from {{ ref('int_identity_pairs_scored') }}),
+pairs as (select * from {{ ref('int_identity_pairs_decided') }}),
 
 tickets as (select * from {{ ref('int_identity_tickets_attributed') }}),
 
