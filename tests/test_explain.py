@@ -103,7 +103,10 @@ def test_every_kind_of_query_finds_the_client(home: Path, capsys) -> None:
     for query in ("crm:CRM000001", "finance:F0000001", "9144 0300 MA5F 0000 0X", "实业发展",
                   "crm：CRM000001",  # a full-width colon
                   # a record id holding the partner name as typed: looked up unfolded
-                  "projects:P001|中鼎经纬（深圳）实业发展有限公司|投资方"):
+                  "projects:P001|中鼎经纬（深圳）实业发展有限公司|投资方",
+                  # department|entity|record_id, as identity_review_queue lists records
+                  "crm|clients|CRM000001",
+                  "projects|participations|P001|中鼎经纬（深圳）实业发展有限公司|投资方"):
         code, out, err = run(capsys, query)
         assert code == 0 and out.startswith(f"Client {NEW}"), (query, err)
     # a key a merge retired: followed to the key that holds its records now
@@ -119,6 +122,8 @@ def test_every_kind_of_query_finds_the_client(home: Path, capsys) -> None:
     assert code == 1 and "no source record crm:CRM999999" in err
     code, _, err = run(capsys, "C0000000000ff")
     assert code == 1 and "no client C0000000000ff" in err
+    code, _, err = run(capsys, "crm|customers|CRM000001")  # the wrong entity
+    assert code == 1 and "no source record crm|customers|CRM000001" in err
 
 
 @pytest.fixture()
@@ -179,7 +184,9 @@ def test_a_stewards_decision_is_explained_beside_the_rules(home: Path, build: Pa
     assert ("Data steward's decision D2 (seed identity_decisions): steward_different, not "
             "linked; the rules said uscc") in out
     assert "Pair compared: rule uscc (a match; core similarity 1.00)" in out
-    assert cli_main(["client", "crm:CRM000002", "--vs", "finance:F0000001"]) == 0
+    # the records as identity_review_queue and the decisions seed write them
+    assert cli_main(["client", "crm|clients|CRM000002", "--vs",
+                     "finance|customers|F0000001"]) == 0
     out = capsys.readouterr().out
     assert ("Data steward's decision D1 (seed identity_decisions): steward_same, linked; the "
             "rules never compared them") in out

@@ -52,6 +52,9 @@ EVIDENCE = {
 # dim_clients names the department of industry_section_name in industry_section_source
 SOURCE_COLUMN = {"industry_section_name": "industry_section_source"}
 KEY_PATTERN = re.compile(r"^C[0-9a-f]{12}$")
+# A source record as identity_review_queue and the seed identity_decisions write it.
+RECORD_KEY_PATTERN = re.compile(
+    r"^(crm|finance|risk|projects|service|external)\|([a-z_]+)\|(.+)$")
 USCC_PATTERN = re.compile(r"^[0-9A-Z]{18}$")
 MAX_MATCHES = 20
 RECORDS_PER_ENTITY = 20  # a client's tickets can run to hundreds: the first 20 of each entity
@@ -101,6 +104,14 @@ class Explainer:
             return Resolved([text])  # a key, the unattributed tickets' C_UNATTRIBUTED included
         if KEY_PATTERN.match(text):
             return self._retired(text)
+        record_key = RECORD_KEY_PATTERN.match(query.strip())
+        if record_key:  # department|entity|record_id, as identity_review_queue lists records
+            found = self._df("select distinct client_key from marts.client_source_xref "
+                             "where department = ? and entity = ? and record_id = ?",
+                             list(record_key.groups()))
+            if found.empty:
+                raise ClientNotFound(f"no source record {query.strip()} in client_source_xref")
+            return Resolved(found["client_key"].tolist())
         if ":" in text:
             # a record id as delivered: projects' ids hold the partner name with its own
             # brackets and widths, so it is looked up unfolded
@@ -412,9 +423,18 @@ def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
 
 def _source_record(explainer: Explainer, query: str) -> dict:
     text = query.strip()  # unfolded: a projects record id holds the name as typed
+    record_key = RECORD_KEY_PATTERN.match(text)
+    if record_key:  # department|entity|record_id (identity_review_queue, identity_decisions)
+        department, entity, record_id = record_key.groups()
+        found = explainer._df("select department, entity, record_id, client_key, match_rule "
+                              "from marts.client_source_xref where department = ? "
+                              "and entity = ? and record_id = ?", [department, entity, record_id])
+        if found.empty:
+            raise ClientNotFound(f"no source record {text} in client_source_xref")
+        return found.iloc[0].to_dict()
     if not re.search("[:：]", text):
         raise ClientNotFound(f"--vs compares two source records, department:record_id "
-                             f"(crm:CRM000123), not {query!r}")
+                             f"(crm:CRM000123) or department|entity|record_id, not {query!r}")
     department, record_id = (part.strip() for part in re.split("[:：]", text, maxsplit=1))
     found = explainer._df("select department, entity, record_id, client_key, match_rule from "
                           "marts.client_source_xref where department = ? and record_id = ?",
