@@ -582,6 +582,18 @@ def test_status_says_what_state_the_home_is_in(home: Path, capsys: pytest.Captur
     assert "published:         as of 2025-02-28" in out and "(run run-7)" in out
     assert "next refresh:      nothing to do (2025-02-28 is published" in out
     assert "refresh as of 2025-02-28: step gx_raw: boom" in out
+    assert "identity review" not in out  # a serving file without the queue: nothing said
+
+    # the data stewards' worklist, as published
+    (home / "serving.duckdb").unlink()
+    with duckdb.connect(str(home / "serving.duckdb")) as con:
+        con.execute("create schema marts")
+        con.execute("""create table marts.identity_review_queue as select * from (values
+            (1, 'same_uscc_other_name'), (2, 'same_name_two_places'),
+            (2, 'same_name_two_places')) t(review_priority, review_reason)""")
+    assert cli.main(["status"]) == 0
+    assert ("identity review:   3 pairs of records to settle (1 same_uscc_other_name, "
+            "2 same_name_two_places) in identity_review_queue") in capsys.readouterr().out
 
 
 def test_dbt_tests_of_the_run_become_quality_rows_and_warnings_are_named() -> None:

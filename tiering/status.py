@@ -2,8 +2,9 @@
 
 For the data engineer on call: which months the landing zone holds complete, what ingestion made
 of the deliveries (rejected ones with why), how far the build database's tier history reaches,
-what is published, what the next `tiering refresh` would do, whether a run holds the home now,
-and the last alerts. It opens nothing for writing and takes no lock: it can run beside a refresh
+what is published, what the next `tiering refresh` would do, how many pairs of records wait
+for a data steward (identity_review_queue, as published), whether a run holds the home now, and
+the last alerts. It opens nothing for writing and takes no lock: it can run beside a refresh
 (the build database is then reported busy, not waited for).
 """
 
@@ -94,6 +95,26 @@ def _published(paths: Paths) -> list[str]:
     return lines
 
 
+def _identity_review(paths: Paths) -> list[str]:
+    """The data stewards' worklist as published (docs/identity.md, "Data stewards' review
+    queue"), from the serving copy, which is never locked."""
+    if not paths.serving.exists():
+        return []
+    try:
+        with duckdb.connect(str(paths.serving), read_only=True) as con:
+            rows = con.execute("select review_reason, count(*) from marts.identity_review_queue "
+                               "group by review_reason order by min(review_priority)").fetchall()
+    except duckdb.Error:
+        return []  # a serving copy published before the queue existed
+    total = sum(count for _, count in rows)
+    if not total:
+        return [_line("identity review", "nothing to settle (identity_review_queue is empty)")]
+    detail = ", ".join(f"{count} {reason}" for reason, count in rows)
+    return [_line("identity review", f"{total} pairs of records to settle ({detail}) in "
+                                     "identity_review_queue; decide them in "
+                                     "seeds/identity/identity_decisions.csv")]
+
+
 def _alerts(paths: Paths, last: int = 3) -> list[str]:
     database = ops_database(paths)
     if not database.exists():
@@ -115,7 +136,7 @@ def describe(paths: Paths) -> str:
     lines = [f"Tiering home {paths.home}",
              _line("running now", holder or "nothing"),
              *_landing(paths), *_ingestion(paths), _history(paths), *_published(paths),
-             *_alerts(paths)]
+             *_identity_review(paths), *_alerts(paths)]
     return "\n".join(lines)
 
 
