@@ -157,10 +157,24 @@ short_name_candidates as (
     where pairs.decision_id is null
 ),
 
+{#- A pair listed for two reasons (a short name sharing a tax code with a carrier) once, under
+    the first. -#}
 all_candidates as (
-    select * from candidates
-    union all
-    select * from short_name_candidates
+    select *
+    from (
+        select
+            listed.*,
+            row_number() over (
+                partition by listed.record_key_a, listed.record_key_b
+                order by listed.review_priority
+            ) as reason_rank
+        from (
+            select * from candidates
+            union all
+            select * from short_name_candidates
+        ) as listed
+    ) as ranked
+    where reason_rank = 1
 ),
 
 queue as (
