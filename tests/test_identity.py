@@ -56,7 +56,8 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dict:
     finally:
         if old_landing is not None:
             os.environ["TIERING_LANDING_DIR"] = old_landing
-    identity = ["--select", "+dim_clients", "+client_key_changes", "+client_xref_history"]
+    identity = ["--select", "+dim_clients", "+client_key_changes", "+client_xref_history",
+                "+identity_review_queue"]
     # Only our own dbt tests (data tests + unit tests of the identity models) run here; the
     # staging models' tests belong to their own suite.
     ours = ["--select", "path:models/intermediate/identity", "path:models/marts/clients",
