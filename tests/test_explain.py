@@ -1,8 +1,11 @@
-"""`tiering client`: resolving a query to a client and tracing it to the delivered rows, on a small
+"""`tiering client`: resolving a query to a client and tracing it to the delivered rows, and
+`tiering decide`: a data steward's decision checked against the published records, on a small
 serving database written here (the same on a real refresh: tests/test_pipeline.py)."""
 
 from __future__ import annotations
 
+import csv
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -213,7 +216,7 @@ def test_two_records_are_explained_as_a_pair(home: Path, build: Path, capsys) ->
     assert "Pair not compared: they share blocking key(s) typo=中鼎经纬*资" in \
         capsys.readouterr().out
     assert cli_main(["client", "crm:CRM000001", "--vs", NEW]) == 1
-    assert "--vs compares two source records" in capsys.readouterr().err
+    assert "a source record is department:record_id" in capsys.readouterr().err
 
 
 def test_a_pair_is_not_explained_while_a_run_writes_the_build(home: Path, build: Path,
@@ -238,3 +241,65 @@ def test_without_a_published_version_it_says_so(tmp_path: Path, monkeypatch, cap
     monkeypatch.setenv("TIERING_HOME", str(tmp_path))
     code, _, err = run(capsys, "anything")
     assert code == 1 and "nothing has been published yet" in err
+
+
+def test_a_stewards_decision_is_checked_and_appended_to_the_seed(home: Path, tmp_path: Path,
+                                                                  capsys) -> None:
+    """`tiering decide` looks both records up in the published xref, writes them in the seed's
+    form with the next id and today's date, shows an earlier decision on the pair, writes
+    nothing for a repeat, and refuses (nothing written) an unknown record, a ticket, a record
+    against itself and a decision without its author. The rows load into dbt as the seed:
+    tests/test_identity.py::test_stewards_decisions_link_and_unlink_records."""
+    from tiering.decide import COLUMNS, SEED
+
+    seed = tmp_path / "identity_decisions.csv"
+    shutil.copyfile(SEED, seed)  # the project's own seed: header only
+    registry = "external|registry|91440300MA5F00000X"
+
+    def decide(*args: str) -> tuple[int, str, str]:
+        code = cli_main(["decide", *args, "--seed-file", str(seed)])
+        return code, *capsys.readouterr()
+
+    code, out, err = decide("crm:CRM000002", registry, "same", "--by", "张三", "--reason",
+                            "renamed; the registry lags,  confirmed by the account manager")
+    assert code == 0, err
+    today = date.today().isoformat()
+    assert out.startswith(f"D0001: crm|clients|CRM000002 and {registry} are one company at "
+                          f"every as-of date (张三, {today}: ")
+    assert f"the records are in clients {OTHER} and {NEW} now" in out
+    first = seed.read_text(encoding="utf-8")
+    code, out, _ = decide(registry, "crm|clients|CRM000002", "same", "--by", "李四",
+                          "--reason", "again")
+    assert code == 0 and out.startswith("Already decided: D0001 (张三, ") and \
+        seed.read_text(encoding="utf-8") == first
+    code, out, err = decide(registry, "crm:CRM000002", "different", "--by", "李四", "--reason",
+                            "two companies after all", "--valid-from", "2026-11-30")
+    assert code == 0, err
+    assert out.startswith(f"D0002: {registry} and crm|clients|CRM000002 are two companies from "
+                          "2026-11-30 on")
+    assert f"earlier decision on the pair: D0001 (same at every as-of date; 张三, {today})" in out
+    with seed.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == COLUMNS
+    assert [tuple(r.values()) for r in rows] == [
+        ("D0001", "crm|clients|CRM000002", registry, "same", "", "张三", today,
+         "renamed; the registry lags, confirmed by the account manager"),
+        ("D0002", registry, "crm|clients|CRM000002", "different", "2026-11-30", "李四", today,
+         "two companies after all")]
+
+    written = seed.read_text(encoding="utf-8")
+    with duckdb.connect(str(get_paths().serving)) as con:
+        con.execute("""insert into marts.client_source_xref values ('service', 'tickets', 'T1',
+            'C0000000000aa', 'ticket_phone', 1.0, date '2026-10-31', date '2026-10-31',
+            'service/2026-10-31/tickets.jsonl', 1)""")
+    for args, says in [
+            (("crm:CRM999999", registry, "same"), "no source record crm:CRM999999"),
+            (("crm|clients|CRM00001", registry, "same"), "no source record crm|clients|CRM00001"),
+            (("service:T1", registry, "same"), "service:T1 is a service ticket"),
+            (("crm:CRM000001", "crm|clients|CRM000001", "different"), "are the same record"),
+            (("CRM000001", registry, "same"), "a source record is department:record_id")]:
+        code, _, err = decide(*args, "--by", "张三", "--reason", "r")
+        assert code == 1 and says in err, err
+    code, _, err = decide("crm:CRM000001", registry, "same", "--by", " ", "--reason", "r")
+    assert code == 1 and "needs who decided (--by) and why (--reason)" in err
+    assert seed.read_text(encoding="utf-8") == written

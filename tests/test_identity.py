@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 from datetime import date
@@ -253,14 +254,24 @@ def test_stewards_decisions_link_and_unlink_records(warehouse: dict, tmp_path: P
         tuple(sorted((a, c))) in matched and tuple(sorted((b, c))) in matched
         for x, y, _ in pairs for c in (x, y) if c not in (a, b)))
     project = copy_project(tmp_path / "project")
-    (project / "seeds" / "identity" / "identity_decisions.csv").write_text(
-        "decision_id,record_key_a,record_key_b,decision,valid_from,decided_by,decided_on,reason\n"
-        f"D1,{miss[1]},{miss[0]},same,,张三,2026-12-01,one company\n"
-        f"D2,{lone[0]},{lone[1]},different,,张三,2026-12-01,two companies\n"
-        f"D3,{triangle[0]},{triangle[1]},different,,张三,2026-12-01,two companies\n"
-        f"D4,{lone[0]},crm|clients|CRM_NO_SUCH,same,,张三,2026-12-01,mistyped\n"
-        f"D5,{miss[0]},{lone[0]},same,2025-05-31,张三,2026-12-01,valid from the next month\n",
-        encoding="utf-8")
+    # written as `tiering decide` writes them (checked against the build's xref), but for the
+    # mistyped key, which it refuses
+    from tiering.decide import DecisionRefused, record
+
+    seed = project / "seeds" / "identity" / "identity_decisions.csv"
+    ids = {name: record(a, b, decision, "张三", reason, valid_from, database=db,
+                        seed=seed).row["decision_id"]
+           for name, (a, b, decision, reason, valid_from) in {
+               "miss": (miss[1], miss[0], "same", "one company", None),
+               "lone": (*lone, "different", "two companies", None),
+               "triangle": (*triangle, "different", "two companies", None),
+               "later": (miss[0], lone[0], "same", "valid from the next month",
+                         date(2025, 5, 31))}.items()}
+    with pytest.raises(DecisionRefused, match=re.escape("no source record crm|clients|CRM_NO")):
+        record(lone[0], "crm|clients|CRM_NO_SUCH", "same", "张三", "mistyped", database=db,
+               seed=seed)
+    with seed.open("a", encoding="utf-8") as handle:
+        handle.write(f"D9999,{lone[0]},crm|clients|CRM_NO_SUCH,same,,张三,2026-12-01,mistyped\n")
     env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
                DBT_LOG_PATH=str(home / "logs"))
     env.pop("TIERING_LANDING_DIR", None)
@@ -287,13 +298,13 @@ def test_stewards_decisions_link_and_unlink_records(warehouse: dict, tmp_path: P
         assert "steward_same" in {client(miss[0])[1], client(miss[1])[1]}
         assert client(lone[0])[0] != client(lone[1])[0]
         assert client(triangle[0])[0] == client(triangle[1])[0]  # linked through a third
-        assert client(miss[0])[0] != client(lone[0])[0]  # D5 is not valid yet
+        assert client(miss[0])[0] != client(lone[0])[0]  # "later" is not valid yet
     assert "WARN" in out and "identity_decisions_honoured" in out
     with duckdb.connect(str(db), read_only=True) as con:
         reported = con.execute(f"""
             select decision_id from ({_compiled_test(home, 'identity_decisions_honoured')})
             order by 1""").fetchall()
-    assert [r[0] for r in reported] == ["D3", "D4"]
+    assert [r[0] for r in reported] == [ids["triangle"], "D9999"]
 
 
 def _compiled_test(home: Path, name: str) -> str:

@@ -70,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "are not, one client (reads the build "
                                                     "database)")
 
+    dec = sub.add_parser("decide", help="record a data steward's decision that two source records "
+                                        "are, or are not, one company (seed identity_decisions)")
+    dec.add_argument("record_a", help="department|entity|record_id (as identity_review_queue "
+                                      "lists it) or department:record_id")
+    dec.add_argument("record_b", help="the other record, in either form")
+    dec.add_argument("decision", choices=("same", "different"))
+    dec.add_argument("--by", dest="decided_by", required=True, help="who decided")
+    dec.add_argument("--reason", required=True, help="why (the audit trail)")
+    dec.add_argument("--valid-from", type=_date,
+                     help="first as-of date it applies to (default: every as-of date)")
+    dec.add_argument("--seed-file", type=Path,
+                     help="default: seeds/identity/identity_decisions.csv of this project")
+
     sub.add_parser("serve", help="start the Dagster UI on this project")
     return parser
 
@@ -118,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
             from tiering.explain import main as explain_main
 
             return explain_main(args.query, args.vs)
+        if args.command == "decide":
+            from tiering.decide import main as decide_main
+
+            return decide_main(args.record_a, args.record_b, args.decision, args.decided_by,
+                               args.reason, args.valid_from, args.seed_file)
         if args.command == "serve":
             from tiering.pipeline import serve
 

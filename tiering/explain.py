@@ -31,7 +31,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -305,7 +305,7 @@ RECORD_COLUMNS = ("name_raw", "name_core", "region_key", "name_legal_family",
 
 def explain_pair(explainer: Explainer, first: str, second: str) -> str:
     """Why two source records (department:record_id) are, or are not, one client."""
-    records = [_source_record(explainer, query) for query in (first, second)]
+    records = [source_record(explainer._df, query) for query in (first, second)]
     try:
         build = duckdb.connect(str(explainer.paths.warehouse), read_only=True,
                                config=duckdb_config())
@@ -421,24 +421,27 @@ def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
     return lines
 
 
-def _source_record(explainer: Explainer, query: str) -> dict:
+def source_record(query_df: Callable[[str, Sequence], pd.DataFrame], query: str) -> dict:
+    """A source record's row of client_source_xref (department, entity, record_id, client_key,
+    match_rule), from `department|entity|record_id` or `department:record_id`; `query_df`
+    runs a query on the database that holds the xref."""
     text = query.strip()  # unfolded: a projects record id holds the name as typed
     record_key = RECORD_KEY_PATTERN.match(text)
     if record_key:  # department|entity|record_id (identity_review_queue, identity_decisions)
         department, entity, record_id = record_key.groups()
-        found = explainer._df("select department, entity, record_id, client_key, match_rule "
-                              "from marts.client_source_xref where department = ? "
-                              "and entity = ? and record_id = ?", [department, entity, record_id])
+        found = query_df("select department, entity, record_id, client_key, match_rule "
+                         "from marts.client_source_xref where department = ? "
+                         "and entity = ? and record_id = ?", [department, entity, record_id])
         if found.empty:
             raise ClientNotFound(f"no source record {text} in client_source_xref")
         return found.iloc[0].to_dict()
     if not re.search("[:：]", text):
-        raise ClientNotFound(f"--vs compares two source records, department:record_id "
-                             f"(crm:CRM000123) or department|entity|record_id, not {query!r}")
+        raise ClientNotFound(f"a source record is department:record_id (crm:CRM000123) or "
+                             f"department|entity|record_id, not {query!r}")
     department, record_id = (part.strip() for part in re.split("[:：]", text, maxsplit=1))
-    found = explainer._df("select department, entity, record_id, client_key, match_rule from "
-                          "marts.client_source_xref where department = ? and record_id = ?",
-                          [department.lower(), record_id])
+    found = query_df("select department, entity, record_id, client_key, match_rule from "
+                     "marts.client_source_xref where department = ? and record_id = ?",
+                     [department.lower(), record_id])
     if found.empty:
         raise ClientNotFound(f"no source record {department}:{record_id} in client_source_xref")
     return found.iloc[0].to_dict()

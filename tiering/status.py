@@ -111,8 +111,8 @@ def _identity_review(paths: Paths) -> list[str]:
         return [_line("identity review", "nothing to settle (identity_review_queue is empty)")]
     detail = ", ".join(f"{count} {reason}" for reason, count in rows)
     return [_line("identity review", f"{total} pairs of records to settle ({detail}) in "
-                                     "identity_review_queue; decide them in "
-                                     "seeds/identity/identity_decisions.csv")]
+                                     "identity_review_queue; settle one with `tiering decide "
+                                     "A B same|different`")]
 
 
 def _alerts(paths: Paths, last: int = 3) -> list[str]:
