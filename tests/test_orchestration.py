@@ -592,8 +592,19 @@ def test_status_says_what_state_the_home_is_in(home: Path, capsys: pytest.Captur
             (1, 'same_uscc_other_name'), (2, 'same_name_two_places'),
             (2, 'same_name_two_places')) t(review_priority, review_reason)""")
     assert cli.main(["status"]) == 0
+    out = capsys.readouterr().out
     assert ("identity review:   3 pairs of records to settle (1 same_uscc_other_name, "
-            "2 same_name_two_places) in identity_review_queue") in capsys.readouterr().out
+            "2 same_name_two_places) in identity_review_queue") in out
+    assert "decisions:         0 in seeds/identity/identity_decisions.csv\n" in out
+    # and whether the published version honours the stewards' decisions (its dbt warning test)
+    with duckdb.connect(str(home / "serving.duckdb")) as con:
+        con.execute("""create table main.quality_results as select * from (values
+            (1, 'dbt', 'identity_decisions_honoured (seeds/identity_decisions)', true, '0'),
+            (2, 'dbt', 'identity_decisions_honoured (seeds/identity_decisions)', false, '2'))
+            t(version, suite, expectation, success, observed)""")
+    assert cli.main(["status"]) == 0
+    assert ("decisions:         0 in seeds/identity/identity_decisions.csv; 2 not honoured by "
+            "the published version") in capsys.readouterr().out
 
 
 def test_dbt_tests_of_the_run_become_quality_rows_and_warnings_are_named() -> None:

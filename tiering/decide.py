@@ -31,12 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from tiering.config import PROJECT_DIR, Paths, duckdb_config, get_paths
-from tiering.explain import ClientNotFound, source_record
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEED = PROJECT_DIR / "seeds" / "identity" / "identity_decisions.csv"
 COLUMNS = ("decision_id", "record_key_a", "record_key_b", "decision", "valid_from",
@@ -87,7 +89,8 @@ class Recorded:
         return "\n".join(lines)
 
 
-def _read(seed: Path) -> list[dict[str, str]]:
+def read_decisions(seed: Path = SEED) -> list[dict[str, str]]:
+    """The seed's rows, as the refresh will load them."""
     if not seed.exists():
         raise DecisionRefused(f"no seed file {seed}")
     with seed.open(encoding="utf-8", newline="") as handle:
@@ -122,6 +125,8 @@ def _latest(rows: Sequence[dict[str, str]], a: str, b: str) -> dict[str, str] | 
 
 def _lookup(query: Callable[[str, list], pd.DataFrame], key: str) -> tuple[str, str]:
     """(department|entity|record_id, client_key) of a source record in client_source_xref."""
+    from tiering.explain import ClientNotFound, source_record
+
     try:
         record = source_record(query, key)
     except ClientNotFound as exc:
@@ -144,7 +149,7 @@ def record(key_a: str, key_b: str, decision: str, decided_by: str, reason: str,
     if not decided_by or not reason:
         raise DecisionRefused("a decision needs who decided (--by) and why (--reason): they are "
                               "its audit trail")
-    rows = _read(seed)
+    rows = read_decisions(seed)
     if not database.exists():
         raise DecisionRefused(f"no database at {database}: nothing has been published yet "
                               "(run `tiering refresh`)")

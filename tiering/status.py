@@ -3,8 +3,8 @@
 For the data engineer on call: which months the landing zone holds complete, what ingestion made
 of the deliveries (rejected ones with why), how far the build database's tier history reaches,
 what is published, what the next `tiering refresh` would do, how many pairs of records wait
-for a data steward (identity_review_queue, as published), whether a run holds the home now, and
-the last alerts. It opens nothing for writing and takes no lock: it can run beside a refresh
+for a data steward (identity_review_queue, as published) and how many of their decisions the seed
+holds, whether a run holds the home now, and the last alerts. It opens nothing for writing and takes no lock: it can run beside a refresh
 (the build database is then reported busy, not waited for).
 """
 
@@ -17,8 +17,9 @@ import duckdb
 
 from orchestration.deliveries import complete_deliveries, complete_periods
 from orchestration.state import last_refresh, ops_database, refresh_reason, tier_history
-from tiering.config import Paths, get_paths
+from tiering.config import PROJECT_DIR, Paths, get_paths
 from tiering.contract import DEPARTMENTS
+from tiering.decide import SEED, DecisionRefused, read_decisions
 from tiering.ingest import store
 from tiering.ingest.landing import MANIFEST, scan_landing, unread_folders
 from tiering.runlock import current_holder
@@ -97,22 +98,44 @@ def _published(paths: Paths) -> list[str]:
 
 def _identity_review(paths: Paths) -> list[str]:
     """The data stewards' worklist as published (docs/identity.md, "Data stewards' review
-    queue"), from the serving copy, which is never locked."""
+    queue"), from the serving copy, which is never locked, and their decisions: how many the
+    seed holds, and whether the published version honours them (the warning test
+    identity_decisions_honoured, in its quality results)."""
     if not paths.serving.exists():
         return []
     try:
         with duckdb.connect(str(paths.serving), read_only=True) as con:
             rows = con.execute("select review_reason, count(*) from marts.identity_review_queue "
                                "group by review_reason order by min(review_priority)").fetchall()
+            try:
+                honoured = con.execute("""
+                    select success, observed from main.quality_results
+                    where version = (select max(version) from main.quality_results)
+                      and expectation like 'identity_decisions_honoured%'""").fetchone()
+            except duckdb.Error:
+                honoured = None  # no quality results in this file
     except duckdb.Error:
         return []  # a serving copy published before the queue existed
     total = sum(count for _, count in rows)
     if not total:
-        return [_line("identity review", "nothing to settle (identity_review_queue is empty)")]
-    detail = ", ".join(f"{count} {reason}" for reason, count in rows)
-    return [_line("identity review", f"{total} pairs of records to settle ({detail}) in "
-                                     "identity_review_queue; settle one with `tiering decide "
-                                     "A B same|different`")]
+        lines = [_line("identity review", "nothing to settle (identity_review_queue is empty)")]
+    else:
+        detail = ", ".join(f"{count} {reason}" for reason, count in rows)
+        lines = [_line("identity review", f"{total} pairs of records to settle ({detail}) in "
+                                          "identity_review_queue; settle one with `tiering "
+                                          "decide A B same|different`")]
+    try:
+        decided = len(read_decisions())
+    except DecisionRefused as exc:  # a seed whose header was edited away: say so
+        return [*lines, _line("decisions", str(exc))]
+    said = f"{decided} in {SEED.relative_to(PROJECT_DIR)}"
+    if honoured is not None and not honoured[0]:
+        said += (f"; {honoured[1]} not honoured by the published version (a mistyped key, or "
+                 "a `different` linked through a third record: identity_decisions_honoured in "
+                 "the report)")
+    elif honoured is not None and decided:
+        said += "; the published version honours them all"
+    return [*lines, _line("decisions", said)]
 
 
 def _alerts(paths: Paths, last: int = 3) -> list[str]:
