@@ -3,9 +3,10 @@
 For the data engineer on call: which months the landing zone holds complete, what ingestion made
 of the deliveries (rejected ones with why), how far the build database's tier history reaches,
 what is published, what the next `tiering refresh` would do, how many pairs of records wait
-for a data steward (identity_review_queue, as published) and how many of their decisions the seed
-holds, whether a run holds the home now, and the last alerts. It opens nothing for writing and takes no lock: it can run beside a refresh
-(the build database is then reported busy, not waited for).
+for a data steward (identity_review_queue, as published) and how many of their decisions the
+seed holds, whether a run holds the home now, and the last alerts. It opens nothing for
+writing and takes no lock: it can run beside a refresh (the build database is then reported
+busy, not waited for).
 """
 
 from __future__ import annotations
