@@ -301,5 +301,87 @@ def test_a_stewards_decision_is_checked_and_appended_to_the_seed(home: Path, tmp
         code, _, err = decide(*args, "--by", "张三", "--reason", "r")
         assert code == 1 and says in err, err
     code, _, err = decide("crm:CRM000001", registry, "same", "--by", " ", "--reason", "r")
-    assert code == 1 and "needs who decided (--by) and why (--reason)" in err
+    assert code == 1 and "needs who decided (--by)" in err
     assert seed.read_text(encoding="utf-8") == written
+
+
+def test_a_worksheet_of_decisions_is_recorded_all_or_nothing(home: Path, tmp_path: Path,
+                                                              capsys) -> None:
+    """`tiering decide --export-queue` writes the published queue as a worksheet a spreadsheet
+    opens (UTF-8 with a BOM, empty decision / reason / valid_from); `--from-file` records its
+    decided rows (blank decisions skipped, a row without reason taking --reason, a repeat
+    skipped) or, when any row cannot be recorded, none, naming each bad row by its line."""
+    from tiering.decide import SEED
+
+    seed = tmp_path / "identity_decisions.csv"
+    shutil.copyfile(SEED, seed)
+    registry = "external|registry|91440300MA5F00000X"
+    with duckdb.connect(str(get_paths().serving)) as con:
+        con.execute(f"""create table marts.identity_review_queue as select * from (values
+            (1, 'same_uscc_other_name', 'crm|clients|CRM000002', '{registry}', '中鼎经纬投资',
+             '深圳中鼎经纬实业发展有限公司'),
+            (2, 'same_name_two_places', 'crm|clients|CRM000001', 'crm|clients|CRM000002',
+             '中鼎经纬（深圳）实业发展有限公司', '中鼎经纬投资'),
+            (3, 'short_name_candidates', 'crm|clients|CRM000001', 'finance|customers|F0000001',
+             'a', 'b'))
+            t(review_priority, review_reason, record_key_a, record_key_b, name_a, name_b)""")
+    sheet = tmp_path / "queue.csv"
+
+    def decide(*args: str) -> tuple[int, str, str]:
+        code = cli_main(["decide", *args, "--seed-file", str(seed)])
+        return code, *capsys.readouterr()
+
+    code, out, err = decide("--export-queue", str(sheet))
+    assert code == 0 and out.startswith(f"3 pairs of identity_review_queue written to {sheet}")
+    assert sheet.read_bytes().startswith("\ufeffreview_priority,".encode())
+    with sheet.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["name_a"] for r in rows][:1] == ["中鼎经纬投资"]
+    assert {(r["decision"], r["reason"], r["valid_from"]) for r in rows} == {("", "", "")}
+
+    # the steward fills in two rows, one with a date that is not one: nothing is written
+    rows[0].update(decision="Same", reason="renamed, see the registry")
+    rows[1].update(decision="different", valid_from="2026-13-01")
+    rows[2].update(decision="samee")
+
+    def save() -> None:
+        with sheet.open("w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    save()
+    empty = seed.read_text(encoding="utf-8")
+    code, _, err = decide("--from-file", str(sheet), "--by", "张三")
+    assert code == 1 and "queue.csv line 3: valid_from '2026-13-01' is not a date" in err, err
+    rows[1]["valid_from"] = "2026-11-30"
+    save()
+    code, _, err = decide("--from-file", str(sheet), "--by", "张三")
+    assert code == 1 and "2 decisions cannot be recorded, so none is" in err, err
+    assert "queue.csv line 3: a decision needs why (--reason)" in err
+    assert "queue.csv line 4: decision must be one of same, different, not 'samee'" in err
+    assert seed.read_text(encoding="utf-8") == empty
+    rows[2].update(decision="")  # not decided yet: skipped
+    save()
+    code, out, err = decide("--from-file", str(sheet), "--by", "张三", "--reason",
+                            "two companies (the account manager)")
+    assert code == 0, err
+    assert out.startswith("2 decisions written to")
+    with seed.open(encoding="utf-8", newline="") as handle:
+        written = [(r["decision_id"], r["record_key_a"], r["decision"], r["valid_from"],
+                    r["reason"]) for r in csv.DictReader(handle)]
+    assert written == [
+        ("D0001", "crm|clients|CRM000002", "same", "", "renamed, see the registry"),
+        ("D0002", "crm|clients|CRM000001", "different", "2026-11-30",
+         "two companies (the account manager)")]
+    code, out, _ = decide("--from-file", str(sheet), "--by", "张三", "--reason", "again")
+    assert code == 0 and out.startswith("0 decisions written") and "2 already decided" in out
+    # two bad rows at once: both named, none written
+    rows[0].update(record_key_b="crm|clients|NO_SUCH")
+    rows[1].update(record_key_a="service:T1")
+    save()
+    code, _, err = decide("--from-file", str(sheet), "--by", "张三", "--reason", "r")
+    assert code == 1 and "2 decisions cannot be recorded, so none is" in err
+    assert "queue.csv line 2: no source record crm|clients|NO_SUCH" in err
+    assert "queue.csv line 3: no source record service:T1" in err
+    assert len(seed.read_text(encoding="utf-8").splitlines()) == 3

@@ -72,14 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     dec = sub.add_parser("decide", help="record a data steward's decision that two source records "
                                         "are, or are not, one company (seed identity_decisions)")
-    dec.add_argument("record_a", help="department|entity|record_id (as identity_review_queue "
-                                      "lists it) or department:record_id")
-    dec.add_argument("record_b", help="the other record, in either form")
-    dec.add_argument("decision", choices=("same", "different"))
-    dec.add_argument("--by", dest="decided_by", required=True, help="who decided")
-    dec.add_argument("--reason", required=True, help="why (the audit trail)")
+    dec.add_argument("record_a", nargs="?", help="department|entity|record_id (as "
+                                                 "identity_review_queue lists it) or "
+                                                 "department:record_id")
+    dec.add_argument("record_b", nargs="?", help="the other record, in either form")
+    dec.add_argument("decision", nargs="?", choices=("same", "different"))
+    dec.add_argument("--by", dest="decided_by", help="who decided (required to record)")
+    dec.add_argument("--reason", help="why (the audit trail; with --from-file, for the rows "
+                                      "that give none)")
     dec.add_argument("--valid-from", type=_date,
-                     help="first as-of date it applies to (default: every as-of date)")
+                     help="first as-of date it applies to (default: every as-of date; with "
+                          "--from-file, for the rows that give none)")
+    dec.add_argument("--from-file", type=Path, metavar="CSV",
+                     help="record every decided row of a worksheet (record_key_a, record_key_b, "
+                          "decision[, reason, valid_from]), all or nothing")
+    dec.add_argument("--export-queue", type=Path, metavar="CSV",
+                     help="write the published identity_review_queue as such a worksheet")
     dec.add_argument("--seed-file", type=Path,
                      help="default: seeds/identity/identity_decisions.csv of this project")
 
@@ -135,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             from tiering.decide import main as decide_main
 
             return decide_main(args.record_a, args.record_b, args.decision, args.decided_by,
-                               args.reason, args.valid_from, args.seed_file)
+                               args.reason, args.valid_from, args.seed_file, args.from_file,
+                               args.export_queue)
         if args.command == "serve":
             from tiering.pipeline import serve
 

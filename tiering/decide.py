@@ -17,6 +17,11 @@ writes the row for the steward after checking it:
 - the new row gets the next `D` number and today's date, and is appended (the file's earlier
   rows are never rewritten: they are the audit trail).
 
+For many pairs, `--export-queue FILE` writes the published identity_review_queue as a worksheet
+(a CSV a spreadsheet opens) and `--from-file FILE` records its decided rows with the same
+checks, all or nothing: any row that cannot be recorded is named by its line, and none is
+written.
+
 The decision takes effect at the next refresh: the seed is part of the code the daily schedule
 compares, so it starts one by itself.
 """
@@ -101,14 +106,16 @@ def read_decisions(seed: Path = SEED) -> list[dict[str, str]]:
         return [dict(row) for row in reader]
 
 
-def _append(seed: Path, row: dict[str, str]) -> None:
+def _append(seed: Path, rows: Sequence[dict[str, str]]) -> None:
+    if not rows:
+        return
     text = seed.read_bytes()
-    line = io.StringIO()
-    csv.writer(line, lineterminator="\n").writerow([row[c] for c in COLUMNS])
+    lines = io.StringIO()
+    csv.writer(lines, lineterminator="\n").writerows([row[c] for c in COLUMNS] for row in rows)
     with seed.open("a", encoding="utf-8", newline="") as handle:
         if text and not text.endswith(b"\n"):
             handle.write("\n")
-        handle.write(line.getvalue())
+        handle.write(lines.getvalue())
 
 
 def _next_id(rows: Sequence[dict[str, str]]) -> str:
@@ -138,51 +145,192 @@ def _lookup(query: Callable[[str, list], pd.DataFrame], key: str) -> tuple[str, 
         record["client_key"]
 
 
-def record(key_a: str, key_b: str, decision: str, decided_by: str, reason: str,
-           valid_from: date | None = None, *, database: Path, seed: Path = SEED,
-           today: date | None = None) -> Recorded:
-    """Check a decision against `database`'s marts.client_source_xref and append it to `seed`.
-    Raises DecisionRefused (nothing written) when it cannot be recorded as asked."""
-    if decision not in DECISIONS:
-        raise DecisionRefused(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
-    decided_by, reason = decided_by.strip(), " ".join(reason.split())
-    if not decided_by or not reason:
-        raise DecisionRefused("a decision needs who decided (--by) and why (--reason): they are "
-                              "its audit trail")
-    rows = read_decisions(seed)
-    if not database.exists():
-        raise DecisionRefused(f"no database at {database}: nothing has been published yet "
-                              "(run `tiering refresh`)")
-    with duckdb.connect(str(database), read_only=True, config=duckdb_config()) as con:
-        def query(sql: str, params: list) -> pd.DataFrame:
-            return con.execute(sql, params).df()
+@dataclass
+class Asked:
+    """One decision as a steward asks for it; `where` names its place in a file, if any."""
+    key_a: str
+    key_b: str
+    decision: str
+    reason: str
+    valid_from: date | None = None
+    where: str = ""
 
-        (a, client_a), (b, client_b) = _lookup(query, key_a), _lookup(query, key_b)
+
+def _check(query: Callable[[str, list], pd.DataFrame], rows: Sequence[dict[str, str]],
+           asked: Asked, decided_by: str, decided_on: str, seed: Path) -> Recorded:
+    """The row a decision adds to the seed's `rows` (written=False: the pair already has it)."""
+    decision = asked.decision.strip().lower()
+    if decision not in DECISIONS:
+        raise DecisionRefused(f"decision must be one of {', '.join(DECISIONS)}, "
+                              f"not {asked.decision!r}")
+    reason = " ".join(asked.reason.split())
+    if not reason:
+        raise DecisionRefused("a decision needs why (--reason): it is its audit trail")
+    (a, client_a), (b, client_b) = _lookup(query, asked.key_a), _lookup(query, asked.key_b)
     if a == b:
-        raise DecisionRefused(f"{key_a} and {key_b} are the same record")
+        raise DecisionRefused(f"{asked.key_a} and {asked.key_b} are the same record")
     previous = _latest(rows, a, b)
-    valid = valid_from.isoformat() if valid_from else ""
+    valid = asked.valid_from.isoformat() if asked.valid_from else ""
     if previous is not None and (previous["decision"], previous["valid_from"]) == (decision, valid):
         return Recorded(previous, (client_a, client_b), None, False, seed)
     row = {"decision_id": _next_id(rows), "record_key_a": a, "record_key_b": b,
            "decision": decision, "valid_from": valid, "decided_by": decided_by,
-           "decided_on": (today or date.today()).isoformat(), "reason": reason}
-    _append(seed, row)
+           "decided_on": decided_on, "reason": reason}
     return Recorded(row, (client_a, client_b), previous, True, seed)
 
 
-def main(key_a: str, key_b: str, decision: str, decided_by: str, reason: str,
-         valid_from: date | None = None, seed: Path | None = None,
+def record_all(asked: Sequence[Asked], decided_by: str, *, database: Path, seed: Path = SEED,
+               today: date | None = None) -> list[Recorded]:
+    """Check decisions against `database`'s marts.client_source_xref and the seed (each also
+    against the ones before it), then append the new rows to `seed` at once. All or nothing:
+    DecisionRefused lists every decision that cannot be recorded, and nothing is written."""
+    decided_by = decided_by.strip()
+    if not decided_by:
+        raise DecisionRefused("a decision needs who decided (--by): it is its audit trail")
+    rows = read_decisions(seed)
+    if not database.exists():
+        raise DecisionRefused(f"no database at {database}: nothing has been published yet "
+                              "(run `tiering refresh`)")
+    decided_on = (today or date.today()).isoformat()
+    results: list[Recorded] = []
+    problems: list[str] = []
+    with duckdb.connect(str(database), read_only=True, config=duckdb_config()) as con:
+        def query(sql: str, params: list) -> pd.DataFrame:
+            return con.execute(sql, params).df()
+
+        for item in asked:
+            try:
+                result = _check(query, rows, item, decided_by, decided_on, seed)
+            except DecisionRefused as exc:
+                problems.append(f"{item.where}: {exc}" if item.where else str(exc))
+                continue
+            results.append(result)
+            if result.written:
+                rows = [*rows, result.row]
+    if problems:
+        raise DecisionRefused("\n".join(problems) if len(problems) == 1 else
+                              f"{len(problems)} decisions cannot be recorded, so none is:\n"
+                              + "\n".join(f"  {p}" for p in problems))
+    _append(seed, [r.row for r in results if r.written])
+    return results
+
+
+def record(key_a: str, key_b: str, decision: str, decided_by: str, reason: str,
+           valid_from: date | None = None, *, database: Path, seed: Path = SEED,
+           today: date | None = None) -> Recorded:
+    """One decision (record_all of one)."""
+    return record_all([Asked(key_a, key_b, decision, reason, valid_from)], decided_by,
+                      database=database, seed=seed, today=today)[0]
+
+
+FILE_COLUMNS = ("record_key_a", "record_key_b", "decision")
+
+
+def read_asked(path: Path, reason: str = "", valid_from: date | None = None) -> list[Asked]:
+    """The decisions of a steward's worksheet: a CSV (UTF-8, with or without the BOM a
+    spreadsheet writes) holding at least record_key_a, record_key_b and decision, optionally
+    reason and valid_from (YYYY-MM-DD); other columns (the queue's names, clients, ...) are
+    ignored, and so are rows whose decision is blank (not decided yet). A row without its own
+    reason or valid_from takes `reason` and `valid_from`."""
+    if not path.exists():
+        raise DecisionRefused(f"no file {path}")
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        columns = [c.strip() for c in reader.fieldnames or ()]
+        missing = [c for c in FILE_COLUMNS if c not in columns]
+        if missing:
+            raise DecisionRefused(f"{path.name}: no column {', '.join(missing)} (a worksheet "
+                                  f"needs {', '.join(FILE_COLUMNS)}; reason and valid_from "
+                                  "are optional)")
+        reader.fieldnames = columns
+        asked, problems = [], []
+        for row in reader:
+            decision = (row.get("decision") or "").strip()
+            if not decision:
+                continue
+            where = f"{path.name} line {reader.line_num}"
+            valid_text = (row.get("valid_from") or "").strip()
+            try:
+                row_valid_from = date.fromisoformat(valid_text) if valid_text else valid_from
+            except ValueError:
+                problems.append(f"{where}: valid_from {valid_text!r} is not a date (YYYY-MM-DD)")
+                continue
+            asked.append(Asked((row.get("record_key_a") or "").strip(),
+                               (row.get("record_key_b") or "").strip(), decision,
+                               (row.get("reason") or "").strip() or reason, row_valid_from,
+                               where))
+    if problems:
+        raise DecisionRefused("\n".join(problems))
+    return asked
+
+
+def export_queue(database: Path, path: Path) -> int:
+    """Write the published identity_review_queue as a worksheet for `read_asked`: its columns
+    and empty decision, reason and valid_from, UTF-8 with a BOM so that a spreadsheet reads the
+    names right. Returns the number of pairs."""
+    if not database.exists():
+        raise DecisionRefused(f"no database at {database}: nothing has been published yet "
+                              "(run `tiering refresh`)")
+    with duckdb.connect(str(database), read_only=True, config=duckdb_config()) as con:
+        try:
+            queue = con.execute("select * from marts.identity_review_queue "
+                                "order by review_priority, record_key_a, record_key_b")
+        except duckdb.CatalogException:
+            raise DecisionRefused(f"{database} has no identity_review_queue (published before "
+                                  "it existed: run `tiering refresh`)") from None
+        names = [d[0] for d in queue.description]
+        pairs = queue.fetchall()
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([*names, "decision", "reason", "valid_from"])
+        writer.writerows([*pair, "", "", ""] for pair in pairs)
+    return len(pairs)
+
+
+def main(key_a: str | None, key_b: str | None, decision: str | None, decided_by: str | None,
+         reason: str | None, valid_from: date | None = None, seed: Path | None = None,
+         from_file: Path | None = None, export: Path | None = None,
          paths: Paths | None = None) -> int:
+    """`tiering decide`: one decision (A B same|different), a worksheet of them (--from-file),
+    or the published queue written as a worksheet (--export-queue)."""
     paths = paths or get_paths()
+    given = [x is not None for x in (key_a, key_b, decision)]
     try:
-        result = record(key_a, key_b, decision, decided_by, reason, valid_from,
-                        database=paths.serving, seed=seed or SEED)
+        if export is not None:
+            if any(given) or from_file is not None:
+                raise DecisionRefused("--export-queue takes no records and no --from-file")
+            count = export_queue(paths.serving, export)
+            print(f"{count} pairs of identity_review_queue written to {export}: fill in "
+                  "decision (same / different) and reason, then `tiering decide --from-file "
+                  f"{export} --by NAME`")
+            return 0
+        if not decided_by:
+            raise DecisionRefused("a decision needs who decided (--by): it is its audit trail")
+        if from_file is not None:
+            if any(given):
+                raise DecisionRefused("give either two records and a decision, or --from-file")
+            asked = read_asked(from_file, reason or "", valid_from)
+        elif all(given):
+            asked = [Asked(key_a, key_b, decision, reason or "", valid_from)]
+        else:
+            raise DecisionRefused("give two records and a decision (tiering decide A B "
+                                  "same|different), --from-file or --export-queue")
+        results = record_all(asked, decided_by, database=paths.serving, seed=seed or SEED)
     except DecisionRefused as exc:
         print(f"tiering decide: {exc}", file=sys.stderr)
         return 1
     except duckdb.IOException as exc:
         print(f"tiering decide: cannot read {paths.serving}: {exc}", file=sys.stderr)
         return 1
-    print(result.describe())
+    if from_file is None:
+        print(results[0].describe())
+        return 0
+    written = [r for r in results if r.written]
+    print(f"{len(written)} decisions written to {seed or SEED} from {from_file}"
+          f" ({len(results) - len(written)} already decided, skipped)"
+          + ("; the next refresh applies them" if written else ""))
+    for result in written:
+        row = result.row
+        print(f"  {row['decision_id']} {row['decision']:<9} {row['record_key_a']}  "
+              f"{row['record_key_b']}")
     return 0
