@@ -118,31 +118,72 @@ def _append(seed: Path, rows: Sequence[dict[str, str]]) -> None:
         handle.write(lines.getvalue())
 
 
-def _next_id(rows: Sequence[dict[str, str]]) -> str:
-    numbers = [int(m.group(1)) for r in rows if (m := DECISION_ID.match(r["decision_id"] or ""))]
-    return f"D{max(numbers, default=0) + 1:04d}"
+class _Decided:
+    """The seed's decisions indexed for checking many: the one the refresh applies to each
+    pair (latest decided_on, then decision_id) and the next free `D` number."""
+
+    def __init__(self, rows: Sequence[dict[str, str]]):
+        self.latest: dict[frozenset[str], dict[str, str]] = {}
+        self.number = 0
+        for row in rows:
+            self.add(row)
+
+    def add(self, row: dict[str, str]) -> None:
+        pair = frozenset((row["record_key_a"] or "", row["record_key_b"] or ""))
+        held = self.latest.get(pair)
+        if held is None or _order(row) >= _order(held):
+            self.latest[pair] = row
+        if m := DECISION_ID.match(row["decision_id"] or ""):
+            self.number = max(self.number, int(m.group(1)))
+
+    def next_id(self) -> str:
+        return f"D{self.number + 1:04d}"
 
 
-def _latest(rows: Sequence[dict[str, str]], a: str, b: str) -> dict[str, str] | None:
-    """The decision the refresh applies to the pair: latest decided_on, then decision_id."""
-    on_pair = [r for r in rows if {r["record_key_a"], r["record_key_b"]} == {a, b}]
-    return max(on_pair, key=lambda r: (r["decided_on"] or "", r["decision_id"] or ""),
-               default=None)
+def _order(row: dict[str, str]) -> tuple[str, str]:
+    return row["decided_on"] or "", row["decision_id"] or ""
 
 
-def _lookup(query: Callable[[str, list], pd.DataFrame], key: str) -> tuple[str, str]:
-    """(department|entity|record_id, client_key) of a source record in client_source_xref."""
+def _lookup(query: Callable[[str, list], pd.DataFrame], key: str,
+            known: dict[str, dict]) -> tuple[str, str]:
+    """(department|entity|record_id, client_key) of a source record in client_source_xref;
+    `known` holds the records already looked up by their full key."""
     from tiering.explain import ClientNotFound, source_record
 
-    try:
-        record = source_record(query, key)
-    except ClientNotFound as exc:
-        raise DecisionRefused(str(exc)) from None
+    record = known.get(key.strip())
+    if record is None:
+        try:
+            record = source_record(query, key)
+        except ClientNotFound as exc:
+            raise DecisionRefused(str(exc)) from None
     if record["entity"] == "tickets":
         raise DecisionRefused(f"{key} is a service ticket: tickets are attributed to a client, "
                               "not linked, so no decision applies to them")
     return f"{record['department']}|{record['entity']}|{record['record_id']}", \
         record["client_key"]
+
+
+def _known(con: duckdb.DuckDBPyConnection, asked: Sequence[Asked]) -> dict[str, dict]:
+    """The records named by their full key (department|entity|record_id, as a worksheet from
+    the queue names them), looked up in one pass over the xref instead of one query each."""
+    from tiering.explain import RECORD_KEY_PATTERN
+
+    keys = sorted({k.strip() for item in asked for k in (item.key_a, item.key_b)
+                   if RECORD_KEY_PATTERN.match(k.strip())})
+    if not keys:
+        return {}
+    import pandas as pd
+
+    con.register("asked_record_keys", pd.DataFrame({"record_key": keys}))
+    found = con.execute("""
+        select asked.record_key, xref.department, xref.entity, xref.record_id, xref.client_key
+        from marts.client_source_xref as xref
+        inner join asked_record_keys as asked
+            on asked.record_key = xref.department || '|' || xref.entity || '|' || xref.record_id
+        """).fetchall()
+    con.unregister("asked_record_keys")
+    return {key: {"department": d, "entity": e, "record_id": r, "client_key": c}
+            for key, d, e, r, c in found}
 
 
 @dataclass
@@ -156,9 +197,9 @@ class Asked:
     where: str = ""
 
 
-def _check(query: Callable[[str, list], pd.DataFrame], rows: Sequence[dict[str, str]],
-           asked: Asked, decided_by: str, decided_on: str, seed: Path) -> Recorded:
-    """The row a decision adds to the seed's `rows` (written=False: the pair already has it)."""
+def _check(query: Callable[[str, list], pd.DataFrame], decided: _Decided, asked: Asked,
+           known: dict[str, dict], decided_by: str, decided_on: str, seed: Path) -> Recorded:
+    """The row a decision adds to the seed (written=False: the pair already has it)."""
     decision = asked.decision.strip().lower()
     if decision not in DECISIONS:
         raise DecisionRefused(f"decision must be one of {', '.join(DECISIONS)}, "
@@ -166,14 +207,15 @@ def _check(query: Callable[[str, list], pd.DataFrame], rows: Sequence[dict[str, 
     reason = " ".join(asked.reason.split())
     if not reason:
         raise DecisionRefused("a decision needs why (--reason): it is its audit trail")
-    (a, client_a), (b, client_b) = _lookup(query, asked.key_a), _lookup(query, asked.key_b)
+    (a, client_a), (b, client_b) = (_lookup(query, asked.key_a, known),
+                                    _lookup(query, asked.key_b, known))
     if a == b:
         raise DecisionRefused(f"{asked.key_a} and {asked.key_b} are the same record")
-    previous = _latest(rows, a, b)
+    previous = decided.latest.get(frozenset((a, b)))
     valid = asked.valid_from.isoformat() if asked.valid_from else ""
     if previous is not None and (previous["decision"], previous["valid_from"]) == (decision, valid):
         return Recorded(previous, (client_a, client_b), None, False, seed)
-    row = {"decision_id": _next_id(rows), "record_key_a": a, "record_key_b": b,
+    row = {"decision_id": decided.next_id(), "record_key_a": a, "record_key_b": b,
            "decision": decision, "valid_from": valid, "decided_by": decided_by,
            "decided_on": decided_on, "reason": reason}
     return Recorded(row, (client_a, client_b), previous, True, seed)
@@ -187,7 +229,7 @@ def record_all(asked: Sequence[Asked], decided_by: str, *, database: Path, seed:
     decided_by = decided_by.strip()
     if not decided_by:
         raise DecisionRefused("a decision needs who decided (--by): it is its audit trail")
-    rows = read_decisions(seed)
+    decided = _Decided(read_decisions(seed))
     if not database.exists():
         raise DecisionRefused(f"no database at {database}: nothing has been published yet "
                               "(run `tiering refresh`)")
@@ -198,15 +240,16 @@ def record_all(asked: Sequence[Asked], decided_by: str, *, database: Path, seed:
         def query(sql: str, params: list) -> pd.DataFrame:
             return con.execute(sql, params).df()
 
+        known = _known(con, asked)
         for item in asked:
             try:
-                result = _check(query, rows, item, decided_by, decided_on, seed)
+                result = _check(query, decided, item, known, decided_by, decided_on, seed)
             except DecisionRefused as exc:
                 problems.append(f"{item.where}: {exc}" if item.where else str(exc))
                 continue
             results.append(result)
             if result.written:
-                rows = [*rows, result.row]
+                decided.add(result.row)
     if problems:
         raise DecisionRefused("\n".join(problems) if len(problems) == 1 else
                               f"{len(problems)} decisions cannot be recorded, so none is:\n"
@@ -224,6 +267,7 @@ def record(key_a: str, key_b: str, decision: str, decided_by: str, reason: str,
 
 
 FILE_COLUMNS = ("record_key_a", "record_key_b", "decision")
+LISTED = 20  # decisions of a worksheet listed after recording it
 
 
 def read_asked(path: Path, reason: str = "", valid_from: date | None = None) -> list[Asked]:
@@ -329,8 +373,10 @@ def main(key_a: str | None, key_b: str | None, decision: str | None, decided_by:
     print(f"{len(written)} decisions written to {seed or SEED} from {from_file}"
           f" ({len(results) - len(written)} already decided, skipped)"
           + ("; the next refresh applies them" if written else ""))
-    for result in written:
+    for result in written[:LISTED]:
         row = result.row
         print(f"  {row['decision_id']} {row['decision']:<9} {row['record_key_a']}  "
               f"{row['record_key_b']}")
+    if len(written) > LISTED:
+        print(f"  ... and {len(written) - LISTED} more (the seed lists them all)")
     return 0
