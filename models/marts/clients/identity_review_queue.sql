@@ -11,9 +11,10 @@
                               without its city): the rules place it nowhere, a steward who
                               knows the client can; neither a bare short name nor on one phone
                               (a group's switchboard)
-      3 short_name_candidates a bare short name (字号 only) that is a client on its own, and
-                              each client whose full name starts with it in a place that does
-                              not conflict, when at most var
+      3 short_name_candidates a bare short name (字号 only) the rules placed nowhere, and each
+                              client carrying it where the placement weighed it (a full or
+                              former name starting with it, in a place that does not
+                              conflict: int_identity_short_names_placed), when at most var
                               identity_review_max_short_name_candidates clients do (the rules
                               place a short name only with the only client carrying it)
     Measured on an independent delivery (docs/identity.md, "Data stewards' review queue"): most
@@ -28,6 +29,8 @@ compared as (select * from {{ ref('int_identity_pairs_compared') }}),
 clients as (select * from {{ ref('int_identity_clients_resolved') }}),
 
 records as (select * from {{ ref('int_identity_records_unioned') }}),
+
+short_names as (select * from {{ ref('int_identity_short_names_placed') }}),
 
 candidates as (
     select
@@ -60,86 +63,24 @@ candidates as (
       )
 ),
 
-{#- Reason 3: bare short names that are clients on their own, and the clients carrying them. -#}
-client_sizes as (
-    select client_key, count(*) as record_count
-    from clients
-    group by client_key
-),
-
-lone_short_names as (
-    select
-        records.record_key,
-        records.name_core,
-        records.region_key,
-        records.region_province
-    from records
-    inner join clients
-        on records.record_key = clients.record_key
-    inner join client_sizes
-        on clients.client_key = client_sizes.client_key
-    where records.is_short_name
-      and records.name_core is not null
-      and client_sizes.record_count = 1
-),
-
-short_lengths as (
-    select distinct length(name_core) as stem_length
-    from lone_short_names
-),
-
-stem_carriers as (
-    select
-        substring(records.name_core, 1, short_lengths.stem_length) as stem,
-        records.record_key,
-        records.region_key,
-        records.region_province,
-        clients.client_key
-    from records
-    inner join short_lengths
-        on length(records.name_core) > short_lengths.stem_length
-    inner join clients
-        on records.record_key = clients.record_key
-    where not records.is_short_name
-),
-
-short_name_carriers as (
-    select
-        lone_short_names.record_key as short_record_key,
-        stem_carriers.client_key,
-        min(stem_carriers.record_key) as carrier_record_key
-    from lone_short_names
-    inner join stem_carriers
-        on lone_short_names.name_core = stem_carriers.stem
-        and not {{ identity_regions_conflict(
-            'lone_short_names.region_key', 'lone_short_names.region_province',
-            'stem_carriers.region_key', 'stem_carriers.region_province') }}
-    group by lone_short_names.record_key, stem_carriers.client_key
-),
-
-short_name_carrier_counts as (
-    select short_record_key, count(*) as carrier_count
-    from short_name_carriers
-    group by short_record_key
-),
-
+{#- Reason 3: short-names-only clusters the rules placed nowhere, with each client that carries
+    the stem where the placement weighed it (int_identity_short_names_placed), when at most var
+    identity_review_max_short_name_candidates do: the cluster's first record against the record
+    carrying the stem. -#}
 short_name_pairs as (
     select
         case
-            when short_name_carriers.short_record_key < short_name_carriers.carrier_record_key
-                then short_name_carriers.short_record_key
-            else short_name_carriers.carrier_record_key
+            when short_record_key < carrier_record_key then short_record_key
+            else carrier_record_key
         end as record_key_a,
         case
-            when short_name_carriers.short_record_key < short_name_carriers.carrier_record_key
-                then short_name_carriers.carrier_record_key
-            else short_name_carriers.short_record_key
+            when short_record_key < carrier_record_key then carrier_record_key
+            else short_record_key
         end as record_key_b
-    from short_name_carriers
-    inner join short_name_carrier_counts
-        on short_name_carriers.short_record_key = short_name_carrier_counts.short_record_key
-    where short_name_carrier_counts.carrier_count
-        <= {{ var('identity_review_max_short_name_candidates') }}
+    from short_names
+    where attach_rule is null
+      and candidate_label is not null
+      and candidate_count <= {{ var('identity_review_max_short_name_candidates') }}
 ),
 
 short_name_candidates as (
