@@ -35,7 +35,7 @@ run: demo-data
 	$(BIN)/tiering refresh
 
 test: setup
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder tests
 
 serve: demo-data
 	$(BIN)/tiering serve

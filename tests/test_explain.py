@@ -219,6 +219,62 @@ def test_two_records_are_explained_as_a_pair(home: Path, build: Path, capsys) ->
     assert "a source record is department:record_id" in capsys.readouterr().err
 
 
+def test_a_short_name_shows_where_the_placement_put_it(home: Path, build: Path,
+                                                    capsys) -> None:
+    """A bare short name is never compared by name: `--vs` says where the placement of short
+    names put its cluster, why nowhere when it did not, and the clients it weighed
+    (int_identity_short_names_placed), which identity_review_queue pairs it with."""
+    short = "projects|participations|P002|中鼎经纬|投资方"
+    with duckdb.connect(str(get_paths().serving)) as con:
+        con.execute("""insert into marts.client_source_xref values
+            ('projects', 'participations', 'P002|中鼎经纬|投资方', 'C0000000000cc', 'singleton',
+             1.0, date '2025-03-31', date '2026-10-31', 'projects/2026-10-31/participations.csv',
+             8)""")
+    with duckdb.connect(str(build)) as con:
+        con.execute("insert into intermediate.int_identity_records_unioned values "
+                    "(?, '中鼎经纬', '中鼎经纬', null, null, null, null, null, true)", [short])
+        con.execute("""create table intermediate.int_identity_clients_resolved as
+            select * from (values (?, 'k_p2', 'C0000000000cc'),
+                                  ('crm|clients|CRM000001', 'k_aa', ?),
+                                  ('crm|clients|CRM000002', 'k_bb', ?))
+            t(record_key, propagated_cluster_label, client_key)""", [short, NEW, OTHER])
+        con.execute("""create table intermediate.int_identity_short_names_placed as
+            select * from (values
+            ('k_p2', ?, '中鼎经纬', cast(null as varchar), 2, 'k_aa', 'crm|clients|CRM000001',
+             'k_p2', cast(null as varchar), 'several_carriers'),
+            ('k_p2', ?, '中鼎经纬', null, 2, 'k_bb', 'crm|clients|CRM000002', 'k_p2', null,
+             'several_carriers'))
+            t(cluster_label, short_record_key, short_core, region_key, candidate_count,
+              candidate_label, carrier_record_key, final_label, attach_rule, unplaced_reason)""",
+                    [short, short])
+    assert cli_main(["client", short, "--vs", "crm:CRM000002"]) == 0
+    out = capsys.readouterr().out
+    assert "    short name 中鼎经纬: placed nowhere: 2 clients carry it where it may be\n" in out
+    assert (f"    clients carrying it: {NEW} (crm|clients|CRM000001), {OTHER} "
+            "(crm|clients|CRM000002)\n") in out
+    assert "Pair never a candidate: a short name is not compared by name" in out
+    assert f"Two clients: C0000000000cc and {OTHER}" in out
+    # placed with the only client carrying it in its region
+    with duckdb.connect(str(build)) as con:
+        con.execute("delete from intermediate.int_identity_short_names_placed "
+                    "where candidate_label = 'k_bb'")
+        con.execute("""update intermediate.int_identity_short_names_placed
+            set region_key = '深圳', candidate_count = 1, final_label = 'k_aa',
+                attach_rule = 'short_name', unplaced_reason = null""")
+    with duckdb.connect(str(get_paths().serving)) as con:
+        con.execute("update marts.client_source_xref set client_key = ?, match_rule = "
+                    "'short_name' where record_id = 'P002|中鼎经纬|投资方'", [NEW])
+    assert cli_main(["client", short, "--vs", "crm:CRM000001"]) == 0
+    out = capsys.readouterr().out
+    assert ("    short name 中鼎经纬 (region 深圳): placed with the only client carrying it where "
+            "it may be (short_name)\n") in out
+    assert out.rstrip().endswith("One client: a short name placed with the only client "
+                                 "carrying it (after clustering)")
+    # a record of the full names is matched by the pair rules: no placement to show
+    assert cli_main(["client", "crm:CRM000001", "--vs", "crm:CRM000002"]) == 0
+    assert "short name" not in capsys.readouterr().out
+
+
 def test_a_pair_is_not_explained_while_a_run_writes_the_build(home: Path, build: Path,
                                                               capsys) -> None:
     """The build database is the running refresh's: the command says so and exits 75."""

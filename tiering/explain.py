@@ -330,6 +330,8 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
             said = "  ".join(f"{c}={_text(row[c])}" for c in RECORD_COLUMNS[1:]
                              if _text(row[c]) not in ("", "False"))
             lines.append(f"    {_text(row['name_raw'])}  |  {said}")
+            if bool(row["is_short_name"]):
+                lines += _short_name_placement(build, key)
         same = records[0]["client_key"] == records[1]["client_key"]
         low, high = sorted(keys)
         pair = build.execute(
@@ -366,6 +368,10 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
                              f"{', '.join(f'{t}={v}' for t, v in shared)}, but sit in "
                              "conflicting places with no tax code or USCC in common: two "
                              "companies for every rule (docs/identity.md, \"Pairs in two places\")")
+            elif any(line.startswith("    short name ") for line in lines):
+                lines.append("Pair never a candidate: a short name is not compared by name; "
+                             "the placement of short names (above) weighs the clients "
+                             "carrying it (docs/identity.md, \"Short names\")")
             else:
                 lines.append("Pair never a candidate: no blocking key in common (name core, a "
                              "one-typo key, tax code or phone; docs/identity.md, \"Blocking\")")
@@ -378,6 +384,66 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
         else:
             lines.append(f"Two clients: {records[0]['client_key']} and {records[1]['client_key']}")
     return "\n".join(lines)
+
+
+# Why a short-names cluster that clients carry joins none of them
+# (int_identity_short_names_placed.unplaced_reason).
+UNPLACED = {
+    "several_carriers": "{n} clients carry it where it may be",
+    "group_name": "a client carrying it has a group's own name (…集团, …控股), whose members "
+                  "carry the 字号 too",
+    "both_tax_codes": "it and the client carrying it hold tax codes (they would have matched "
+                      "on one)",
+    "carrier_place_unknown": "it states its region, and the one client carrying it is known "
+                             "in no region",
+    "stem_known_elsewhere": "it states no region, and a company known only by this short name "
+                            "is in another region",
+}
+MOST_CARRIERS_SHOWN = 6
+
+
+def _short_name_placement(build: duckdb.DuckDBPyConnection, key: str) -> list[str]:
+    """Where the placement put a short name's cluster, and the clients it weighed
+    (docs/identity.md, "Short names"); nothing when its cluster holds a full name (it was
+    matched by the pair rules) or the build predates the placement's model."""
+    try:
+        placed = build.execute(
+            "select placed.short_core, placed.region_key, placed.candidate_count, "
+            "placed.attach_rule, placed.unplaced_reason, placed.carrier_record_key, "
+            "carrier.client_key as carrier_client_key "
+            "from intermediate.int_identity_clients_resolved as resolved "
+            "join intermediate.int_identity_short_names_placed as placed "
+            "on placed.cluster_label = resolved.propagated_cluster_label "
+            "left join intermediate.int_identity_clients_resolved as carrier "
+            "on carrier.record_key = placed.carrier_record_key "
+            "where resolved.record_key = ? order by placed.carrier_record_key",
+            [key]).df()
+    except duckdb.Error:
+        return []
+    if placed.empty:
+        return []
+    first = placed.iloc[0]
+    where = f" (region {first.region_key})" if _text(first.region_key) else ""
+    count = int(first.candidate_count)
+    if first.attach_rule == "short_name":
+        said = "placed with the only client carrying it where it may be (short_name)"
+    elif first.attach_rule == "short_name_group":
+        said = ("no client carries it: joined the other short names of it in its region "
+                "(short_name_group)")
+    elif count == 0:
+        said = "no client carries it where it may be: a client of its own"
+    else:
+        said = "placed nowhere: " + UNPLACED.get(first.unplaced_reason,
+                                                 str(first.unplaced_reason)).format(n=count)
+    lines = [f"    short name {first.short_core}{where}: {said}"]
+    carriers = placed[placed.carrier_record_key.notna()]
+    if not carriers.empty:
+        shown = [f"{r.carrier_client_key} ({r.carrier_record_key})"
+                 for r in carriers.head(MOST_CARRIERS_SHOWN).itertuples()]
+        more = len(carriers) - len(shown)
+        lines.append("    clients carrying it: " + ", ".join(shown)
+                     + (f" and {more} more" if more > 0 else ""))
+    return lines
 
 
 # What the pair rules read (int_identity_pairs_compared), as a reader asks it.

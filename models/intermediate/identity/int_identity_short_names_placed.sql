@@ -27,7 +27,11 @@
     final label is still some record's anchor_sort_key, so the client key stays the hash of the
     earliest record of the client's full names (a short name never anchors a client it joins).
     carrier_record_key is the first record (or registry entry, by a former name) of the
-    candidate carrying the stem there; short_record_key the cluster's first record. -#}
+    candidate carrying the stem there; short_record_key the cluster's first record;
+    unplaced_reason why a cluster that clients carry joins none of them (several_carriers,
+    group_name, both_tax_codes, carrier_place_unknown: it states its region and the carrier is
+    known in none, stem_known_elsewhere: it states none and a company known only by the short
+    name is in another region). -#}
 with
 
 records as (select * from {{ ref('int_identity_records_unioned') }}),
@@ -310,6 +314,28 @@ short_clusters_resolved as (
             when short_clusters_counted.phone_candidate_count = 1
                 then short_clusters_counted.phone_candidate_label
         end as resolved_label,
+        {#- why a cluster that clients carry is placed with none (the same order as above) -#}
+        case
+            when short_clusters_counted.candidate_count = 0 then null
+            when short_clusters_counted.tax_code_count > 0
+                and short_clusters_counted.candidate_tax_code_count > 0
+                then 'both_tax_codes'
+            when short_clusters_counted.has_group_candidate = 1 then 'group_name'
+            when short_clusters_counted.candidate_count = 1
+                and short_clusters_counted.region_key is not null
+                and short_clusters_counted.is_candidate_located = 1
+                then null
+            when short_clusters_counted.candidate_count = 1
+                and short_clusters_counted.region_key is null
+                and orphan_regions.stem is null
+                then null
+            when short_clusters_counted.phone_candidate_count = 1 then null
+            when short_clusters_counted.candidate_count = 1
+                and short_clusters_counted.region_key is not null
+                then 'carrier_place_unknown'
+            when short_clusters_counted.candidate_count = 1 then 'stem_known_elsewhere'
+            else 'several_carriers'
+        end as unplaced_reason,
         case
             when short_clusters_counted.candidate_count = 0
                 and short_clusters_counted.tax_code_count = 0
@@ -383,8 +409,11 @@ placed as (
         candidate_clients.candidate_label,
         candidate_clients.carrier_record_key,
         coalesce(cluster_moves.final_label, short_clusters_counted.cluster_label) as final_label,
-        cluster_moves.attach_rule
+        cluster_moves.attach_rule,
+        short_clusters_resolved.unplaced_reason
     from short_clusters_counted
+    inner join short_clusters_resolved
+        on short_clusters_counted.cluster_label = short_clusters_resolved.cluster_label
     inner join short_cluster_records
         on short_clusters_counted.cluster_label = short_cluster_records.cluster_label
     left join candidate_clients
