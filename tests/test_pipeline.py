@@ -8,6 +8,7 @@ import gc
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -59,10 +60,12 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         simulate(home / "landing", home / "truth", CLIENTS, MONTHS, START, SEED)
         from tiering.pipeline import refresh
 
+        indirect_selection = os.environ.get("DBT_INDIRECT_SELECTION")
         started = time.monotonic()
         code, output = run(refresh, FIRST_AS_OF)
         yield {"home": home, "code": code, "output": output, "target": target,
-               "seconds": time.monotonic() - started}
+               "seconds": time.monotonic() - started,
+               "indirect_selection_before": indirect_selection}
 
 
 @pytest.fixture(scope="session")
@@ -87,7 +90,8 @@ def refreshed(first: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     stop.touch()
     seen = json.loads(reader.communicate(timeout=120)[0])
     return {**first, "code": code, "output": output, "seconds": seconds, "reader": seen,
-            "frozen_after": gc.get_freeze_count()}
+            "frozen_after": gc.get_freeze_count(),
+            "indirect_selection_after": os.environ.get("DBT_INDIRECT_SELECTION")}
 
 
 def test_refresh_as_of_uses_only_deliveries_up_to_it(first: dict) -> None:
@@ -162,6 +166,10 @@ def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> No
     # the steps froze what survived their collections (tiering.config.release_memory); the
     # run made it collectable again when it ended
     assert refreshed["frozen_after"] == 0
+    # the dbt steps' indirect selection ("buildable") was the dbt process's, not left in this
+    # process's environment, where it dropped the data tests of a later bare `dbt test` whose
+    # parents were not all selected (test_identity's decisions test, run after this file)
+    assert refreshed["indirect_selection_after"] == refreshed["indirect_selection_before"]
     from orchestration.assets.dbt import warehouse_dbt_assets_manifest
 
     models = {(n["schema"], n["alias"]) for n in warehouse_dbt_assets_manifest()["nodes"].values()

@@ -5,7 +5,8 @@ Dagster runs dbt in two steps around the risk model."""
 
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +71,6 @@ def warehouse_dbt_assets(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, tiering: TieringResource
 ):
     """`dbt build` (models, seeds, snapshots and their tests) as of the run's as-of date."""
-    # When Dagster splits the project into steps, a relationships test must run in the step of the
-    # model it tests, not in an earlier step that only built the seed it points to (dbt's default
-    # "eager" indirect selection). dagster-dbt still overrides this when it selects tests itself.
-    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
     # Unit tests check the models' logic on fixed fixtures, not the data: they run in CI
     # (tests/test_staging.py, test_identity.py, test_tiering.py), not on every refresh.
     # A step that rebuilds the unified client view vouches for it once dbt succeeded
@@ -84,11 +81,32 @@ def warehouse_dbt_assets(
         paths, as_of = tiering.paths, tiering.as_of()
         unified_view.forget(paths)
         inputs = unified_view.inputs_key(paths, as_of, warehouse_dbt_assets_manifest())
-    invocation = dbt.cli(["build", "--vars", tiering.dbt_vars(), *BUILD_FLAGS], context=context)
+    # When Dagster splits the project into steps, a relationships test must run in the step of the
+    # model it tests, not in an earlier step that only built the seed it points to (dbt's default
+    # "eager" indirect selection). dagster-dbt still overrides this when it selects tests itself.
+    with environment_default("DBT_INDIRECT_SELECTION", "buildable"):
+        invocation = dbt.cli(["build", "--vars", tiering.dbt_vars(), *BUILD_FLAGS],
+                             context=context)
     yield from invocation.stream()
     keep_partial_parse(invocation.target_path)
     if rebuilds_unified and unified <= context.selected_asset_keys:
         unified_view.record(paths, as_of, inputs, context.run.run_id)
+
+
+@contextmanager
+def environment_default(name: str, value: str) -> Iterator[None]:
+    """`name` set to `value` in this process's environment unless it is set already, while the
+    dbt process is started (dagster-dbt passes the process's environment on to it); then taken
+    away again, so that a process that runs a refresh and then other things (a test worker, a
+    Python session) keeps its own environment: left behind, "buildable" dropped every data test
+    of a later bare `dbt test` that has a parent outside its selection."""
+    was_set = name in os.environ
+    os.environ.setdefault(name, value)
+    try:
+        yield
+    finally:
+        if not was_set:
+            os.environ.pop(name, None)
 
 
 def keep_partial_parse(invocation_target: Path) -> None:
