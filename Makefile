@@ -10,7 +10,9 @@ DEMO_START ?= 2024-11
 DEMO_SEED ?= 20261128
 # Test files run side by side on pytest-xdist workers, a file per worker (its fixtures built once):
 # most of a test's time is dbt's and Dagster's single-threaded Python, so two workers on two
-# cores halve the suite. TEST_WORKERS=0 runs it in one process.
+# cores halve the suite. The longest files are handed out first (tests/conftest.py keeps their
+# order; --no-loadscope-reorder stops xdist ordering files by their number of tests).
+# TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= logical
 
 .PHONY: run test setup setup-spark demo-data refresh serve clean test-spark bench
