@@ -317,6 +317,7 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
     with build:
         keys = [f"{r['department']}|{r['entity']}|{r['record_id']}" for r in records]
         lines = []
+        placed_after_clustering = False  # a short name the placement of short names weighed
         for query, record, key in zip((first, second), records, keys):
             found = build.execute(
                 f"select {', '.join(RECORD_COLUMNS)} from "
@@ -331,7 +332,9 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
                              if _text(row[c]) not in ("", "False"))
             lines.append(f"    {_text(row['name_raw'])}  |  {said}")
             if bool(row["is_short_name"]):
-                lines += _short_name_placement(build, key)
+                placement = _short_name_placement(build, key)
+                lines += placement
+                placed_after_clustering = placed_after_clustering or bool(placement)
         same = records[0]["client_key"] == records[1]["client_key"]
         low, high = sorted(keys)
         pair = build.execute(
@@ -368,7 +371,7 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
                              f"{', '.join(f'{t}={v}' for t, v in shared)}, but sit in "
                              "conflicting places with no tax code or USCC in common: two "
                              "companies for every rule (docs/identity.md, \"Pairs in two places\")")
-            elif any(line.startswith("    short name ") for line in lines):
+            elif placed_after_clustering:
                 lines.append("Pair never a candidate: a short name is not compared by name; "
                              "the placement of short names (above) weighs the clients "
                              "carrying it (docs/identity.md, \"Short names\")")
