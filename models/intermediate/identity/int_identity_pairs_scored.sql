@@ -18,8 +18,8 @@
                     least as well supported, the typo one character from no other name, and
                     a side without region not known (by its exact core) only somewhere else
     A bare short name is never linked here by name (not even to a full name whose core is the
-    bare stem): int_identity_clients_resolved places short names with the only client carrying
-    their stem. A record that does not say where it is (no region, or only a province) never
+    bare stem): int_identity_short_names_placed places short names with the only client
+    carrying their stem. A record that does not say where it is (no region, or only a province) never
     links by name when its core is known in two places (one brand in two cities). A tax code
     conflicts only when it is trusted: a code whose record's name agrees with none of the code's
     other holders (copied from the wrong row) is not trusted, unless it is the registry's own.
