@@ -76,7 +76,9 @@ pairs_decided as (
         pairs.core_a,
         pairs.core_b,
         pairs.core_similarity,
-        pairs.is_tax_code_conflict
+        pairs.is_tax_code_conflict,
+        pairs.is_typo_unconfirmed,
+        pairs.is_typo_both_established
     from pairs
     full outer join decisions
         on pairs.record_key_a = decisions.record_key_a

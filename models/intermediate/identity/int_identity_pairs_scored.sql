@@ -161,6 +161,9 @@ pairs_with_support as (
             entry each): a company renamed, not a code copied from the wrong row. -#}
         (renamed_a.tax_code is not null and renamed_b.tax_code is not null)
             as is_uscc_established_for_both,
+        {#- Both names carry trusted tax codes of their own: two registered companies, so a
+            one-typo pair of them is not even left to a steward (fuzzy_unconfirmed). -#}
+        (support_a.tax_code_count > 0 and support_b.tax_code_count > 0) as is_both_names_coded,
         {#- The side that may carry a typo: weakly supported (fuzzy_pairs below). -#}
         (
             support_a.tax_code_count = 0 and support_a.registry_count = 0
@@ -215,7 +218,8 @@ fuzzy_pairs as (
         pairs_with_support.region_key_a,
         pairs_with_support.region_key_b,
         pairs_with_support.is_typo_side_a,
-        pairs_with_support.is_typo_side_b
+        pairs_with_support.is_typo_side_b,
+        pairs_with_support.is_both_names_coded
     from pairs_with_support
     cross join thresholds
     where pairs_with_support.is_same_length
@@ -255,16 +259,16 @@ located_places as (
 ),
 
 fuzzy_known_elsewhere as (
-    select fuzzy_candidates.record_key_a, fuzzy_candidates.record_key_b
-    from fuzzy_candidates
+    select fuzzy_pairs.record_key_a, fuzzy_pairs.record_key_b
+    from fuzzy_pairs
     inner join records as located
-        on located.record_key = case when fuzzy_candidates.region_key_a = ''
-            then fuzzy_candidates.record_key_b else fuzzy_candidates.record_key_a end
+        on located.record_key = case when fuzzy_pairs.region_key_a = ''
+            then fuzzy_pairs.record_key_b else fuzzy_pairs.record_key_a end
     inner join located_places
-        on located_places.name_core = case when fuzzy_candidates.region_key_a = ''
-            then fuzzy_candidates.core_a else fuzzy_candidates.core_b end
-    where (fuzzy_candidates.region_key_a = '') <> (fuzzy_candidates.region_key_b = '')
-    group by fuzzy_candidates.record_key_a, fuzzy_candidates.record_key_b
+        on located_places.name_core = case when fuzzy_pairs.region_key_a = ''
+            then fuzzy_pairs.core_a else fuzzy_pairs.core_b end
+    where (fuzzy_pairs.region_key_a = '') <> (fuzzy_pairs.region_key_b = '')
+    group by fuzzy_pairs.record_key_a, fuzzy_pairs.record_key_b
     having max(case when {{ identity_regions_conflict(
         'located_places.region_key', 'located_places.region_province',
         'located.region_key', 'located.region_province') }} then 0 else 1 end) = 0
@@ -304,9 +308,29 @@ fuzzy_accepted as (
            or (fuzzy_candidates.is_typo_side_b and neighbours_b.neighbour_count = 1))
 ),
 
+{#- One typo apart with nothing in conflict, but not taken for a typo: both names established,
+    the typo one character from two names, or the typo's side better supported. Left to a data
+    steward (identity_review_queue, one_typo_apart), unless both names carry tax codes of their
+    own (two registered companies) or the side without region is that company's name typed
+    without its city (fuzzy_known_elsewhere). -#}
+fuzzy_unconfirmed as (
+    select fuzzy_pairs.record_key_a, fuzzy_pairs.record_key_b
+    from fuzzy_pairs
+    left join fuzzy_accepted
+        on fuzzy_pairs.record_key_a = fuzzy_accepted.record_key_a
+        and fuzzy_pairs.record_key_b = fuzzy_accepted.record_key_b
+    left join fuzzy_known_elsewhere
+        on fuzzy_pairs.record_key_a = fuzzy_known_elsewhere.record_key_a
+        and fuzzy_pairs.record_key_b = fuzzy_known_elsewhere.record_key_b
+    where fuzzy_accepted.record_key_a is null
+      and fuzzy_known_elsewhere.record_key_a is null
+      and not fuzzy_pairs.is_both_names_coded
+),
+
 pairs_ruled as (
     select
         pairs_with_support.*,
+        fuzzy_unconfirmed.record_key_a is not null as is_typo_candidate,
         case
             when is_same_uscc and is_name_agreeing
                 then 'uscc'
@@ -340,6 +364,9 @@ pairs_ruled as (
     left join fuzzy_accepted
         on pairs_with_support.record_key_a = fuzzy_accepted.record_key_a
         and pairs_with_support.record_key_b = fuzzy_accepted.record_key_b
+    left join fuzzy_unconfirmed
+        on pairs_with_support.record_key_a = fuzzy_unconfirmed.record_key_a
+        and pairs_with_support.record_key_b = fuzzy_unconfirmed.record_key_b
     cross join thresholds
 ),
 
@@ -357,7 +384,15 @@ pairs_scored as (
         pairs_ruled.core_a,
         pairs_ruled.core_b,
         pairs_ruled.core_similarity,
-        pairs_ruled.is_tax_code_conflict
+        pairs_ruled.is_tax_code_conflict,
+        {#- no rule linked the pair, which fuzzy_unconfirmed leaves to a data steward; and
+            whether neither side could be the typo (both names established), which is far
+            less often one company where names are dense (docs/identity.md) -#}
+        (pairs_ruled.match_rule = 'no_match' and pairs_ruled.is_typo_candidate)
+            as is_typo_unconfirmed,
+        (pairs_ruled.match_rule = 'no_match' and pairs_ruled.is_typo_candidate
+            and not coalesce(pairs_ruled.is_typo_side_a or pairs_ruled.is_typo_side_b, false))
+            as is_typo_both_established
     from pairs_ruled
     inner join match_rules
         on pairs_ruled.match_rule = match_rules.match_rule
