@@ -210,6 +210,18 @@ def test_two_records_are_explained_as_a_pair(home: Path, build: Path, capsys) ->
     out = capsys.readouterr().out
     assert "Pair never a candidate: no blocking key in common" in out
     assert f"Two clients: {NEW} and {OTHER}" in out
+    assert "review queue" not in out
+    # a pair the stewards' queue lists says so, with the command that settles it
+    with duckdb.connect(str(build)) as con:
+        con.execute("create schema marts")
+        con.execute("""create table marts.identity_review_queue as select * from (values
+            (4, 'one_typo_apart', 'crm|clients|CRM000001', 'crm|clients|CRM000002'))
+            t(review_priority, review_reason, record_key_a, record_key_b)""")
+    assert cli_main(["client", "crm:CRM000002", "--vs", "crm:CRM000001"]) == 0
+    out = capsys.readouterr().out
+    assert ("In the data stewards' review queue: one_typo_apart (priority 4); settle it with: "
+            "tiering decide 'crm|clients|CRM000001' 'crm|clients|CRM000002' same|different "
+            "--by NAME --reason TEXT") in out
     # a shared blocking key but no comparison: two places, no tax code in common
     assert cli_main(["client", "crm:CRM000002", "--vs",
                      "external:91440300MA5F00000X"]) == 0

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import sys
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -386,7 +387,25 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
                 else "yes, through other records of the client (a chain of matched pairs)"))
         else:
             lines.append(f"Two clients: {records[0]['client_key']} and {records[1]['client_key']}")
+            lines += _review_queue_entry(build, low, high)
     return "\n".join(lines)
+
+
+def _review_queue_entry(build: duckdb.DuckDBPyConnection, low: str, high: str) -> list[str]:
+    """Whether the data stewards' review queue lists the pair, and why (nothing for a build
+    that predates the queue)."""
+    try:
+        found = build.execute("select review_priority, review_reason from "
+                              "marts.identity_review_queue where record_key_a = ? "
+                              "and record_key_b = ?", [low, high]).fetchall()
+    except duckdb.Error:
+        return []
+    if not found:
+        return []
+    priority, reason = found[0]
+    return [f"In the data stewards' review queue: {reason} (priority {priority}); settle it "
+            f"with: tiering decide {shlex.quote(low)} {shlex.quote(high)} same|different "
+            "--by NAME --reason TEXT (docs/identity.md, \"Data stewards' review queue\")"]
 
 
 # Why a short-names cluster that clients carry joins none of them
