@@ -222,6 +222,44 @@ def test_two_records_are_explained_as_a_pair(home: Path, build: Path, capsys) ->
     assert ("In the data stewards' review queue: one_typo_apart (priority 4); settle it with: "
             "tiering decide 'crm|clients|CRM000001' 'crm|clients|CRM000002' same|different "
             "--by NAME --reason TEXT") in out
+
+
+def test_a_typo_the_rules_left_open_says_why(home: Path, build: Path, capsys) -> None:
+    """A pair one character apart that the typo rule did not take: `--vs` gives the reason the
+    rules flagged (is_typo_unconfirmed, is_typo_both_established), or every possible one for a
+    build without the flags."""
+    with duckdb.connect(str(build)) as con:
+        con.execute("insert into intermediate.int_identity_pairs_decided values "
+                    "('crm|clients|CRM000002', 'finance|customers|F0000001', 'no_match', false, "
+                    "0.0, 0.88, 'no_match', null)")
+        con.execute("insert into intermediate.int_identity_pairs_compared values "
+                    "('crm|clients|CRM000002', 'finance|customers|F0000001', false, 1, true, "
+                    "false, false, false)")
+        con.execute("insert into seeds.identity_match_rules values ('no_match', false)")
+
+    def vs() -> str:
+        assert cli_main(["client", "crm:CRM000002", "--vs", "finance:F0000001"]) == 0
+        return capsys.readouterr().out
+
+    # a build before the flags: every reason the rule may have had
+    assert "a core is short, or a side without region is known elsewhere" in vs()
+    with duckdb.connect(str(build)) as con:
+        con.execute("alter table intermediate.int_identity_pairs_decided "
+                    "add column is_typo_unconfirmed boolean")
+        con.execute("alter table intermediate.int_identity_pairs_decided "
+                    "add column is_typo_both_established boolean")
+        con.execute("update intermediate.int_identity_pairs_decided set "
+                    "is_typo_unconfirmed = rule_match_rule = 'no_match', "
+                    "is_typo_both_established = true")
+    out = vs()
+    assert ("one typo apart, not taken for a typo (rule fuzzy_core): both names are established "
+            "(a tax code, the registry, or several departments): neither looks like a typo; "
+            "left to a data steward") in out
+    with duckdb.connect(str(build)) as con:
+        con.execute("update intermediate.int_identity_pairs_decided "
+                    "set is_typo_both_established = false")
+    assert ("not taken for a typo (rule fuzzy_core): the typo would sit one character from two "
+            "names, or the supposed typo is the better-supported name") in vs()
     # a shared blocking key but no comparison: two places, no tax code in common
     assert cli_main(["client", "crm:CRM000002", "--vs",
                      "external:91440300MA5F00000X"]) == 0

@@ -34,6 +34,7 @@ import sys
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -339,9 +340,8 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
         same = records[0]["client_key"] == records[1]["client_key"]
         low, high = sorted(keys)
         pair = build.execute(
-            "select decided.is_match, decided.match_score, decided.core_similarity, "
-            "decided.rule_match_rule, decided.decision_id, decided.match_rule, "
-            "rules.is_match as rule_is_match from intermediate.int_identity_pairs_decided "
+            "select decided.*, rules.is_match as rule_is_match "
+            "from intermediate.int_identity_pairs_decided "
             "as decided left join seeds.identity_match_rules as rules "
             "on decided.rule_match_rule = rules.match_rule "
             "where decided.record_key_a = ? and decided.record_key_b = ?", [low, high]).df()
@@ -360,7 +360,7 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
                        if matched else "not a match")
             lines.append(f"Pair compared: rule {r.rule_match_rule} ({verdict}; core similarity "
                          f"{r.core_similarity:.2f})")
-            lines += _comparison(build, low, high, matched=matched)
+            lines += _comparison(build, low, high, matched=matched, typo=_typo_flag(r))
         else:
             shared = build.execute(
                 "select a.block_type, a.block_value from "
@@ -480,8 +480,33 @@ COMPARISONS = (("is_same_core", "same name core"), ("core_edit_distance", "core 
                ("is_one_short_name", "one side a short name"))
 
 
+def _typo_flag(pair: Any) -> str | None:
+    """What the pair rules flagged of a one-typo pair they did not take (is_typo_unconfirmed,
+    is_typo_both_established of int_identity_pairs_decided), None when nothing or a build
+    before the flags."""
+    if not _is_true(pair.get("is_typo_unconfirmed")):
+        return None
+    return "established" if _is_true(pair.get("is_typo_both_established")) else "unconfirmed"
+
+
+def _is_true(value: Any) -> bool:
+    return value is not None and not pd.isna(value) and bool(value)
+
+
+# Why the typo rule (fuzzy_core) did not take a pair one character apart, by the rules' flag.
+TYPO_NOT_TAKEN = {
+    "established": "both names are established (a tax code, the registry, or several "
+                   "departments): neither looks like a typo; left to a data steward",
+    "unconfirmed": "the typo would sit one character from two names, or the supposed typo is "
+                   "the better-supported name; left to a data steward",
+    None: "both names are established (a tax code, the registry, or several departments), the "
+          "typo would sit one character from two names, a core is short, or a side without "
+          "region is known elsewhere",
+}
+
+
 def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
-                matched: bool) -> list[str]:
+                matched: bool, typo: str | None = None) -> list[str]:
     try:
         found = build.execute("select * from intermediate.int_identity_pairs_compared "
                               "where record_key_a = ? and record_key_b = ?", [low, high]).df()
@@ -502,10 +527,8 @@ def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
     lines = ["    " + "; ".join(said[i:i + 4]) for i in range(0, len(said), 4)]
     if not matched and row.get("core_edit_distance") == 1 \
             and not bool(row.get("is_region_conflict")):
-        lines.append("    one typo apart, not taken for a typo (rule fuzzy_core): both names are "
-                     "established (a tax code, the registry, or several departments), the typo "
-                     "would sit one character from two names, a core is short, or a side "
-                     "without region is known elsewhere (docs/identity.md, rule 7)")
+        lines.append("    one typo apart, not taken for a typo (rule fuzzy_core): "
+                     f"{TYPO_NOT_TAKEN[typo]} (docs/identity.md, rule 7)")
     return lines
 
 

@@ -29,7 +29,7 @@
     Measured on an independent delivery (docs/identity.md, "Data stewards' review queue"): most
     reason-1 pairs are one company, about half of the reason-2 pairs (one of a record's two
     candidate places), a third of the reason-3 pairs (one of a short name's candidates), most
-    reason-4 and reason-5 pairs; at 1,000,000 simulated clients (dense names) 40 % of the
+    reason-4 and reason-5 pairs; at 1,000,000 simulated clients (dense names) 39 % of the
     reason-4 and 7 % of the reason-5 pairs. -#}
 with
 
