@@ -310,7 +310,7 @@ fuzzy_accepted as (
 
 {#- One typo apart with nothing in conflict, but not taken for a typo: both names established,
     the typo one character from two names, or the typo's side better supported. Left to a data
-    steward (identity_review_queue, one_typo_apart), unless both names carry tax codes of their
+    steward (identity_review_queue, reasons 4 and 5), unless both names carry tax codes of their
     own (two registered companies) or the side without region is that company's name typed
     without its city (fuzzy_known_elsewhere). -#}
 fuzzy_unconfirmed as (
