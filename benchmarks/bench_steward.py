@@ -6,7 +6,7 @@ identity with those decisions (seed identity_decisions) and score before and aft
 
 The home needs a built warehouse (any refresh or `bench_identity.py --simulate`) and the truth
 (`<home>/truth`). It is left as it was: its warehouse and the dbt project are copied to a
-scratch folder, the decisions go into the copy's seed, and identity (from the pairs on) is
+scratch folder, the decisions go into the copy's seed, and identity (from the pair rules on) is
 rebuilt there twice, without and with them. Prints JSON: the queue per reason (pairs, and how
 many of them the truth calls one company), and precision, recall and ticket accuracy
 before and after (scored as benchmarks/bench_identity.py scores).
@@ -45,7 +45,7 @@ DECISIONS = Path("seeds") / "identity" / "identity_decisions.csv"
 
 
 def rebuild(project: Path, home: Path, dbt_vars: list[str]) -> float:
-    """Reload the decisions seed and rebuild identity from the pairs on; seconds."""
+    """Reload the decisions seed and rebuild identity from the pair rules on; seconds."""
     env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
                DBT_LOG_PATH=str(home / "logs"))
     env.pop("TIERING_LANDING_DIR", None)
