@@ -10,7 +10,8 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
 from importlib.metadata import version as installed_version
@@ -74,14 +75,20 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
     return _newest_dbt_file_mtime(project.project_dir) > manifest.stat().st_mtime
 
 
-def dbt_vars(as_of: date) -> str:
-    """The `--vars` of every dbt invocation of a run (one string, so partial parsing matches).
+AS_OF_ENVIRONMENT = "TIERING_AS_OF_DATE"
 
-    TIERING_PERIODS_PER_STATEMENT and TIERING_TIER_ROWS_PER_STATEMENT, when set, override the
-    dbt vars tiering_periods_per_statement (the most periods a tier-history model builds in one
+
+def dbt_vars() -> str:
+    """The `--vars` of every dbt invocation (one string, the same every run, so that a run
+    starts from the saved parse: dbt parses the whole project again when the vars differ).
+
+    The as-of date is not among them: each dbt step reads it from TIERING_AS_OF_DATE while it
+    executes (`as_of_environment`, macros/as_of_date.sql). TIERING_PERIODS_PER_STATEMENT and
+    TIERING_TIER_ROWS_PER_STATEMENT, when set, override the dbt vars
+    tiering_periods_per_statement (the most periods a tier-history model builds in one
     statement) and tiering_tier_rows_per_statement (the most rows client_tiers builds in one
     statement; docs/operations.md, "Process settings")."""
-    values: dict[str, object] = {"as_of_date": as_of.isoformat()}
+    values: dict[str, object] = {}
     for variable, name in (("TIERING_PERIODS_PER_STATEMENT", "tiering_periods_per_statement"),
                            ("TIERING_TIER_ROWS_PER_STATEMENT", "tiering_tier_rows_per_statement")):
         setting = os.environ.get(variable, "").strip()
@@ -92,14 +99,31 @@ def dbt_vars(as_of: date) -> str:
     return json.dumps(values)
 
 
-def ensure_manifest(project: DbtProject = dbt_project, as_of: date | None = None) -> Path:
+@contextmanager
+def as_of_environment(as_of: date) -> Iterator[None]:
+    """TIERING_AS_OF_DATE set to `as_of` in this process's environment while a dbt process is
+    started (dagster-dbt passes the environment on to it), then put back as it was, so a process
+    that runs several refreshes (a test worker, a backfill) never hands one run's date to the
+    next. macros/as_of_date.sql reads it."""
+    before = os.environ.get(AS_OF_ENVIRONMENT)
+    os.environ[AS_OF_ENVIRONMENT] = as_of.isoformat()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(AS_OF_ENVIRONMENT, None)
+        else:
+            os.environ[AS_OF_ENVIRONMENT] = before
+
+
+def ensure_manifest(project: DbtProject = dbt_project) -> Path:
     """Run `dbt parse` if (and only if) the manifest is missing or older than a dbt file.
 
-    With `as_of`, the parse uses the run's `--vars`: dbt re-parses the whole project when the vars
-    differ from those of its saved parse (`partial_parse.msgpack`), so the run's first `dbt build`
-    then starts from this parse instead of parsing everything again."""
+    The parse uses the `--vars` of every run (`dbt_vars`, which do not hold the as-of date), so
+    the run's first `dbt build` starts from it instead of parsing everything again, in this
+    month and the next."""
     if manifest_is_stale(project):
-        args = ["parse", "--quiet"] + (["--vars", dbt_vars(as_of)] if as_of else [])
+        args = ["parse", "--quiet", "--vars", dbt_vars()]
         TieringDbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
             args, target_path=project.target_path).wait()
     return project.manifest_path

@@ -45,7 +45,7 @@ class TieringResource(dg.ConfigurableResource):
         return latest
 
     def dbt_vars(self) -> str:
-        return dbt_vars(self.as_of())
+        return dbt_vars()
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext):

@@ -37,7 +37,7 @@ clients as (
         industry_code,
         listed_board,
         false as is_retired,
-        cast('{{ var("as_of_date") }}' as timestamp) as as_of_at
+        cast('{{ run_as_of_date() }}' as timestamp) as as_of_at
     from {{ ref('dim_clients') }}
     where not is_unattributed
 ),
@@ -63,7 +63,7 @@ snapshotted as (
 ),
 
 replay as (
-    select coalesce(max(as_of_at) > cast('{{ var("as_of_date") }}' as timestamp), false)
+    select coalesce(max(as_of_at) > cast('{{ run_as_of_date() }}' as timestamp), false)
         as is_replay
     from snapshotted
 ),
@@ -86,7 +86,7 @@ offered as (
         snapshotted.industry_code,
         snapshotted.listed_board,
         true as is_retired,
-        cast('{{ var("as_of_date") }}' as timestamp) as as_of_at
+        cast('{{ run_as_of_date() }}' as timestamp) as as_of_at
     from snapshotted
     cross join replay
     left join clients

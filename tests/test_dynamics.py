@@ -39,10 +39,11 @@ OVERRIDE_COLUMNS = "override_id,client_key,tier_code,reason,approver,valid_from,
 
 def dbt(project: Path, home: Path, *args: str, as_of: date = LAST, extra_vars: str = "",
         check: bool = True) -> subprocess.CompletedProcess:
+    # the as-of date as `tiering` gives it (macros/as_of_date.sql): a new month reuses the parse
     env = {**os.environ, "TIERING_HOME": str(home),
            "DBT_TARGET_PATH": str(home / f"target-{project.name}"),
-           "DBT_LOG_PATH": str(home / "logs")}
-    variables = f"{{as_of_date: '{as_of.isoformat()}'{extra_vars}}}"
+           "DBT_LOG_PATH": str(home / "logs"), "TIERING_AS_OF_DATE": as_of.isoformat()}
+    variables = f"{{{extra_vars.lstrip(', ')}}}"
     command = [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project),
                "--vars", variables]
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)

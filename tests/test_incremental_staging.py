@@ -30,11 +30,12 @@ STAGING = "path:models/staging"
 
 def dbt(home: Path, *args: str, as_of: date, project: Path = PROJECT_DIR,
         extra_vars: str = "") -> str:
+    # the as-of date as `tiering` gives it (macros/as_of_date.sql): a new month reuses the parse
     env = {**os.environ, "TIERING_HOME": str(home),
            "DBT_TARGET_PATH": str(home / f"target-{project.name}"),
-           "DBT_LOG_PATH": str(home / "logs")}
+           "DBT_LOG_PATH": str(home / "logs"), "TIERING_AS_OF_DATE": as_of.isoformat()}
     command = [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-               "--vars", f"{{as_of_date: '{as_of.isoformat()}'{extra_vars}}}"]
+               "--vars", f"{{{extra_vars.lstrip(', ')}}}"]
     result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
     return result.stdout

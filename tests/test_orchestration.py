@@ -347,17 +347,33 @@ def test_statement_sizes_reach_dbt_from_the_environment(
 
     monkeypatch.delenv("TIERING_PERIODS_PER_STATEMENT", raising=False)
     monkeypatch.delenv("TIERING_TIER_ROWS_PER_STATEMENT", raising=False)
-    assert json.loads(dbt_vars(date(2026, 10, 31))) == {"as_of_date": "2026-10-31"}
+    assert json.loads(dbt_vars()) == {}  # the as-of date is not a var: see the next test
     monkeypatch.setenv("TIERING_PERIODS_PER_STATEMENT", "1")
-    assert json.loads(dbt_vars(date(2026, 10, 31))) == {
-        "as_of_date": "2026-10-31", "tiering_periods_per_statement": 1}
+    assert json.loads(dbt_vars()) == {"tiering_periods_per_statement": 1}
     monkeypatch.setenv("TIERING_TIER_ROWS_PER_STATEMENT", "5000000")
-    assert json.loads(dbt_vars(date(2026, 10, 31))) == {
-        "as_of_date": "2026-10-31", "tiering_periods_per_statement": 1,
-        "tiering_tier_rows_per_statement": 5000000}
+    assert json.loads(dbt_vars()) == {
+        "tiering_periods_per_statement": 1, "tiering_tier_rows_per_statement": 5000000}
     monkeypatch.setenv("TIERING_PERIODS_PER_STATEMENT", "two")
     with pytest.raises(ValueError, match="TIERING_PERIODS_PER_STATEMENT must be a whole number"):
-        dbt_vars(date(2026, 10, 31))
+        dbt_vars()
+
+
+def test_the_as_of_date_reaches_dbt_in_the_environment_of_one_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dbt step sees the run's date in TIERING_AS_OF_DATE (macros/as_of_date.sql; the dbt side
+    in tests/test_as_of_date.py), and the process gets back what it had: a worker that runs two
+    refreshes never hands the first one's date to the second."""
+    from orchestration.project import as_of_environment
+
+    monkeypatch.delenv("TIERING_AS_OF_DATE", raising=False)
+    with as_of_environment(date(2026, 10, 31)):
+        assert os.environ["TIERING_AS_OF_DATE"] == "2026-10-31"
+    assert "TIERING_AS_OF_DATE" not in os.environ
+    monkeypatch.setenv("TIERING_AS_OF_DATE", "2025-01-31")
+    with pytest.raises(RuntimeError), as_of_environment(date(2026, 10, 31)):
+        assert os.environ["TIERING_AS_OF_DATE"] == "2026-10-31"
+        raise RuntimeError("the step failed")
+    assert os.environ["TIERING_AS_OF_DATE"] == "2025-01-31"
 
 
 def test_fallback_period_after_a_rejected_delivery(home: Path) -> None:

@@ -261,7 +261,7 @@ def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
           _frozen_objects_released()):
         from orchestration.project import ensure_manifest
 
-        ensure_manifest(as_of=as_of)  # parsed with this run's vars, so dbt build reuses the parse
+        ensure_manifest()  # parsed with every run's vars, so dbt build reuses the parse
         from orchestration.definitions import defs
         from orchestration.resources import tiering_run_config
 
@@ -447,14 +447,14 @@ def backfill(start: str, end: str, *, publish: bool | None = None) -> int:
     return 0
 
 
-def period_tables(as_of: date | None = None) -> list[str]:
+def period_tables() -> list[str]:
     """The tables a tier history is kept in, one row set per period: the dbt models that are
-    incremental by period (config unique_key 'period_date', from the manifest, parsed with the
-    run's vars when `as_of` is given) and the risk model's scores."""
+    incremental by period (config unique_key 'period_date', from the manifest) and the risk
+    model's scores."""
     from orchestration.project import ensure_manifest
     from tiering.risk_model import SCORES_TABLE
 
-    manifest = json.loads(ensure_manifest(as_of=as_of).read_text(encoding="utf-8"))
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     models = sorted(node["relation_name"] for node in manifest["nodes"].values()
                     if node["resource_type"] == "model"
                     and node["config"].get("materialized") == "incremental"
@@ -474,7 +474,7 @@ def _clear_periods_from(paths: Paths, first: date, as_of: date) -> list[str]:
     done: list[str] = []
     with duckdb.connect(str(paths.warehouse)) as con:
         con.execute("begin transaction")
-        for table in period_tables(as_of):
+        for table in period_tables():
             try:
                 earliest, rows = con.execute(
                     f"select min(period_date), count(*) filter (where period_date >= ?) "
@@ -517,7 +517,7 @@ def _unified_view_stale(paths: Paths, as_of: date) -> str | None:
 
     process_defaults()
     os.environ.setdefault("TIERING_HOME", str(paths.home))
-    manifest = json.loads(ensure_manifest(as_of=as_of).read_text(encoding="utf-8"))
+    manifest = json.loads(ensure_manifest().read_text(encoding="utf-8"))
     return unified_view.why_not_current(paths, as_of, manifest)
 
 

@@ -1,12 +1,13 @@
 {#- Delivery semantics shared by every staging model (docs/architecture.md, "dbt sources and
     staging"). Both return a select over the raw source restricted to deliveries on or before
-    var('as_of_date'), with the lineage columns renamed (extract_date, source_file,
-    source_row_number, loaded_at). A key delivered twice inside one delivery keeps its last row. -#}
+    the run's as-of date (run_as_of_date(), macros/as_of_date.sql), with the lineage columns
+    renamed (extract_date, source_file, source_row_number, loaded_at). A key delivered twice
+    inside one delivery keeps its last row. -#}
 
 {#- The newest period on or before the as-of date: the as-of date when it is a month end (as
     every scheduled refresh's is), else the month end before it. -#}
 {% macro staging_period_bound() -%}
-    {%- set as_of = modules.datetime.date.fromisoformat(var('as_of_date') | string) -%}
+    {%- set as_of = modules.datetime.date.fromisoformat(run_as_of_date()) -%}
     {%- if (as_of + modules.datetime.timedelta(days=1)).day == 1 -%}
         {{ return(as_of.isoformat()) }}
     {%- endif -%}

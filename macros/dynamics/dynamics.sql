@@ -36,7 +36,7 @@
 
 {#- The as-of date of the run as a DATE literal. -#}
 {% macro dynamics_as_of() -%}
-    cast('{{ var("as_of_date") }}' as date)
+    {{ run_as_of_date_literal() }}
 {%- endmacro %}
 
 {#- The periods a monitoring model (int_dynamics_cohort_outcomes, tier_performance_by_tier,

@@ -60,11 +60,16 @@
 {%- endmacro %}
 
 {#- dbt's own macro (global_project .../tests/where_subquery.sql), with the scope added to the
-    test's `where` config. The config is never the first thing after the relation in
+    test's `where` config, and the placeholder {as_of_date} in it replaced by the run's as-of date
+    as a DATE literal (dbt renders a `where` when it parses, before the date is known:
+    macros/as_of_date.sql). The config is never the first thing after the relation in
     parentheses: Spark (non-ANSI) reads `from t where (x)` as the alias `where` with a column
     list. -#}
 {% macro get_where_subquery(relation) -%}
-    {%- set where = config.get('where', '') -%}
+    {%- set where = config.get('where', '') or '' -%}
+    {%- if '{as_of_date}' in where -%}
+        {%- set where = where | replace('{as_of_date}', run_as_of_date_literal()) -%}
+    {%- endif -%}
     {%- set scope = tests_scope_condition(relation) -%}
     {%- if scope -%}
         {%- set where = scope ~ (' and (' ~ where ~ ')' if where else '') -%}

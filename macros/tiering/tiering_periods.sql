@@ -43,11 +43,11 @@
         or {{ period_column }} = (
             select max(period_date)
             from {{ upstream }}
-            where period_date <= cast('{{ var("as_of_date") }}' as date)
+            where period_date <= {{ run_as_of_date_literal() }}
         )
     )
     {%- else -%}
-    {{ period_column }} <= cast('{{ var("as_of_date") }}' as date)
+    {{ period_column }} <= {{ run_as_of_date_literal() }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -20,7 +20,7 @@ from dagster_dbt import (
 )
 
 from orchestration import unified_view
-from orchestration.project import dbt_project, ensure_manifest
+from orchestration.project import as_of_environment, dbt_project, ensure_manifest
 from orchestration.resources import TieringResource
 from tiering.contract import DEPARTMENTS
 
@@ -84,7 +84,9 @@ def warehouse_dbt_assets(
     # When Dagster splits the project into steps, a relationships test must run in the step of the
     # model it tests, not in an earlier step that only built the seed it points to (dbt's default
     # "eager" indirect selection). dagster-dbt still overrides this when it selects tests itself.
-    with environment_default("DBT_INDIRECT_SELECTION", "buildable"):
+    # The as-of date reaches dbt in the environment, not in --vars (macros/as_of_date.sql).
+    with (environment_default("DBT_INDIRECT_SELECTION", "buildable"),
+          as_of_environment(tiering.as_of())):
         invocation = dbt.cli(["build", "--vars", tiering.dbt_vars(), *BUILD_FLAGS],
                              context=context)
     yield from invocation.stream()

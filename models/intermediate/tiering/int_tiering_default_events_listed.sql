@@ -22,7 +22,7 @@ defaults as (
         and xref.record_id = risk_events.risk_client_no
     where risk_events.event_type = '违约'
         and risk_events.event_date is not null
-        and risk_events.event_date <= cast('{{ var("as_of_date") }}' as date)
+        and risk_events.event_date <= {{ run_as_of_date_literal() }}
 )
 
 select * from defaults

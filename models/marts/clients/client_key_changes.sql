@@ -13,13 +13,13 @@ history as {{ inline_cte() }} (select * from {{ ref('client_xref_history') }}),
 current_run as (
     select *
     from history
-    where as_of_date = cast('{{ var("as_of_date") }}' as date)
+    where as_of_date = {{ run_as_of_date_literal() }}
 ),
 
 previous_as_of as (
     select max(as_of_date) as as_of_date
     from history
-    where as_of_date < cast('{{ var("as_of_date") }}' as date)
+    where as_of_date < {{ run_as_of_date_literal() }}
 ),
 
 previous_run as (

@@ -16,7 +16,7 @@ xref as (select * from {{ ref('client_source_xref') }}),
 
 xref_as_of as (
     select
-        cast('{{ var("as_of_date") }}' as date) as as_of_date,
+        {{ run_as_of_date_literal() }} as as_of_date,
         department,
         entity,
         record_id,

@@ -12,7 +12,7 @@ policy as (select * from {{ ref('tiering_tier_policy') }}),
 latest_period as (
     select max(period_date) as period_date
     from tiers
-    where period_date <= cast('{{ var("as_of_date") }}' as date)
+    where period_date <= {{ run_as_of_date_literal() }}
 ),
 
 current_tiers as (

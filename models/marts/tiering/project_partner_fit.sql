@@ -19,7 +19,7 @@ profiles as (select * from {{ ref('tiering_weight_profiles') }}),
 latest_period as (
     select max(period_date) as period_date
     from tiers
-    where period_date <= cast('{{ var("as_of_date") }}' as date)
+    where period_date <= {{ run_as_of_date_literal() }}
 ),
 
 open_projects as (
