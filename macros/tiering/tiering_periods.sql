@@ -5,7 +5,8 @@
     tiering_is_period_to_build(upstream): predicate on `period_date` that is true on a full
     refresh for every period, and on an incremental run only for periods newer than the model's
     newest one, plus the as-of period itself (the newest period of `upstream` on or before
-    var('as_of_date')), so that re-running a month rebuilds exactly that month.
+    the run's as-of date, run_as_of_date()), so that re-running a month rebuilds exactly that
+    month.
 
     Period batches: one statement builds at most var('tiering_periods_per_statement') of those
     periods (0: all of them at once), the earliest first; the model's post-hook
