@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator, Sequence
+import contextlib
 from contextlib import contextmanager
 from datetime import date
 from functools import cached_property
@@ -100,20 +101,30 @@ def dbt_vars() -> str:
 
 
 @contextmanager
-def as_of_environment(as_of: date) -> Iterator[None]:
-    """TIERING_AS_OF_DATE set to `as_of` in this process's environment while a dbt process is
-    started (dagster-dbt passes the environment on to it), then put back as it was, so a process
-    that runs several refreshes (a test worker, a backfill) never hands one run's date to the
-    next. macros/as_of_date.sql reads it."""
-    before = os.environ.get(AS_OF_ENVIRONMENT)
-    os.environ[AS_OF_ENVIRONMENT] = as_of.isoformat()
+def dbt_environment(name: str, value: str, *, replace: bool = True) -> Iterator[None]:
+    """`name` set to `value` in this process's environment while a dbt process is started
+    (dagster-dbt passes the environment on to it), then put back as it was (with
+    `replace=False`, a value already set is kept). A process that runs a refresh and then other
+    things (a test worker, a Python session, the next month of a backfill) keeps its own
+    environment: left behind, DBT_INDIRECT_SELECTION=buildable dropped every data test of a
+    later bare `dbt test` that has a parent outside its selection, and one run's as-of date
+    would reach the next run's dbt."""
+    before = os.environ.get(name)
+    if replace or before is None:
+        os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(AS_OF_ENVIRONMENT, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[AS_OF_ENVIRONMENT] = before
+            os.environ[name] = before
+
+
+def as_of_environment(as_of: date) -> contextlib.AbstractContextManager[None]:
+    """TIERING_AS_OF_DATE, which macros/as_of_date.sql reads, set to `as_of` while a dbt step
+    starts."""
+    return dbt_environment(AS_OF_ENVIRONMENT, as_of.isoformat())
 
 
 def ensure_manifest(project: DbtProject = dbt_project) -> Path:

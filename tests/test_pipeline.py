@@ -61,11 +61,12 @@ def first(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         from tiering.pipeline import refresh
 
         indirect_selection = os.environ.get("DBT_INDIRECT_SELECTION")
+        as_of = os.environ.get("TIERING_AS_OF_DATE")
         started = time.monotonic()
         code, output = run(refresh, FIRST_AS_OF)
         yield {"home": home, "code": code, "output": output, "target": target,
                "seconds": time.monotonic() - started,
-               "indirect_selection_before": indirect_selection}
+               "indirect_selection_before": indirect_selection, "as_of_before": as_of}
 
 
 @pytest.fixture(scope="session")
@@ -83,15 +84,17 @@ def refreshed(first: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
                                str(stop), "1800"], stdout=subprocess.PIPE, text=True)
     from tiering.pipeline import refresh
 
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     code, output = run(refresh)
     seconds = time.monotonic() - started
     time.sleep(1.0)  # let the reader open the new version
     stop.touch()
     seen = json.loads(reader.communicate(timeout=120)[0])
     return {**first, "code": code, "output": output, "seconds": seconds, "reader": seen,
+            "started_at": started_at,
             "frozen_after": gc.get_freeze_count(),
-            "indirect_selection_after": os.environ.get("DBT_INDIRECT_SELECTION")}
+            "indirect_selection_after": os.environ.get("DBT_INDIRECT_SELECTION"),
+            "as_of_after": os.environ.get("TIERING_AS_OF_DATE")}
 
 
 def test_refresh_as_of_uses_only_deliveries_up_to_it(first: dict) -> None:
@@ -170,6 +173,17 @@ def test_refresh_builds_every_model_publishes_and_reports(refreshed: dict) -> No
     # process's environment, where it dropped the data tests of a later bare `dbt test` whose
     # parents were not all selected (test_identity's decisions test, run after this file)
     assert refreshed["indirect_selection_after"] == refreshed["indirect_selection_before"]
+    # nor the run's as-of date (orchestration/project.py, as_of_environment), which a later dbt
+    # run of this process would otherwise take for its own
+    assert refreshed["as_of_after"] == refreshed["as_of_before"]
+    # a new month's dbt steps start from the saved parse: the as-of date is not among the vars
+    # (macros/as_of_date.sql); with it there, the first step parsed the whole project again
+    logs = [log for log in Path(refreshed["target"]).rglob("dbt.log")
+            if log.stat().st_mtime >= refreshed["started_at"]]
+    assert logs
+    reparsed = [str(log) for log in logs if "Unable to do partial parsing because config vars"
+                in log.read_text(encoding="utf-8", errors="replace")]
+    assert not reparsed, reparsed
     from orchestration.assets.dbt import warehouse_dbt_assets_manifest
 
     models = {(n["schema"], n["alias"]) for n in warehouse_dbt_assets_manifest()["nodes"].values()

@@ -5,8 +5,7 @@ Dagster runs dbt in two steps around the risk model."""
 
 import os
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,12 @@ from dagster_dbt import (
 )
 
 from orchestration import unified_view
-from orchestration.project import as_of_environment, dbt_project, ensure_manifest
+from orchestration.project import (
+    as_of_environment,
+    dbt_environment,
+    dbt_project,
+    ensure_manifest,
+)
 from orchestration.resources import TieringResource
 from tiering.contract import DEPARTMENTS
 
@@ -85,7 +89,7 @@ def warehouse_dbt_assets(
     # model it tests, not in an earlier step that only built the seed it points to (dbt's default
     # "eager" indirect selection). dagster-dbt still overrides this when it selects tests itself.
     # The as-of date reaches dbt in the environment, not in --vars (macros/as_of_date.sql).
-    with (environment_default("DBT_INDIRECT_SELECTION", "buildable"),
+    with (dbt_environment("DBT_INDIRECT_SELECTION", "buildable", replace=False),
           as_of_environment(tiering.as_of())):
         invocation = dbt.cli(["build", "--vars", tiering.dbt_vars(), *BUILD_FLAGS],
                              context=context)
@@ -93,22 +97,6 @@ def warehouse_dbt_assets(
     keep_partial_parse(invocation.target_path)
     if rebuilds_unified and unified <= context.selected_asset_keys:
         unified_view.record(paths, as_of, inputs, context.run.run_id)
-
-
-@contextmanager
-def environment_default(name: str, value: str) -> Iterator[None]:
-    """`name` set to `value` in this process's environment unless it is set already, while the
-    dbt process is started (dagster-dbt passes the process's environment on to it); then taken
-    away again, so that a process that runs a refresh and then other things (a test worker, a
-    Python session) keeps its own environment: left behind, "buildable" dropped every data test
-    of a later bare `dbt test` that has a parent outside its selection."""
-    was_set = name in os.environ
-    os.environ.setdefault(name, value)
-    try:
-        yield
-    finally:
-        if not was_set:
-            os.environ.pop(name, None)
 
 
 def keep_partial_parse(invocation_target: Path) -> None:
