@@ -34,11 +34,6 @@
     {{ return(found[0] | float) }}
 {%- endmacro %}
 
-{#- The as-of date of the run as a DATE literal. -#}
-{% macro dynamics_as_of() -%}
-    {{ run_as_of_date_literal() }}
-{%- endmacro %}
-
 {#- The periods a monitoring model (int_dynamics_cohort_outcomes, tier_performance_by_tier,
     tier_performance) builds, as a predicate on period_date: every period on a full refresh; incrementally the periods newer
     than the table's, those whose outcome window is open as of the run (at most
@@ -48,7 +43,7 @@
     {%- if is_incremental() -%}
     (
         {{ period_column }} > (select max(period_date) from {{ this }})
-        or {{ dbt.datediff(period_column, dynamics_as_of(), 'month') }}
+        or {{ dbt.datediff(period_column, run_as_of_date_literal(), 'month') }}
             <= {{ dynamics_parameter('monitoring_outcome_months') }}
         or {{ period_column }} in (
             select period_date from {{ this }} where not is_outcome_window_complete
@@ -65,7 +60,7 @@
     from (
         select distinct period_date
         from {{ tiers }}
-        where period_date <= {{ dynamics_as_of() }}
+        where period_date <= {{ run_as_of_date_literal() }}
     ) as built
     where {{ dynamics_outcome_periods_to_build() }}
 {%- endmacro %}

@@ -97,7 +97,7 @@
     decisions_in_force as (
         select decision_id, record_key_a, record_key_b, decision
         from {{ decisions_model }}
-        where valid_from is null or valid_from <= {{ dynamics_as_of() }}
+        where valid_from is null or valid_from <= {{ run_as_of_date_literal() }}
     ),
 
     unknown_records as (

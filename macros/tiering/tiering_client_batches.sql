@@ -32,7 +32,7 @@
     {%- if not execute or rows_per_statement <= 0 -%}
         {{ return([]) }}
     {%- endif -%}
-    {%- set in_scope = 'period_date <= ' ~ dynamics_as_of()
+    {%- set in_scope = 'period_date <= ' ~ run_as_of_date_literal()
         ~ (' and period_date > cast(\'' ~ after ~ '\' as date)' if after else '') -%}
     {%- set counted = run_query(
         'select count(*) * (select count(*) from ' ~ ref('tiering_weight_profiles') ~ '),'

@@ -89,7 +89,7 @@
     {%- set delivered -%}
         (select distinct period_date
          from {{ ref('int_tiering_dimensions_scored') }}
-         where period_date <= {{ dynamics_as_of() }}) as delivered
+         where period_date <= {{ run_as_of_date_literal() }}) as delivered
     {%- endset -%}
     select period_date
     from ({{ tiering_tier_periods_to_build(delivered, tiering_tier_built_until()) }})

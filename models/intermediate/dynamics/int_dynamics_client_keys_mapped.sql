@@ -8,7 +8,7 @@ with
 
 history as (
     select * from {{ ref('client_xref_history') }}
-    where as_of_date <= {{ dynamics_as_of() }}
+    where as_of_date <= {{ run_as_of_date_literal() }}
 ),
 
 current_xref as (select * from {{ ref('client_source_xref') }}),
@@ -75,7 +75,7 @@ current_keys as (
         clients.client_key,
         clients.client_key as current_client_key,
         'current' as key_status,
-        {{ dynamics_as_of() }} as last_recorded_date
+        {{ run_as_of_date_literal() }} as last_recorded_date
     from clients
 ),
 

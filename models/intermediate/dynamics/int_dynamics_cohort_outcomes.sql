@@ -67,11 +67,11 @@ outcomes as (
     select
         cohort.client_key,
         least(
-            {{ dbt.datediff('cohort.period_date', dynamics_as_of(), 'month') }},
+            {{ dbt.datediff('cohort.period_date', run_as_of_date_literal(), 'month') }},
             {{ dynamics_parameter('monitoring_outcome_months') }}
         ) as outcome_months_observed,
         case when defaulted.client_key is not null then 1 else 0 end as default_flag,
-        {{ dbt.datediff('cohort.period_date', dynamics_as_of(), 'month') }}
+        {{ dbt.datediff('cohort.period_date', run_as_of_date_literal(), 'month') }}
             >= {{ dynamics_parameter('monitoring_outcome_months') }}
             as is_outcome_window_complete,
         cohort.period_date

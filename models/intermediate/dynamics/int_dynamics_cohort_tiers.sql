@@ -26,7 +26,7 @@
     been built): literals let the scans skip the other periods' row groups (partitions on
     Spark), where the rule as a subquery read all 150M tier rows at 1M clients
     (docs/benchmarks.md). A first build takes every period up to the as-of date. -#}
-{%- set period_filter = 'period_date <= ' ~ dynamics_as_of() %}
+{%- set period_filter = 'period_date <= ' ~ run_as_of_date_literal() %}
 {%- if execute and is_incremental() %}
     {%- set written = run_query(tiering_periods_written(ref('client_tiers'))).columns[0].values() %}
     {%- set literals = [] %}

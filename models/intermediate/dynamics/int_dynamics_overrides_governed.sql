@@ -100,8 +100,8 @@ overrides_governed as (
             when refusal_code is not null then 'refused'
             when key_status = 'unknown' then 'unknown_client'
             when key_status = 'retired' then 'key_retired'
-            when valid_from > {{ dynamics_as_of() }} then 'scheduled'
-            when valid_to < {{ dynamics_as_of() }} then 'expired'
+            when valid_from > {{ run_as_of_date_literal() }} then 'scheduled'
+            when valid_to < {{ run_as_of_date_literal() }} then 'expired'
             else 'active'
         end as override_status,
         tier_rank,

@@ -31,7 +31,7 @@ decisions_ordered as (
             as match_rule,
         decided_on
     from {{ ref('identity_decisions') }}
-    where (valid_from is null or valid_from <= {{ dynamics_as_of() }})
+    where (valid_from is null or valid_from <= {{ run_as_of_date_literal() }})
       and decision in ('same', 'different')
       and record_key_a <> record_key_b
 ),

@@ -8,7 +8,7 @@
     unique_key='as_of_date',
     partition_by=['as_of_date'],
     pre_hook="{{ tests_scope_recorded(
-        'select ' ~ dynamics_as_of() ~ ' as as_of_date', 'as_of_date') }}",
+        'select ' ~ run_as_of_date_literal() ~ ' as as_of_date', 'as_of_date') }}",
 ) }}
 with
 

@@ -30,7 +30,7 @@ with
 tier_periods as (
     select distinct period_date
     from {{ ref('client_tiers') }}
-    where period_date <= {{ dynamics_as_of() }}
+    where period_date <= {{ run_as_of_date_literal() }}
 ),
 
 policy as (select * from {{ ref('tiering_tier_policy') }}),

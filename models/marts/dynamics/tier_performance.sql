@@ -39,7 +39,7 @@
 with
 
 all_tiers as {{ inline_cte() }} (select * from {{ ref('client_tiers') }}
-          where period_date <= {{ dynamics_as_of() }}),
+          where period_date <= {{ run_as_of_date_literal() }}),
 
 by_tier as (select * from {{ ref('tier_performance_by_tier') }}),
 

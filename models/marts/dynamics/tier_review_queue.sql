@@ -24,7 +24,7 @@ tiers as {{ inline_cte() }} (
     select client_key, period_date, tier_code, previous_tier_code, composite_score
     from {{ ref('client_tiers') }}
     where profile_code = 'default'
-        and period_date <= {{ dynamics_as_of() }}
+        and period_date <= {{ run_as_of_date_literal() }}
 ),
 
 clients as (select * from {{ ref('dim_clients') }}),

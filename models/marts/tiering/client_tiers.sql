@@ -87,7 +87,7 @@ periods as (
     from (
         select distinct period_date
         from {{ ref('int_tiering_dimensions_scored') }}
-        where period_date <= {{ dynamics_as_of() }}
+        where period_date <= {{ run_as_of_date_literal() }}
     ) as delivered
 ),
 

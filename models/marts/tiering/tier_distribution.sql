@@ -26,7 +26,7 @@ policy as (select * from {{ ref('tiering_tier_policy') }}),
 periods_to_build as (
     select distinct period_date
     from tiers
-    where period_date <= {{ dynamics_as_of() }}
+    where period_date <= {{ run_as_of_date_literal() }}
         and {{ tiering_period_in_scope(ref('client_tiers')) }}
 ),
 
