@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dbt_cli import run_dbt
 from project_copy import copy_project
 
 from tiering.config import PROJECT_DIR, Paths
@@ -32,7 +32,6 @@ START = "2024-11"
 SEED = 5
 MONTH_ENDS = [d.date() for d in pd.date_range("2024-11-30", periods=MONTHS, freq="ME")]
 LAST = MONTH_ENDS[-1]  # 2025-12-31
-DBT = str(Path(sys.executable).parent / "dbt")
 NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
 OVERRIDE_COLUMNS = "override_id,client_key,tier_code,reason,approver,valid_from,valid_to\n"
 
@@ -40,13 +39,9 @@ OVERRIDE_COLUMNS = "override_id,client_key,tier_code,reason,approver,valid_from,
 def dbt(project: Path, home: Path, *args: str, as_of: date = LAST, extra_vars: str = "",
         check: bool = True) -> subprocess.CompletedProcess:
     # the as-of date as `tiering` gives it (macros/as_of_date.sql): a new month reuses the parse
-    env = {**os.environ, "TIERING_HOME": str(home),
-           "DBT_TARGET_PATH": str(home / f"target-{project.name}"),
-           "DBT_LOG_PATH": str(home / "logs"), "TIERING_AS_OF_DATE": as_of.isoformat()}
-    variables = f"{{{extra_vars.lstrip(', ')}}}"
-    command = [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-               "--vars", variables]
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    env = {**os.environ, "TIERING_AS_OF_DATE": as_of.isoformat()}
+    result = run_dbt(home, *args, "--vars", f"{{{extra_vars.lstrip(', ')}}}", project=project,
+                     target_path=home / f"target-{project.name}", env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}")
     return result

@@ -7,16 +7,15 @@ import importlib.util
 import os
 import re
 import shutil
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_cli import run_dbt
 from project_copy import copy_project
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DBT = str(PROJECT_DIR / ".venv" / "bin" / "dbt")
 CLIENTS, MONTHS, START, SEED = 1000, 4, "2025-01", 20261128
 FIRST_AS_OF, LAST_AS_OF = "2025-03-31", "2025-04-30"
 
@@ -29,14 +28,12 @@ _spec.loader.exec_module(bench)
 def _dbt(home: Path, *args: str, as_of: str | None = None) -> None:
     # the as-of date as `tiering` gives it (macros/as_of_date.sql): the vars stay the same from
     # one call to the next, so each starts from the saved parse instead of parsing the project
-    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
-               DBT_LOG_PATH=str(home / "logs"))
+    env = dict(os.environ)
     env.pop("TIERING_LANDING_DIR", None)
     env.pop("TIERING_AS_OF_DATE", None)
     if as_of is not None:
         env["TIERING_AS_OF_DATE"] = as_of
-    proc = subprocess.run([DBT, *args, "--profiles-dir", "."], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True)
+    proc = run_dbt(home, *args, env=env)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
 
@@ -274,15 +271,11 @@ def test_stewards_decisions_link_and_unlink_records(warehouse: dict, tmp_path: P
                seed=seed)
     with seed.open("a", encoding="utf-8") as handle:
         handle.write(f"D9999,{lone[0]},crm|clients|CRM_NO_SUCH,same,,张三,2026-12-01,mistyped\n")
-    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
-               DBT_LOG_PATH=str(home / "logs"))
+    env = dict(os.environ, TIERING_AS_OF_DATE=LAST_AS_OF)
     env.pop("TIERING_LANDING_DIR", None)
-    dbt_vars = ["--vars", f"{{as_of_date: '{LAST_AS_OF}', raw_root: '{home / 'raw'}'}}",
-                "--profiles-dir", str(project)]
 
     def run(*args: str) -> str:
-        proc = subprocess.run([DBT, *args, *dbt_vars], cwd=project, env=env,
-                              capture_output=True, text=True)
+        proc = run_dbt(home, *args, project=project, env=env)
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
         return proc.stdout
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -19,24 +17,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from dbt_cli import run_dbt
 from project_copy import copy_project
 
 from tiering.config import PROJECT_DIR, Paths
 
 MONTH_ENDS = [date(2024, 11, 30), date(2024, 12, 31), date(2025, 1, 31), date(2025, 2, 28)]
-DBT = str(Path(sys.executable).parent / "dbt")
 STAGING = "path:models/staging"
 
 
 def dbt(home: Path, *args: str, as_of: date, project: Path = PROJECT_DIR,
         extra_vars: str = "") -> str:
     # the as-of date as `tiering` gives it (macros/as_of_date.sql): a new month reuses the parse
-    env = {**os.environ, "TIERING_HOME": str(home),
-           "DBT_TARGET_PATH": str(home / f"target-{project.name}"),
-           "DBT_LOG_PATH": str(home / "logs"), "TIERING_AS_OF_DATE": as_of.isoformat()}
-    command = [DBT, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-               "--vars", f"{{{extra_vars.lstrip(', ')}}}"]
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+    env = {**os.environ, "TIERING_AS_OF_DATE": as_of.isoformat()}
+    result = run_dbt(home, *args, "--vars", f"{{{extra_vars.lstrip(', ')}}}", project=project,
+                     target_path=home / f"target-{project.name}", env=env)
     assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
     return result.stdout
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import subprocess
-import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,12 +19,12 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dbt_cli import run_dbt
 
 from tiering.contract import ENTITIES, entity
 from tiering.tools import gen_char_maps
 
 PROJECT_DIR = Path(__file__).absolute().parent.parent
-DBT = str(Path(sys.executable).parent / "dbt")
 AS_OF = "2026-10-31"
 
 # --- independent references (Python, not SQL) --------------------------------------------------
@@ -264,15 +262,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> duckdb.DuckDBPyConnec
          "industry_code": "K7010", "listed_board": None},
     ])
 
-    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
-               DBT_LOG_PATH=str(home / "logs"))
+    # the as-of date as `tiering` gives it (macros/as_of_date.sql)
+    env = dict(os.environ, TIERING_AS_OF_DATE=str(AS_OF))
     env.pop("TIERING_LANDING_DIR", None)
-    proc = subprocess.run(
+    proc = run_dbt(
         # cautious: leave out tests of later layers that merely touch a staging model
-        [DBT, "build", "--select", "+staging", "--exclude", "path:models/staging/ml",
-         "--indirect-selection", "cautious", "--vars", f"{{as_of_date: '{AS_OF}'}}",
-         "--profiles-dir", "."],
-        cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+        home, "build", "--select", "+staging", "--exclude", "path:models/staging/ml",
+        "--indirect-selection", "cautious", env=env)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     yield con

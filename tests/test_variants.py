@@ -16,19 +16,18 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from dbt_cli import run_dbt
 
 from tiering.config import Paths
 from tiering.contract import ENTITIES
 from tiering.testing import variant_checks as checks
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-DBT = str(Path(sys.executable).parent / "dbt")
 COMPANIES, MONTHS, START, SEED = 400, 3, "2025-10", 20261202
 AS_OF = date(2025, 12, 31)
 BAD_MONTH = date(2025, 11, 30)  # finance's delivery of this month claims 3 receipts too many
@@ -39,11 +38,9 @@ PARSE_NULL_TOLERANCE = 0.001
 def _dbt(home: Path, *args: str) -> subprocess.CompletedProcess:
     # the as-of date as `tiering` gives it (macros/as_of_date.sql): seed and build share the
     # vars, so the build starts from the seed's parse instead of parsing the project again
-    env = dict(os.environ, TIERING_HOME=str(home), DBT_TARGET_PATH=str(home / "target"),
-               DBT_LOG_PATH=str(home / "logs"), TIERING_AS_OF_DATE=AS_OF.isoformat())
+    env = dict(os.environ, TIERING_AS_OF_DATE=AS_OF.isoformat())
     env.pop("TIERING_LANDING_DIR", None)
-    return subprocess.run([DBT, *args, "--profiles-dir", "."], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True)
+    return run_dbt(home, *args, env=env)
 
 
 @pytest.fixture(scope="module")
