@@ -48,8 +48,7 @@ def home_link(home: Path) -> Path:
 
 
 def run_dbt(home: Path, *args: str, project: Path = PROJECT_DIR, target_path: Path | None = None,
-            env: dict[str, str] | None = None, cwd: Path | None = None,
-            ) -> subprocess.CompletedProcess:
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`dbt <args> --project-dir <project> --profiles-dir <project>` over the warehouse in
     `home`; its artifacts in `target_path` (default home/target), its log in home/logs. `env`
     is the child's environment (default: this process's) before the dbt settings go in."""
@@ -65,7 +64,7 @@ def run_dbt(home: Path, *args: str, project: Path = PROJECT_DIR, target_path: Pa
              "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(Path(home) / "logs")}
     result = subprocess.run([DBT, *args, "--project-dir", str(project),
                              "--profiles-dir", str(project)],
-                            cwd=cwd or project, env=child, capture_output=True, text=True)
+                            cwd=project, env=child, capture_output=True, text=True)
     if saved.exists():
         _last_parse[state] = target_path
     return result
