@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 import contextlib
@@ -22,6 +21,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 from packaging import version
 
 from tiering.config import PROJECT_DIR
+from tiering.dbt_warm import dbt_script, ensure_server
 
 DBT_SOURCE_DIRS = ("models", "macros", "seeds", "snapshots", "analyses", "tests/dbt")
 DBT_SOURCE_FILES = ("dbt_project.yml", "profiles.yml")
@@ -34,23 +34,32 @@ dbt_project = DbtProject(
 
 
 def dbt_executable() -> str:
-    """The dbt next to this Python (the project's virtualenv) even when it is not on PATH."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    """`tiering-dbt` next to this Python (the project's virtualenv): dbt, forked from this
+    process's warm server when there is one (tiering/dbt_warm.py); else dbt itself."""
+    warm = Path(sys.executable).parent / "tiering-dbt"
+    return str(warm) if warm.exists() else dbt_script()
 
 
 class TieringDbtCliResource(DbtCliResource):
-    """dagster-dbt's resource without two start-up costs we do not use (docs/benchmarks.md).
+    """dagster-dbt's resource without three start-up costs (docs/benchmarks.md).
 
+    - `cli` also starts this process's warm dbt server (tiering/dbt_warm.py): each dbt command
+      forks from a process that imported dbt once, instead of importing it again.
     - `_cli_version`: dagster-dbt runs `dbt --version` in a subprocess (a dbt start-up, and a
       PyPI look-up for the latest version) to learn the version; the dbt beside this Python is the
       installed dbt-core package.
     - `_initialize_dbt_core_adapter`: dagster-dbt loads the dbt project and an adapter in-process
       before every invocation, only for `fetch_row_counts()` / `fetch_column_metadata()`, which we
       do not call.
-    Both are private to dagster-dbt (pinned in pyproject.toml); tests/test_orchestration.py fails
+    The last two are private to dagster-dbt (pinned in pyproject.toml); tests/test_orchestration.py fails
     if an upgrade changes them.
     """
+
+    def cli(self, *args, **kwargs):  # type: ignore[override]
+        """dagster-dbt's `cli`, with this process's warm dbt server running (started on the
+        first command; TIERING_DBT_SERVER then reaches the dbt process in its environment)."""
+        ensure_server()
+        return super().cli(*args, **kwargs)
 
     @cached_property
     def _cli_version(self) -> version.Version:

@@ -12,6 +12,10 @@ always, and parses again what changed (all of it if the state differs).
 
 Tests run one at a time in a worker process (pytest-xdist), so one link per process is enough.
 Python code the tests call in-process (ingest, the pipeline) is given the real home, as before.
+
+The dbt command is `tiering-dbt` with this worker's warm dbt server (tiering/dbt_warm.py), as
+the pipeline runs it: each command forks from a process that imported dbt once, instead of
+spending 3-4 s importing it again.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ import tempfile
 from pathlib import Path
 
 from tiering.config import PROJECT_DIR
+from tiering.dbt_warm import SOCKET_ENVIRONMENT, ensure_server
 
-DBT = str(Path(sys.executable).parent / "dbt")
+DBT = str(Path(sys.executable).parent / "tiering-dbt")
 PARSE_FILE = "partial_parse.msgpack"
 # (project folder, --vars) -> the newest target folder with a parse: other vars, another parse
 _last_parse: dict[tuple[Path, str], Path] = {}
@@ -60,11 +65,17 @@ def run_dbt(home: Path, *args: str, project: Path = PROJECT_DIR, target_path: Pa
     if not saved.exists() and last is not None and (last / PARSE_FILE).exists():
         target_path.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(last / PARSE_FILE, saved)
-    child = {**(os.environ if env is None else env), "TIERING_HOME": str(home_link(home)),
-             "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(Path(home) / "logs")}
+    child = warm({**(os.environ if env is None else env), "TIERING_HOME": str(home_link(home)),
+                  "DBT_TARGET_PATH": str(target_path), "DBT_LOG_PATH": str(Path(home) / "logs")})
     result = subprocess.run([DBT, *args, "--project-dir", str(project),
                              "--profiles-dir", str(project)],
                             cwd=project, env=child, capture_output=True, text=True)
     if saved.exists():
         _last_parse[state] = target_path
     return result
+
+
+def warm(env: dict[str, str]) -> dict[str, str]:
+    """`env` naming this worker's warm dbt server, for DBT to fork from."""
+    server = ensure_server()
+    return {**env, SOCKET_ENVIRONMENT: server} if server else env

@@ -6,22 +6,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from dbt_cli import DBT, warm
 from tiering.config import PROJECT_DIR
 
-DBT = str(Path(sys.executable).parent / "dbt")
 FULL_PARSE = "Unable to do partial parsing"
 # a model that filters on the as-of date, and a data test whose `where` names it
 SELECTED = ("client_tiers_current", "tiering_composites_guardrail_never_raises_a_tier")
 
 
 def compile_as_of(home: Path, environment: str | None, variables: str = "{}") -> str:
-    env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
-           "DBT_LOG_PATH": str(home / "logs")}
+    env = warm({**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
+                "DBT_LOG_PATH": str(home / "logs")})
     env.pop("TIERING_AS_OF_DATE", None)
     if environment is not None:
         env["TIERING_AS_OF_DATE"] = environment

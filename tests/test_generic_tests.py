@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
+from dbt_cli import DBT, warm
 from project_copy import copy_project
 
-DBT = str(Path(sys.executable).parent / "dbt")
 
 PROBE = """
 select * from (values
@@ -55,8 +54,8 @@ def _build_probe(tmp_path: Path, name: str, constant_hash: bool) -> dict[str, di
             encoding="utf-8")
     home = tmp_path / f"{name}-home"
     home.mkdir()
-    env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
-           "DBT_LOG_PATH": str(home / "logs")}
+    env = warm({**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
+                "DBT_LOG_PATH": str(home / "logs")})
     result = subprocess.run([DBT, "build", "--select", "zz_grain_probe", "--project-dir",
                              str(project), "--profiles-dir", str(project)],
                             cwd=project, env=env, capture_output=True, text=True)
@@ -114,8 +113,8 @@ def test_data_tests_of_a_period_model_check_the_periods_its_build_wrote(tmp_path
     (project / "models" / "zz_period_probe.yml").write_text(PERIOD_PROBE_YML, encoding="utf-8")
     home = tmp_path / "home"
     home.mkdir()
-    env = {**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
-           "DBT_LOG_PATH": str(home / "logs")}
+    env = warm({**os.environ, "TIERING_HOME": str(home), "DBT_TARGET_PATH": str(home / "target"),
+                "DBT_LOG_PATH": str(home / "logs")})
 
     def dbt(command: str, rows: list[tuple[str, str]] | None = None,
             scope: str = "written") -> dict[str, tuple[str, int]]:

@@ -25,6 +25,7 @@ from orchestration.deliveries import (complete_deliveries, complete_periods,
 from orchestration.state import nothing_to_do, record_alert, step_failure_text, tier_history
 from tiering.config import PROJECT_DIR, Paths, get_paths
 from tiering.contract import DEPARTMENTS
+from tiering.dbt_warm import ensure_server
 from tiering.ingest.landing import unread_folders
 from tiering.runlock import EXIT_BUSY, HomeBusy, held_by_command
 
@@ -243,10 +244,11 @@ def run_job(job_name: str, as_of: date) -> tuple[bool, str, str]:
     is stale) goes to $TIERING_HOME/logs/<job>-<as-of>.log; the terminal gets a summary. Seconds
     per step and per GX suite go to $TIERING_HOME/state/step_timings.json."""
     process_defaults()
-    import dagster as dg
-
     paths = get_paths()
     os.environ.setdefault("TIERING_HOME", str(paths.home))  # dbt (profiles.yml) reads it too
+    ensure_server()  # dbt imported once, beside ingestion, for every dbt command of the run
+    import dagster as dg
+
     log_file = paths.home / "logs" / f"{job_name}-{as_of.isoformat()}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     run_config = {"loggers": {"console": {"config": {

@@ -39,6 +39,7 @@ import pandas as pd
 import pytest
 
 from tiering.config import PROJECT_DIR, Paths
+from tiering.dbt_warm import ensure_server
 
 CLIENTS = int(os.environ.get("TIERING_SPARK_TEST_CLIENTS", "300"))
 # who writes the landing zone: our simulator, or the variant generator (docs/robustness.md), whose
@@ -48,7 +49,7 @@ MONTHS = int(os.environ.get("TIERING_SPARK_TEST_MONTHS", "4"))
 START = "2025-09"
 SEED = 7
 TIER_ROWS_PER_STATEMENT = 3000
-DBT = str(Path(sys.executable).parent / "dbt")
+DBT = str(Path(sys.executable).parent / "tiering-dbt")  # forked from a warm dbt (dbt_warm.py)
 ENGINES = ("duckdb", "spark")
 AFTER_RISK_MODEL = ["--select", "int_tiering_client_features_built", "tag:after_risk_model"]
 # Spark without code generation (profiles.yml): over 300 clients its time is planning and the
@@ -100,6 +101,7 @@ def dbt(home: Path, target: str, *args: str, as_of: date | None = None) -> dict[
     if target == "spark":
         output = dbt_in_this_process(command, env)
     else:
+        ensure_server()
         result = subprocess.run([DBT, *command], cwd=PROJECT_DIR, env={**os.environ, **env},
                                 capture_output=True, text=True)
         output = result.stdout + result.stderr
