@@ -209,7 +209,7 @@ def serve(path: str) -> None:
         except ImportError:
             if module == "dbt.cli.main":
                 raise
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # forks are reaped by the system
+    signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C reaches the forks, not the server
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
@@ -234,6 +234,18 @@ def serve(path: str) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
+
+
+def _reap(_signum: int, _frame: object) -> None:
+    """Wait for the forks that ended: their CPU time then counts in the server's children's
+    (and the run's: `wait4` of a refresh), which a system-reaped fork's would not."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _receive_exactly(connection: socket.socket, size: int) -> bytes:
