@@ -3,7 +3,9 @@
 unique_combination_of_columns checks a grain in two stages (hashes of the combinations first,
 then an exact group-by over the rows whose hash repeats): here it must report every duplicated
 combination, nulls compared as equal, pass a unique grain, and stay exact when every hash
-collides (the hash macro replaced by a constant in a copy of the project)."""
+collides (the hash macro replaced by a constant in a copy of the project). not_null_columns
+(one test for several required columns) must fail with a row naming each column that holds
+NULLs, and honour a `where`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from dbt_cli import DBT, warm
 from project_copy import copy_project
@@ -41,10 +44,25 @@ models:
           name: zz_probe_unique_grain
           arguments:
             combination_of_columns: [client_key, profile_code, row_id]
+      - not_null_columns:
+          name: zz_probe_nulls_in_two_columns
+          arguments:
+            column_names: [client_key, profile_code, row_id]
+      - not_null_columns:
+          name: zz_probe_no_nulls
+          arguments:
+            column_names: [row_id]
+      - not_null_columns:
+          name: zz_probe_no_nulls_where
+          arguments:
+            column_names: [client_key, profile_code, row_id]
+          config:
+            where: "row_id between 1 and 4"
 """
 
 
-def _build_probe(tmp_path: Path, name: str, constant_hash: bool) -> dict[str, dict]:
+def _build_probe(tmp_path: Path, name: str,
+                 constant_hash: bool) -> tuple[dict[str, dict], Path]:
     project = copy_project(tmp_path / name)
     (project / "models" / "zz_grain_probe.sql").write_text(PROBE, encoding="utf-8")
     (project / "models" / "zz_grain_probe.yml").write_text(PROBE_YML, encoding="utf-8")
@@ -62,17 +80,35 @@ def _build_probe(tmp_path: Path, name: str, constant_hash: bool) -> dict[str, di
     assert result.returncode == 1, result.stdout[-4000:]  # the duplicated grain fails the build
     run = json.loads((home / "target" / "run_results.json").read_text(encoding="utf-8"))
     return {r["unique_id"].split(".")[2]: r for r in run["results"]
-            if r["unique_id"].startswith("test.")}
+            if r["unique_id"].startswith("test.")}, home
+
+
+@pytest.fixture(scope="module")
+def probes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[str, dict], Path]]:
+    root = tmp_path_factory.mktemp("grain_probes")
+    return {name: _build_probe(root, name, constant_hash)
+            for name, constant_hash in (("hashed", False), ("colliding", True))}
 
 
 def test_unique_combination_of_columns_reports_every_duplicate_and_passes_a_unique_grain(
-        tmp_path):
-    for name, constant_hash in (("hashed", False), ("colliding", True)):
-        tests = _build_probe(tmp_path, name, constant_hash)
+        probes):
+    for name, (tests, _) in probes.items():
         duplicated, unique = tests["zz_probe_duplicated_grain"], tests["zz_probe_unique_grain"]
         # (C1, default) and (null, default): two duplicated combinations
         assert (duplicated["status"], duplicated["failures"]) == ("fail", 2), name
         assert (unique["status"], unique["failures"]) == ("pass", 0), name
+
+
+def test_not_null_columns_names_each_column_holding_nulls(probes):
+    tests, home = probes["hashed"]
+    failing = tests["zz_probe_nulls_in_two_columns"]
+    assert (failing["status"], failing["failures"]) == ("fail", 2)  # two columns hold NULLs
+    for passing in ("zz_probe_no_nulls", "zz_probe_no_nulls_where"):  # `where` narrows it
+        assert (tests[passing]["status"], tests[passing]["failures"]) == ("pass", 0), passing
+    compiled = next((home / "target" / "compiled").rglob("zz_probe_nulls_in_two_columns.sql"))
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(compiled.read_text(encoding="utf-8")).fetchall()
+    assert sorted(rows) == [("client_key", 2), ("profile_code", 1)]
 
 
 # An incremental period model: a build writes the periods of the rows in table

@@ -640,12 +640,15 @@ def test_dbt_tests_of_the_run_become_quality_rows_and_warnings_are_named() -> No
         evaluation("not_null_stg_crm__clients_crm_id", True, dg.AssetCheckSeverity.ERROR),
         evaluation("accepted_values_stg_crm__clients_client_type", False,
                    dg.AssetCheckSeverity.WARN, failed=1),
+        evaluation("not_null_columns_stg_crm__clients_crm_id__uscc_status", False,
+                   dg.AssetCheckSeverity.WARN, failed=2),
     ])
     assert [(r["suite"], r["success"], r["blocking"]) for r in rows] == [
-        ("dbt", True, True), ("dbt", False, False)]
+        ("dbt", True, True), ("dbt", False, False), ("dbt", False, False)]
     assert rows[1]["expectation"] == (
         "accepted_values_stg_crm__clients_client_type (staging/stg_crm__clients)")
     assert rows[1]["message"] == "1 failing rows (dbt test)" and rows[1]["observed"] == 1
+    assert rows[2]["message"] == "2 columns hold NULLs (dbt test; its rows name them)"
 
 
 def test_steps_freeze_what_survives_until_the_run_ends() -> None:

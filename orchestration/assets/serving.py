@@ -60,7 +60,10 @@ def dbt_test_rows(evaluations: list[Any]) -> list[dict[str, Any]]:
             "success": bool(evaluation.passed),
             "blocking": evaluation.severity == dg.AssetCheckSeverity.ERROR,
             "observed": count,
-            "message": "" if evaluation.passed else f"{count} failing rows (dbt test)"})
+            "message": "" if evaluation.passed else (
+                f"{count} columns hold NULLs (dbt test; its rows name them)"
+                if evaluation.check_name.startswith("not_null_columns")
+                else f"{count} failing rows (dbt test)")})
     return rows
 
 
