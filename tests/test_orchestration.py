@@ -312,6 +312,30 @@ def test_dbt_resource_skips_the_version_subprocess_and_the_in_process_adapter(
     assert resource._initialize_dbt_core_adapter(["build"]) is None
 
 
+def test_the_dbt_resource_starts_dbt_warm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dagster-dbt starts tiering-dbt, with this process's warm dbt server running and named
+    in the environment it hands to dbt (tiering/dbt_warm.py; tests/test_dbt_warm.py shows what
+    the fork does)."""
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.project import TieringDbtCliResource, dbt_executable
+    from tiering.dbt_warm import SOCKET_ENVIRONMENT
+
+    assert Path(dbt_executable()).name == "tiering-dbt"
+    seen: dict[str, str | None] = {}
+
+    def cli(self, args, **kwargs):
+        seen["server"] = os.environ.get(SOCKET_ENVIRONMENT)
+        return "started"
+
+    monkeypatch.setattr(DbtCliResource, "cli", cli)
+    monkeypatch.delenv(SOCKET_ENVIRONMENT, raising=False)
+    resource = TieringDbtCliResource(project_dir=str(Path(__file__).parent.parent),
+                                     dbt_executable=dbt_executable())
+    assert resource.cli(["build"]) == "started"
+    assert seen["server"] and Path(seen["server"]).is_socket()
+
+
 def test_refresh_dbt_builds_leave_unit_tests_to_ci() -> None:
     from orchestration.assets.dbt import BUILD_FLAGS
 
