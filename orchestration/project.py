@@ -51,8 +51,8 @@ class TieringDbtCliResource(DbtCliResource):
     - `_initialize_dbt_core_adapter`: dagster-dbt loads the dbt project and an adapter in-process
       before every invocation, only for `fetch_row_counts()` / `fetch_column_metadata()`, which we
       do not call.
-    The last two are private to dagster-dbt (pinned in pyproject.toml); tests/test_orchestration.py fails
-    if an upgrade changes them.
+    The last two are private to dagster-dbt (pinned in pyproject.toml);
+    tests/test_orchestration.py fails if an upgrade changes them.
     """
 
     def cli(self, *args, **kwargs):  # type: ignore[override]
