@@ -449,6 +449,9 @@ def _short_name_placement(build: duckdb.DuckDBPyConnection, key: str) -> list[st
     count = int(first.candidate_count)
     if first.attach_rule == "short_name":
         said = "placed with the only client carrying it where it may be (short_name)"
+    elif first.attach_rule == "short_name_project":
+        said = ("placed, among the clients carrying it, with the only one whose finance customer "
+                "has receipts tied to its project (short_name_project)")
     elif first.attach_rule == "short_name_group":
         said = ("no client carries it: joined the other short names of it in its region "
                 "(short_name_group)")

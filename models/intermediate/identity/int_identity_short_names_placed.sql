@@ -18,7 +18,13 @@
                         ambiguous too. Not when both carry tax codes (they would have matched
                         on it).
                         Never with a group's or holding's own name (…集团, …控股): its
-                        members carry the 字号 too, seen in the data or not.
+                        members carry the 字号 too, seen in the data or not. Among several
+                        carriers, the only one holding one of the short names' phones.
+      short_name_project  among several carriers (and with the same guards), the only one
+                        with a finance customer that has at least
+                        short_name_project_min_receipts receipts tied to a project the short
+                        names take part in (projects' partner names): a customer paying
+                        interest or fees on a project is a party to it.
       short_name_group  short-names-only clusters of a stem that no full name carries (in their
                         region) form one client per region; those without a region join the
                         stem's only region, or the stem's group when none has a region.
@@ -39,6 +45,10 @@ records as (select * from {{ ref('int_identity_records_unioned') }}),
 clusters as (select * from {{ ref('int_identity_clusters_propagated') }}),
 
 former_names as (select * from {{ ref('stg_external__registry_former_names') }}),
+
+participations as (select * from {{ ref('stg_projects__participations') }}),
+
+receipts as (select * from {{ ref('stg_finance__receipts') }}),
 
 thresholds as (select * from {{ ref('identity_thresholds') }}),
 
@@ -250,6 +260,59 @@ phone_candidate_counts as (
     group by cluster_label
 ),
 
+{#- The projects the short names of a cluster take part in (projects' partner names), and the
+    finance customers whose receipts are tied to those projects: a customer paying interest or
+    fees on a project is a party to it. Reversals are left out. -#}
+short_cluster_projects as (
+    select distinct
+        records_clustered.cluster_label,
+        participations.project_code
+    from records_clustered
+    inner join short_clusters
+        on records_clustered.cluster_label = short_clusters.cluster_label
+    inner join participations
+        on records_clustered.record_key
+            = {{ dbt.concat(["'projects|participations|'", 'participations.record_id']) }}
+    where participations.is_latest_version
+      and participations.project_code is not null
+),
+
+project_customers as (
+    select
+        {{ dbt.concat(["'finance|customers|'", 'receipts.customer_code']) }} as record_key,
+        receipts.project_code,
+        count(distinct receipts.voucher_no) as receipt_count
+    from receipts
+    where receipts.project_code in (select project_code from short_cluster_projects)
+      and not receipts.is_reversal
+    group by receipts.customer_code, receipts.project_code
+),
+
+{#- Candidates a finance customer of which has enough receipts tied to one of the short
+    names' projects. -#}
+candidates_on_project as (
+    select distinct candidates.cluster_label, candidates.candidate_label
+    from candidates
+    inner join short_cluster_projects
+        on candidates.cluster_label = short_cluster_projects.cluster_label
+    inner join records_clustered as candidate_records
+        on candidates.candidate_label = candidate_records.cluster_label
+    inner join project_customers
+        on candidate_records.record_key = project_customers.record_key
+        and short_cluster_projects.project_code = project_customers.project_code
+    cross join thresholds
+    where project_customers.receipt_count >= thresholds.short_name_project_min_receipts
+),
+
+project_candidate_counts as (
+    select
+        cluster_label,
+        count(distinct candidate_label) as candidate_count,
+        min(candidate_label) as candidate_label
+    from candidates_on_project
+    group by cluster_label
+),
+
 candidate_counts as (
     select
         candidates.cluster_label,
@@ -260,10 +323,14 @@ candidate_counts as (
             as is_candidate_located,
         max(case when candidates.is_candidate_group then 1 else 0 end) as has_group_candidate,
         min(phone_candidate_counts.candidate_count) as phone_candidate_count,
-        min(phone_candidate_counts.candidate_label) as phone_candidate_label
+        min(phone_candidate_counts.candidate_label) as phone_candidate_label,
+        min(project_candidate_counts.candidate_count) as project_candidate_count,
+        min(project_candidate_counts.candidate_label) as project_candidate_label
     from candidates
     left join phone_candidate_counts
         on candidates.cluster_label = phone_candidate_counts.cluster_label
+    left join project_candidate_counts
+        on candidates.cluster_label = project_candidate_counts.cluster_label
     group by candidates.cluster_label
 ),
 
@@ -276,7 +343,9 @@ short_clusters_counted as (
         coalesce(candidate_counts.is_candidate_located, 0) as is_candidate_located,
         coalesce(candidate_counts.has_group_candidate, 0) as has_group_candidate,
         coalesce(candidate_counts.phone_candidate_count, 0) as phone_candidate_count,
-        candidate_counts.phone_candidate_label
+        candidate_counts.phone_candidate_label,
+        coalesce(candidate_counts.project_candidate_count, 0) as project_candidate_count,
+        candidate_counts.project_candidate_label
     from short_clusters
     left join candidate_counts
         on short_clusters.cluster_label = candidate_counts.cluster_label
@@ -294,29 +363,16 @@ orphan_regions as (
     group by short_core
 ),
 
-short_clusters_resolved as (
+{#- How a cluster is placed (placed_by: the only carrier, the only one holding its phone, the
+    only one paid on its project), or why a cluster that clients carry is placed with none. -#}
+short_clusters_decided as (
     select
-        short_clusters_counted.cluster_label,
+        short_clusters_counted.*,
+        orphan_regions.stem as orphan_stem,
+        orphan_regions.orphan_region_count,
+        orphan_regions.orphan_region,
         case
-            when short_clusters_counted.tax_code_count > 0
-                and short_clusters_counted.candidate_tax_code_count > 0
-                then null
-            when short_clusters_counted.has_group_candidate = 1
-                then null
-            when short_clusters_counted.candidate_count = 1
-                and short_clusters_counted.region_key is not null
-                and short_clusters_counted.is_candidate_located = 1
-                then short_clusters_counted.candidate_label
-            when short_clusters_counted.candidate_count = 1
-                and short_clusters_counted.region_key is null
-                and orphan_regions.stem is null
-                then short_clusters_counted.candidate_label
-            when short_clusters_counted.phone_candidate_count = 1
-                then short_clusters_counted.phone_candidate_label
-        end as resolved_label,
-        {#- why a cluster that clients carry is placed with none (the same order as above) -#}
-        case
-            when short_clusters_counted.candidate_count = 0 then null
+            when short_clusters_counted.candidate_count = 0 then 'no_carrier'
             when short_clusters_counted.tax_code_count > 0
                 and short_clusters_counted.candidate_tax_code_count > 0
                 then 'both_tax_codes'
@@ -324,35 +380,54 @@ short_clusters_resolved as (
             when short_clusters_counted.candidate_count = 1
                 and short_clusters_counted.region_key is not null
                 and short_clusters_counted.is_candidate_located = 1
-                then null
+                then 'carrier'
             when short_clusters_counted.candidate_count = 1
                 and short_clusters_counted.region_key is null
                 and orphan_regions.stem is null
-                then null
-            when short_clusters_counted.phone_candidate_count = 1 then null
+                then 'carrier'
+            when short_clusters_counted.phone_candidate_count = 1 then 'phone'
+            when short_clusters_counted.project_candidate_count = 1 then 'project'
             when short_clusters_counted.candidate_count = 1
                 and short_clusters_counted.region_key is not null
                 then 'carrier_place_unknown'
             when short_clusters_counted.candidate_count = 1 then 'stem_known_elsewhere'
             else 'several_carriers'
-        end as unplaced_reason,
-        case
-            when short_clusters_counted.candidate_count = 0
-                and short_clusters_counted.tax_code_count = 0
-                then case
-                    when short_clusters_counted.region_key is not null
-                        then {{ dbt.concat(['short_clusters_counted.short_core', "'|'",
-                                            'short_clusters_counted.region_key']) }}
-                    when orphan_regions.stem is null
-                        then {{ dbt.concat(['short_clusters_counted.short_core', "'|'"]) }}
-                    when orphan_regions.orphan_region_count = 1
-                        then {{ dbt.concat(['short_clusters_counted.short_core', "'|'",
-                                            'orphan_regions.orphan_region']) }}
-                end
-        end as group_value
+        end as decision
     from short_clusters_counted
     left join orphan_regions
         on short_clusters_counted.short_core = orphan_regions.stem
+),
+
+short_clusters_resolved as (
+    select
+        cluster_label,
+        case decision
+            when 'carrier' then candidate_label
+            when 'phone' then phone_candidate_label
+            when 'project' then project_candidate_label
+        end as resolved_label,
+        case decision
+            when 'carrier' then 'short_name'
+            when 'phone' then 'short_name'
+            when 'project' then 'short_name_project'
+        end as resolved_rule,
+        case
+            when decision in ('both_tax_codes', 'group_name', 'carrier_place_unknown',
+                              'stem_known_elsewhere', 'several_carriers')
+                then decision
+        end as unplaced_reason,
+        case
+            when candidate_count = 0 and tax_code_count = 0
+                then case
+                    when region_key is not null
+                        then {{ dbt.concat(['short_core', "'|'", 'region_key']) }}
+                    when orphan_stem is null
+                        then {{ dbt.concat(['short_core', "'|'"]) }}
+                    when orphan_region_count = 1
+                        then {{ dbt.concat(['short_core', "'|'", 'orphan_region']) }}
+                end
+        end as group_value
+    from short_clusters_decided
 ),
 
 short_groups as (
@@ -368,7 +443,8 @@ cluster_moves as (
         coalesce(short_clusters_resolved.resolved_label, short_groups.group_label)
             as final_label,
         case
-            when short_clusters_resolved.resolved_label is not null then 'short_name'
+            when short_clusters_resolved.resolved_label is not null
+                then short_clusters_resolved.resolved_rule
             when short_groups.group_label <> short_clusters_resolved.cluster_label
                 then 'short_name_group'
         end as attach_rule
