@@ -14,7 +14,8 @@ Pairwise precision / recall over identity-bearing records except tickets (a pair
 in the same client; true pair = two records of the same company), per department and per `mess`
 code (a record's pairs counted from its side); ticket attribution accuracy (a ticket is right
 when its client is the client holding most of its company's records); the worst false merges
-and misses. A truth record missing from client_source_xref is scored as a client of its own (all
+and misses; per xref rule, the share of its records that sit with their company's main client.
+A truth record missing from client_source_xref is scored as a client of its own (all
 its true pairs are misses, a ticket is wrong) and counted in `missing_from_xref`.
 
 Bounds set by the data (reported beside the overall figures, never instead of them):
@@ -220,6 +221,18 @@ def score(con: duckdb.DuckDBPyConnection, top: int = 10) -> dict:
         select company_id, client_key from ranked where rk = 1
         """
     )
+    # Per xref rule (records other than tickets): the share that sits with its company's main
+    # client. A rule placing records with the wrong client shows here before it moves the
+    # pairwise figures.
+    rows = con.execute(
+        """
+        select s.match_rule, count(*),
+               avg(case when s.client_key = m.client_key then 1.0 else 0.0 end)
+        from non_ticket s join company_main_client m using (company_id)
+        group by 1 order by 1
+        """
+    ).fetchall()
+    result["by_rule"] = {rule: {"records": n, "with_main_client": acc} for rule, n, acc in rows}
     tickets = con.execute(
         """
         select s.match_rule, count(*) as n,
