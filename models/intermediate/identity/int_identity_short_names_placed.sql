@@ -363,8 +363,9 @@ orphan_regions as (
     group by short_core
 ),
 
-{#- How a cluster is placed (placed_by: the only carrier, the only one holding its phone, the
-    only one paid on its project), or why a cluster that clients carry is placed with none. -#}
+{#- decision: how a cluster is placed (carrier: the only one; phone: the only one holding its
+    phone; project: the only one finance ties to its project), or why a cluster that clients
+    carry is placed with none (the same order as the rules above). -#}
 short_clusters_decided as (
     select
         short_clusters_counted.*,
