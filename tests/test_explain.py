@@ -318,8 +318,17 @@ def test_a_short_name_shows_where_the_placement_put_it(home: Path, build: Path,
     out = capsys.readouterr().out
     assert ("    short name 中鼎经纬 (region 深圳): placed with the only client carrying it where "
             "it may be (short_name)\n") in out
-    assert out.rstrip().endswith("One client: a short name placed with the only client "
-                                 "carrying it (after clustering)")
+    assert out.rstrip().endswith("One client: a short name placed with a client carrying it "
+                                 "(after clustering; how: above)")
+    # placed, among several carriers, with the one finance ties to its project
+    with duckdb.connect(str(build)) as con:
+        con.execute("""update intermediate.int_identity_short_names_placed
+            set region_key = null, candidate_count = 2, attach_rule = 'short_name_project'""")
+    assert cli_main(["client", short, "--vs", "crm:CRM000001"]) == 0
+    out = capsys.readouterr().out
+    assert ("    short name 中鼎经纬: placed, among the clients carrying it, with the only one "
+            "whose finance customer has receipts tied to its project (short_name_project)\n"
+            ) in out
     # a record of the full names is matched by the pair rules: no placement to show
     assert cli_main(["client", "crm:CRM000001", "--vs", "crm:CRM000002"]) == 0
     assert "short name" not in capsys.readouterr().out

@@ -382,7 +382,7 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
         if same:
             short = any(r["match_rule"].startswith("short_name") for r in records)
             lines.append("One client: " + (
-                "a short name placed with the only client carrying it (after clustering)"
+                "a short name placed with a client carrying it (after clustering; how: above)"
                 if short else "yes" if not pair.empty and bool(pair.iloc[0].is_match)
                 else "yes, through other records of the client (a chain of matched pairs)"))
         else:
