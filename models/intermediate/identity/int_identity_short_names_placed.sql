@@ -20,11 +20,12 @@
                         Never with a group's or holding's own name (…集团, …控股): its
                         members carry the 字号 too, seen in the data or not. Among several
                         carriers, the only one holding one of the short names' phones.
-      short_name_project  among several carriers (and with the same guards), the only one
-                        with a finance customer that has at least
-                        short_name_project_min_receipts receipts tied to a project the short
-                        names take part in (projects' partner names): a customer paying
-                        interest or fees on a project is a party to it.
+      short_name_project  among the carriers (several, or one whose place the rules above
+                        leave open; the same guards first), the only one with a finance
+                        customer that has at least short_name_project_min_receipts receipts
+                        tied to a project the short names take part in (projects' partner
+                        names): a customer paying interest or fees on a project is a party
+                        to it.
       short_name_group  short-names-only clusters of a stem that no full name carries (in their
                         region) form one client per region; those without a region join the
                         stem's only region, or the stem's group when none has a region.
