@@ -329,6 +329,15 @@ def test_a_short_name_shows_where_the_placement_put_it(home: Path, build: Path,
     assert ("    short name 中鼎经纬: placed, among the clients carrying it, with the only one "
             "whose finance customer has receipts tied to its project (short_name_project)\n"
             ) in out
+    # its only carrier states another industry in CRM: placed nowhere, and why
+    with duckdb.connect(str(build)) as con:
+        con.execute("""update intermediate.int_identity_short_names_placed
+            set region_key = '深圳', candidate_count = 1, final_label = 'k_p2',
+                attach_rule = null, unplaced_reason = 'industry_conflict'""")
+    assert cli_main(["client", short, "--vs", "crm:CRM000001"]) == 0
+    out = capsys.readouterr().out
+    assert ("    short name 中鼎经纬 (region 深圳): placed nowhere: the client it would join "
+            "states another industry in CRM") in out
     # a record of the full names is matched by the pair rules: no placement to show
     assert cli_main(["client", "crm:CRM000001", "--vs", "crm:CRM000002"]) == 0
     assert "short name" not in capsys.readouterr().out

@@ -420,6 +420,8 @@ UNPLACED = {
                              "in no region",
     "stem_known_elsewhere": "it states no region, and a company known only by this short name "
                             "is in another region",
+    "industry_conflict": "the client it would join states another industry in CRM (its CRM "
+                         "records' sections share none with the short name's)",
 }
 MOST_CARRIERS_SHOWN = 6
 

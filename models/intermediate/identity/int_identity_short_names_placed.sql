@@ -29,6 +29,10 @@
       short_name_group  short-names-only clusters of a stem that no full name carries (in their
                         region) form one client per region; those without a region join the
                         stem's only region, or the stem's group when none has a region.
+    No rule places a cluster with a client whose CRM records state industry sections (their
+    free text through seed crm_industry_sections) and none of those its own CRM records state
+    (industry_conflict): that is another company with the same 字号, the commonest wrong
+    placement once names collide within a city (docs/identity.md).
     An ambiguous short name (a group's parent and subsidiaries, one brand in two cities, two
     unrelated companies with the same 字号) stays a client of its own (attach_rule NULL). The
     final label is still some record's anchor_sort_key, so the client key stays the hash of the
@@ -38,7 +42,9 @@
     unplaced_reason why a cluster that clients carry joins none of them (several_carriers,
     group_name, both_tax_codes, carrier_place_unknown: it states its region and the carrier is
     known in none, stem_known_elsewhere: it states none and a company known only by the short
-    name is in another region). -#}
+    name is in another region, industry_conflict: above). A cluster whose carriers all state
+    another industry stands, like one no client carries, for a company of its own in its
+    region (orphan_regions). -#}
 with
 
 records as (select * from {{ ref('int_identity_records_unioned') }}),
@@ -52,6 +58,10 @@ participations as (select * from {{ ref('stg_projects__participations') }}),
 receipts as (select * from {{ ref('stg_finance__receipts') }}),
 
 thresholds as (select * from {{ ref('identity_thresholds') }}),
+
+crm_clients as (select * from {{ ref('stg_crm__clients') }} where is_latest_version),
+
+crm_industry_sections as (select * from {{ ref('crm_industry_sections') }}),
 
 records_clustered as (
     select
@@ -241,6 +251,44 @@ candidates as (
         on stem_carriers.cluster_label = cluster_tax_codes.cluster_label
 ),
 
+{#- The industry sections the CRM records of the clusters in play state (their free text through
+    seed crm_industry_sections; text the seed does not map says nothing). A short name and a
+    carrier whose CRM records state sections and share none are two companies: the same
+    company's CRM records carry the same industry, another company of the same 字号 and city
+    (a collision that grows with the number of companies) another. -#}
+cluster_industries as (
+    select distinct
+        records_clustered.cluster_label,
+        crm_industry_sections.industry_section
+    from records_clustered
+    inner join crm_clients
+        on records_clustered.record_key
+            = {{ dbt.concat(["'crm|clients|'", 'crm_clients.crm_id']) }}
+    inner join crm_industry_sections
+        on crm_clients.industry = crm_industry_sections.industry_text
+    where records_clustered.cluster_label in (
+        select cluster_label from candidates
+        union all
+        select candidate_label from candidates
+    )
+),
+
+candidates_in_industry_conflict as (
+    select
+        candidate_pairs.cluster_label,
+        candidate_pairs.candidate_label
+    from (select distinct cluster_label, candidate_label from candidates) as candidate_pairs
+    inner join cluster_industries as short_industries
+        on candidate_pairs.cluster_label = short_industries.cluster_label
+    inner join cluster_industries as candidate_industries
+        on candidate_pairs.candidate_label = candidate_industries.cluster_label
+    group by candidate_pairs.cluster_label, candidate_pairs.candidate_label
+    having max(case
+        when short_industries.industry_section = candidate_industries.industry_section then 1
+        else 0
+    end) = 0
+),
+
 {#- Candidates that also hold one of the short names' phones (a CRM contact phone). -#}
 candidates_on_phone as (
     select distinct candidates.cluster_label, candidates.candidate_label
@@ -326,12 +374,17 @@ candidate_counts as (
         min(phone_candidate_counts.candidate_count) as phone_candidate_count,
         min(phone_candidate_counts.candidate_label) as phone_candidate_label,
         min(project_candidate_counts.candidate_count) as project_candidate_count,
-        min(project_candidate_counts.candidate_label) as project_candidate_label
+        min(project_candidate_counts.candidate_label) as project_candidate_label,
+        count(distinct candidates_in_industry_conflict.candidate_label)
+            as conflicting_candidate_count
     from candidates
     left join phone_candidate_counts
         on candidates.cluster_label = phone_candidate_counts.cluster_label
     left join project_candidate_counts
         on candidates.cluster_label = project_candidate_counts.cluster_label
+    left join candidates_in_industry_conflict
+        on candidates.cluster_label = candidates_in_industry_conflict.cluster_label
+        and candidates.candidate_label = candidates_in_industry_conflict.candidate_label
     group by candidates.cluster_label
 ),
 
@@ -346,28 +399,31 @@ short_clusters_counted as (
         coalesce(candidate_counts.phone_candidate_count, 0) as phone_candidate_count,
         candidate_counts.phone_candidate_label,
         coalesce(candidate_counts.project_candidate_count, 0) as project_candidate_count,
-        candidate_counts.project_candidate_label
+        candidate_counts.project_candidate_label,
+        coalesce(candidate_counts.conflicting_candidate_count, 0) as conflicting_candidate_count
     from short_clusters
     left join candidate_counts
         on short_clusters.cluster_label = candidate_counts.cluster_label
 ),
 
-{#- Regions where only short names of a stem are seen: each stands for a company of its own. -#}
+{#- Regions where only short names of a stem are seen, or short names whose CRM industry no
+    carrier there shares: each stands for a company of its own. -#}
 orphan_regions as (
     select
         short_core as stem,
         count(distinct region_key) as orphan_region_count,
         min(region_key) as orphan_region
     from short_clusters_counted
-    where candidate_count = 0
+    where candidate_count = conflicting_candidate_count
       and region_key is not null
     group by short_core
 ),
 
-{#- decision: how a cluster is placed (carrier: the only one; phone: the only one holding its
-    phone; project: the only one finance ties to its project), or why a cluster that clients
-    carry is placed with none (the same order as the rules above). -#}
-short_clusters_decided as (
+{#- proposed_decision: how a cluster would be placed (carrier: the only one; phone: the only one
+    holding its phone; project: the only one finance ties to its project), or why a cluster that
+    clients carry is placed with none (the same order as the rules above); proposed_label: the
+    client it would join. -#}
+short_clusters_proposed as (
     select
         short_clusters_counted.*,
         orphan_regions.stem as orphan_stem,
@@ -394,20 +450,45 @@ short_clusters_decided as (
                 then 'carrier_place_unknown'
             when short_clusters_counted.candidate_count = 1 then 'stem_known_elsewhere'
             else 'several_carriers'
-        end as decision
+        end as proposed_decision
     from short_clusters_counted
     left join orphan_regions
         on short_clusters_counted.short_core = orphan_regions.stem
 ),
 
-short_clusters_resolved as (
+short_clusters_labelled as (
     select
-        cluster_label,
-        case decision
+        short_clusters_proposed.*,
+        case proposed_decision
             when 'carrier' then candidate_label
             when 'phone' then phone_candidate_label
             when 'project' then project_candidate_label
-        end as resolved_label,
+        end as proposed_label
+    from short_clusters_proposed
+),
+
+{#- decision: the proposed one, unless the client it would join states another industry in CRM
+    (industry_conflict). -#}
+short_clusters_decided as (
+    select
+        short_clusters_labelled.*,
+        case
+            when candidates_in_industry_conflict.candidate_label is not null
+                then 'industry_conflict'
+            else short_clusters_labelled.proposed_decision
+        end as decision
+    from short_clusters_labelled
+    left join candidates_in_industry_conflict
+        on short_clusters_labelled.cluster_label = candidates_in_industry_conflict.cluster_label
+        and short_clusters_labelled.proposed_label
+            = candidates_in_industry_conflict.candidate_label
+),
+
+short_clusters_resolved as (
+    select
+        cluster_label,
+        case when decision in ('carrier', 'phone', 'project') then proposed_label end
+            as resolved_label,
         case decision
             when 'carrier' then 'short_name'
             when 'phone' then 'short_name'
@@ -415,7 +496,7 @@ short_clusters_resolved as (
         end as resolved_rule,
         case
             when decision in ('both_tax_codes', 'group_name', 'carrier_place_unknown',
-                              'stem_known_elsewhere', 'several_carriers')
+                              'stem_known_elsewhere', 'several_carriers', 'industry_conflict')
                 then decision
         end as unplaced_reason,
         case
