@@ -251,13 +251,13 @@ candidates as (
         on stem_carriers.cluster_label = cluster_tax_codes.cluster_label
 ),
 
-{#- The industry sections the CRM records of the clusters in play state (their free text through
-    seed crm_industry_sections; text the seed does not map says nothing). A short name and a
+{#- The industry section each CRM record states (its free text through seed
+    crm_industry_sections; text the seed does not map says nothing). A short name and a
     carrier whose CRM records state sections and share none are two companies: the same
     company's CRM records carry the same industry, another company of the same 字号 and city
     (a collision that grows with the number of companies) another. -#}
-cluster_industries as (
-    select distinct
+record_industries as (
+    select
         records_clustered.cluster_label,
         crm_industry_sections.industry_section
     from records_clustered
@@ -266,7 +266,28 @@ cluster_industries as (
             = {{ dbt.concat(["'crm|clients|'", 'crm_clients.crm_id']) }}
     inner join crm_industry_sections
         on crm_clients.industry = crm_industry_sections.industry_text
-    where records_clustered.cluster_label in (
+),
+
+{#- Whether the deliveries' CRM industries are a company's own: the clusters the pair rules
+    formed (industry plays no part in them) holding two or more CRM records with a section
+    state one section, nearly always (the simulators: 0.998-1.000), where a CRM typing an
+    industry at random would not. Else the veto is off. -#}
+industry_agreement as (
+    select
+        count(*) as cluster_count,
+        avg(case when section_count = 1 then 1.0 else 0.0 end) as agreeing_share
+    from (
+        select cluster_label, count(distinct industry_section) as section_count
+        from record_industries
+        group by cluster_label
+        having count(*) >= 2
+    ) as clusters_with_industries
+),
+
+cluster_industries as (
+    select distinct cluster_label, industry_section
+    from record_industries
+    where cluster_label in (
         select cluster_label from candidates
         union all
         select candidate_label from candidates
@@ -282,6 +303,10 @@ candidates_in_industry_conflict as (
         on candidate_pairs.cluster_label = short_industries.cluster_label
     inner join cluster_industries as candidate_industries
         on candidate_pairs.candidate_label = candidate_industries.cluster_label
+    cross join industry_agreement
+    where industry_agreement.cluster_count >= {{ var('identity_industry_veto_min_clusters') }}
+      and industry_agreement.agreeing_share
+          >= {{ var('identity_industry_veto_min_agreement') }}
     group by candidate_pairs.cluster_label, candidate_pairs.candidate_label
     having max(case
         when short_industries.industry_section = candidate_industries.industry_section then 1
