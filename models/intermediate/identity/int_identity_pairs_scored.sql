@@ -15,8 +15,10 @@
       fuzzy_core    equal-length long cores one character apart in compatible regions, not two
                     different industry words, the side carrying the typo weakly supported (no
                     tax code; a single record or one department's records) and the other at
-                    least as well supported, the typo one character from no other name, and
-                    a side without region not known (by its exact core) only somewhere else
+                    least as well supported, its department (one keeping a record per
+                    customer) not holding the other name too, the typo one character from no
+                    other name, and a side without region not known (by its exact core) only
+                    somewhere else
     A bare short name is never linked here by name (not even to a full name whose core is the
     bare stem): int_identity_short_names_placed places short names with the only client
     carrying their stem. A record that does not say where it is (no region, or only a province) never
@@ -89,6 +91,11 @@ pairs_with_trust as (
 {#- How well a (core, region) is supported: a typo is rare, seen in one department's records,
     never the registry's name, and without a trusted tax code of its own; a real name recurs
     across departments or carries a tax code. -#}
+{#- Departments that keep one record per customer (var identity_customer_departments; a company
+    they hold twice is the exception): when such a department holds both names of a one-typo
+    pair, it holds two customers, not a typo of one (among many companies one-character
+    neighbours are common: docs/identity.md, rule 7). -#}
+{%- set customer_departments = var('identity_customer_departments') %}
 core_support as (
     select
         coalesce(records.name_core, '') as name_core,
@@ -96,6 +103,10 @@ core_support as (
         count(*) as record_count,
         count(distinct records.department) as department_count,
         sum(case when records.department = 'external' then 1 else 0 end) as registry_count,
+        {%- for department in customer_departments %}
+        sum(case when records.department = '{{ department }}' then 1 else 0 end)
+            as {{ department }}_record_count,
+        {%- endfor %}
         count(distinct case when untrusted.record_key is null then records.tax_code end)
             as tax_code_count,
         min(case when untrusted.record_key is null then records.tax_code end) as tax_code,
@@ -170,12 +181,20 @@ pairs_with_support as (
             and (support_a.record_count = 1 or support_a.department_count = 1)
             and (support_b.record_count >= support_a.record_count
                  or support_b.tax_code_count > 0 or support_b.department_count > 1)
+            {%- for department in customer_departments %}
+            and not (pairs_with_trust.department_a = '{{ department }}'
+                     and support_b.{{ department }}_record_count > 0)
+            {%- endfor %}
         ) as is_typo_side_a,
         (
             support_b.tax_code_count = 0 and support_b.registry_count = 0
             and (support_b.record_count = 1 or support_b.department_count = 1)
             and (support_a.record_count >= support_b.record_count
                  or support_a.tax_code_count > 0 or support_a.department_count > 1)
+            {%- for department in customer_departments %}
+            and not (pairs_with_trust.department_b = '{{ department }}'
+                     and support_a.{{ department }}_record_count > 0)
+            {%- endfor %}
         ) as is_typo_side_b
     from pairs_with_trust
     {#- a record delivered without a name has the core '' here (it must keep its pairs) #}
