@@ -175,7 +175,8 @@ pairs_with_support as (
         {#- Both names carry trusted tax codes of their own: two registered companies, so a
             one-typo pair of them is not even left to a steward (fuzzy_unconfirmed). -#}
         (support_a.tax_code_count > 0 and support_b.tax_code_count > 0) as is_both_names_coded,
-        {#- The side that may carry a typo: weakly supported (fuzzy_pairs below). -#}
+        {#- The side that may carry a typo: weakly supported (fuzzy_pairs below), and not in a
+            customer department that holds the other name too (two of its customers). -#}
         (
             support_a.tax_code_count = 0 and support_a.registry_count = 0
             and (support_a.record_count = 1 or support_a.department_count = 1)
