@@ -9,7 +9,9 @@
       exact_name    same name core, same region (or both none), same legal-form family
       core_region   same core, compatible regions (one unknown, or a province and its city),
                     compatible legal forms, no tax code contradicting the other name's codes
-      former_name   one record's core is a former name of the other (a registry entry)
+      former_name   one record's core is a former name of the other (a registry entry), and
+                    the name's own records carry no tax code against the entry's (a former
+                    name another company took)
       phone         same unshared phone, compatible region, cores equal or one typo apart
                     (neither a bare short name: a group's members share stem and switchboard)
       fuzzy_core    equal-length long cores one character apart in compatible regions, not two
@@ -366,7 +368,7 @@ pairs_ruled as (
                 and not is_name_tax_conflict and not is_name_shared
                 then 'core_region'
             when is_former_name and not is_region_conflict and not is_tax_code_conflict
-                and not is_place_ambiguous
+                and not is_place_ambiguous and not is_name_tax_conflict
                 then 'former_name'
             when is_same_phone and not is_region_conflict and not is_tax_code_conflict
                 and not is_industry_conflict and not is_legal_form_conflict
