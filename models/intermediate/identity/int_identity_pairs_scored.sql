@@ -6,7 +6,9 @@
                     or same region and one of them a bare short name)
       tax_code      same organisation code through a repaired USCC or a legacy tax number, and
                     the names agree
-      exact_name    same name core, same region (or both none), same legal-form family
+      exact_name    same name core, same region (or both none), same legal-form family, and
+                    not a record typed with its company's former name that another company
+                    now carries (linked by that name only to records carrying its code)
       core_region   same core, compatible regions (one unknown, or a province and its city),
                     compatible legal forms, no tax code contradicting the other name's codes
       former_name   one record's core is a former name of the other (a registry entry), and
@@ -148,6 +150,39 @@ name_established_codes as (
     group by name_core, region_key
 ),
 
+{#- A record typed with a name that is now another company's: a former name of its company
+    (its trusted code ties it, by names that agree, to a record of another name) that another
+    registered company of the city carries (the name has an established code, and the record's
+    code is not established for it). It links by that name only to records carrying its code:
+    exact_name and core_region would join its company to the name's present holder. -#}
+code_tied_elsewhere as (
+    select record_key_a as record_key
+    from pairs_with_trust
+    where is_same_tax_code and is_name_agreeing
+      and trusted_tax_code_a is not null and core_a <> core_b
+    union
+    select record_key_b as record_key
+    from pairs_with_trust
+    where is_same_tax_code and is_name_agreeing
+      and trusted_tax_code_b is not null and core_a <> core_b
+),
+
+records_with_taken_name as (
+    select records.record_key, records.tax_code
+    from code_tied_elsewhere
+    inner join records
+        on code_tied_elsewhere.record_key = records.record_key
+    inner join name_established_codes
+        on records.name_core = name_established_codes.name_core
+        and coalesce(records.region_key, '') = name_established_codes.region_key
+    left join name_tax_codes as own_code
+        on records.name_core = own_code.name_core
+        and coalesce(records.region_key, '') = own_code.region_key
+        and records.tax_code = own_code.tax_code
+        and (own_code.record_count >= 2 or own_code.registry_count > 0)
+    where own_code.tax_code is null
+),
+
 {#- A name (core in a region) stands for the registered companies whose trusted tax codes its
     records carry. Two records linked by name must not contradict that: a record whose trusted
     code is none of the other name's codes belongs to another company (a brand in two cities
@@ -170,6 +205,14 @@ pairs_with_support as (
         ) as is_name_tax_conflict,
         coalesce(established_a.established_code_count >= 2
                  or established_b.established_code_count >= 2, false) as is_name_shared,
+        {#- one side typed with a name now another company's, the other not carrying its code -#}
+        coalesce(
+            (taken_a.record_key is not null
+                and coalesce(pairs_with_trust.tax_code_b, '') <> taken_a.tax_code)
+            or (taken_b.record_key is not null
+                and coalesce(pairs_with_trust.tax_code_a, '') <> taken_b.tax_code),
+            false
+        ) as is_taken_name,
         {#- The shared USCC is established for both names (two records or the registry's
             entry each): a company renamed, not a code copied from the wrong row. -#}
         (renamed_a.tax_code is not null and renamed_b.tax_code is not null)
@@ -213,6 +256,10 @@ pairs_with_support as (
     left join name_established_codes as established_b
         on pairs_with_trust.core_b = established_b.name_core
         and pairs_with_trust.region_key_b = established_b.region_key
+    left join records_with_taken_name as taken_a
+        on pairs_with_trust.record_key_a = taken_a.record_key
+    left join records_with_taken_name as taken_b
+        on pairs_with_trust.record_key_b = taken_b.record_key
     left join name_tax_codes as renamed_a
         on pairs_with_trust.is_same_uscc
         and pairs_with_trust.core_a = renamed_a.name_core
@@ -360,12 +407,12 @@ pairs_ruled as (
                 then 'tax_code'
             when is_same_core and is_same_region and not is_legal_form_conflict
                 and not is_both_short_names and not is_one_short_name
-                and not is_place_ambiguous and not is_name_shared
+                and not is_place_ambiguous and not is_name_shared and not is_taken_name
                 then 'exact_name'
             when is_same_core and not is_region_conflict and not is_legal_form_conflict
                 and not is_tax_code_conflict and not is_both_short_names
                 and not is_one_short_name and not is_place_ambiguous
-                and not is_name_tax_conflict and not is_name_shared
+                and not is_name_tax_conflict and not is_name_shared and not is_taken_name
                 then 'core_region'
             when is_former_name and not is_region_conflict and not is_tax_code_conflict
                 and not is_place_ambiguous and not is_name_tax_conflict
