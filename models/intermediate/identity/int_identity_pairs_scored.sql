@@ -92,35 +92,6 @@ pairs_with_trust as (
         on pairs_with_agreement.record_key_b = untrusted_b.record_key
 ),
 
-{#- How well a (core, region) is supported: a typo is rare, seen in one department's records,
-    never the registry's name, and without a trusted tax code of its own; a real name recurs
-    across departments or carries a tax code. -#}
-{#- Departments that keep one record per customer (var identity_customer_departments; a company
-    they hold twice is the exception): when such a department holds both names of a one-typo
-    pair, it holds two customers, not a typo of one (among many companies one-character
-    neighbours are common: docs/identity.md, rule 7). -#}
-{%- set customer_departments = var('identity_customer_departments') %}
-core_support as (
-    select
-        coalesce(records.name_core, '') as name_core,
-        coalesce(records.region_key, '') as region_key,
-        count(*) as record_count,
-        count(distinct records.department) as department_count,
-        sum(case when records.department = 'external' then 1 else 0 end) as registry_count,
-        {%- for department in customer_departments %}
-        sum(case when records.department = '{{ department }}' then 1 else 0 end)
-            as {{ department }}_record_count,
-        {%- endfor %}
-        count(distinct case when untrusted.record_key is null then records.tax_code end)
-            as tax_code_count,
-        min(case when untrusted.record_key is null then records.tax_code end) as tax_code,
-        max(case when untrusted.record_key is null then records.tax_code end) as max_tax_code
-    from records
-    left join untrusted_tax_codes as untrusted
-        on records.record_key = untrusted.record_key
-    group by coalesce(records.name_core, ''), coalesce(records.region_key, '')
-),
-
 {#- A trusted tax code is established for a name (core in a region) when two of the name's
     records carry it or the registry's own entry does: a registered company of that name. A
     code on a single record may be copied from the wrong row; two established codes mean two
@@ -181,6 +152,40 @@ records_with_taken_name as (
         and records.tax_code = own_code.tax_code
         and (own_code.record_count >= 2 or own_code.registry_count > 0)
     where own_code.tax_code is null
+),
+
+{#- How well a (core, region) is supported: a typo is rare, seen in one department's records,
+    never the registry's name, and without a trusted tax code of its own; a real name recurs
+    across departments or carries a tax code. -#}
+{#- Departments that keep one record per customer (var identity_customer_departments; a company
+    they hold twice is the exception): when such a department holds both names of a one-typo
+    pair, it holds two customers, not a typo of one (among many companies one-character
+    neighbours are common: docs/identity.md, rule 7). -#}
+{%- set customer_departments = var('identity_customer_departments') %}
+core_support as (
+    select
+        coalesce(records.name_core, '') as name_core,
+        coalesce(records.region_key, '') as region_key,
+        count(*) as record_count,
+        count(distinct records.department) as department_count,
+        sum(case when records.department = 'external' then 1 else 0 end) as registry_count,
+        {%- for department in customer_departments %}
+        sum(case when records.department = '{{ department }}' then 1 else 0 end)
+            as {{ department }}_record_count,
+        {%- endfor %}
+        count(distinct case when untrusted.record_key is null and taken.record_key is null
+            then records.tax_code end) as tax_code_count,
+        min(case when untrusted.record_key is null and taken.record_key is null
+            then records.tax_code end) as tax_code,
+        max(case when untrusted.record_key is null and taken.record_key is null
+            then records.tax_code end) as max_tax_code
+    from records
+    left join untrusted_tax_codes as untrusted
+        on records.record_key = untrusted.record_key
+    {#- a record typed with a name now another company's carries its own company's code #}
+    left join records_with_taken_name as taken
+        on records.record_key = taken.record_key
+    group by coalesce(records.name_core, ''), coalesce(records.region_key, '')
 ),
 
 {#- A name (core in a region) stands for the registered companies whose trusted tax codes its
