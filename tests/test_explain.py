@@ -270,6 +270,40 @@ def test_a_typo_the_rules_left_open_says_why(home: Path, build: Path, capsys) ->
     assert "a source record is department:record_id" in capsys.readouterr().err
 
 
+def test_one_name_not_linked_by_it_says_why(home: Path, build: Path, capsys) -> None:
+    """Two records of one name and place that no name rule linked: `--vs` names the flags the
+    rules set (a name two companies carry, a name now another company's, a tax code against
+    the name), and says nothing of them for a build before the flags."""
+    with duckdb.connect(str(build)) as con:
+        con.execute("""update intermediate.int_identity_pairs_decided
+            set match_rule = 'no_match', is_match = false, match_score = 0.0,
+                rule_match_rule = 'no_match'""")
+        con.execute("insert into seeds.identity_match_rules values ('no_match', false)")
+
+    def vs() -> str:
+        assert cli_main(["client", "crm:CRM000001", "--vs", "finance:F0000001"]) == 0
+        return capsys.readouterr().out
+
+    assert "not linked by it" not in vs()
+    with duckdb.connect(str(build)) as con:
+        for column in ("is_name_shared", "is_taken_name", "is_name_tax_conflict"):
+            con.execute("alter table intermediate.int_identity_pairs_decided "
+                        f"add column {column} boolean default false")
+        con.execute("update intermediate.int_identity_pairs_decided set is_taken_name = true")
+    out = vs()
+    assert "Pair compared: rule no_match (not a match; core similarity 1.00)" in out
+    assert ("one name, not linked by it (rules exact_name, core_region): one side is typed with "
+            "a name now another company's: its tax code ties it to its company's present "
+            "name, and another company's code is established for this name (rule 3) "
+            "(docs/identity.md)") in out
+    assert "two registered companies carry" not in out
+    with duckdb.connect(str(build)) as con:
+        con.execute("update intermediate.int_identity_pairs_decided "
+                    "set is_taken_name = false, is_name_shared = true")
+    out = vs()
+    assert "two registered companies carry this name" in out and "rule 3" not in out
+
+
 def test_a_short_name_shows_where_the_placement_put_it(home: Path, build: Path,
                                                     capsys) -> None:
     """A bare short name is never compared by name: `--vs` says where the placement of short

@@ -360,7 +360,8 @@ def explain_pair(explainer: Explainer, first: str, second: str) -> str:
                        if matched else "not a match")
             lines.append(f"Pair compared: rule {r.rule_match_rule} ({verdict}; core similarity "
                          f"{r.core_similarity:.2f})")
-            lines += _comparison(build, low, high, matched=matched, typo=_typo_flag(r))
+            lines += _comparison(build, low, high, matched=matched, typo=_typo_flag(r),
+                                 name_flags=_same_name_flags(r))
         else:
             shared = build.execute(
                 "select a.block_type, a.block_value from "
@@ -512,8 +513,27 @@ TYPO_NOT_TAKEN = {
 }
 
 
+# Why two records of one name (core) were not linked by it, by the rules' flags
+# (int_identity_pairs_decided; a build before them has none of these columns).
+SAME_NAME_NOT_LINKED = (
+    ("is_name_shared", "two registered companies carry this name (two established tax codes), "
+                       "so no record links to it by name"),
+    ("is_taken_name", "one side is typed with a name now another company's: its tax code ties "
+                      "it to its company's present name, and another company's code is "
+                      "established for this name (rule 3)"),
+    ("is_name_tax_conflict", "a tax code on one side is none of the other name's codes, or a "
+                             "side without code faces a name carrying two (rule 4)"),
+)
+
+
+def _same_name_flags(pair: Any) -> list[str]:
+    """The reasons the rules flagged for not linking a pair by its name."""
+    return [text for column, text in SAME_NAME_NOT_LINKED if _is_true(pair.get(column))]
+
+
 def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
-                matched: bool, typo: str | None = None) -> list[str]:
+                matched: bool, typo: str | None = None,
+                name_flags: Sequence[str] = ()) -> list[str]:
     try:
         found = build.execute("select * from intermediate.int_identity_pairs_compared "
                               "where record_key_a = ? and record_key_b = ?", [low, high]).df()
@@ -536,6 +556,9 @@ def _comparison(build: duckdb.DuckDBPyConnection, low: str, high: str,
             and not bool(row.get("is_region_conflict")):
         lines.append("    one typo apart, not taken for a typo (rule fuzzy_core): "
                      f"{TYPO_NOT_TAKEN[typo]} (docs/identity.md, rule 7)")
+    if not matched and bool(row.get("is_same_core")) and name_flags:
+        lines.append("    one name, not linked by it (rules exact_name, core_region): "
+                     + "; ".join(name_flags) + " (docs/identity.md)")
     return lines
 
 

@@ -78,7 +78,10 @@ pairs_decided as (
         pairs.core_similarity,
         pairs.is_tax_code_conflict,
         pairs.is_typo_unconfirmed,
-        pairs.is_typo_both_established
+        pairs.is_typo_both_established,
+        pairs.is_name_shared,
+        pairs.is_taken_name,
+        pairs.is_name_tax_conflict
     from pairs
     full outer join decisions
         on pairs.record_key_a = decisions.record_key_a

@@ -466,7 +466,11 @@ pairs_scored as (
             as is_typo_unconfirmed,
         (pairs_ruled.match_rule = 'no_match' and pairs_ruled.is_typo_candidate
             and not coalesce(pairs_ruled.is_typo_side_a or pairs_ruled.is_typo_side_b, false))
-            as is_typo_both_established
+            as is_typo_both_established,
+        {#- what kept a pair of one name (core) from the name rules, for `tiering client --vs` #}
+        pairs_ruled.is_name_shared,
+        pairs_ruled.is_taken_name,
+        coalesce(pairs_ruled.is_name_tax_conflict, false) as is_name_tax_conflict
     from pairs_ruled
     inner join match_rules
         on pairs_ruled.match_rule = match_rules.match_rule
