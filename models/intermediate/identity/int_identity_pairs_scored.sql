@@ -18,7 +18,8 @@
                     (neither a bare short name: a group's members share stem and switchboard)
       fuzzy_core    equal-length long cores one character apart in compatible regions, not two
                     different industry words, the side carrying the typo weakly supported (no
-                    tax code; a single record or one department's records) and the other at
+                    tax code; a single record or one department's records, at most
+                    var identity_typo_max_records of them) and the other at
                     least as well supported, its department (one keeping a record per
                     customer) not holding the other name too, the typo one character from no
                     other name, and a side without region not known (by its exact core) only
@@ -225,11 +226,13 @@ pairs_with_support as (
         {#- Both names carry trusted tax codes of their own: two registered companies, so a
             one-typo pair of them is not even left to a steward (fuzzy_unconfirmed). -#}
         (support_a.tax_code_count > 0 and support_b.tax_code_count > 0) as is_both_names_coded,
-        {#- The side that may carry a typo: weakly supported (fuzzy_pairs below), and not in a
+        {#- The side that may carry a typo: weakly supported (fuzzy_pairs below), typed alike
+            on few records (a name on more is a company's name, not a slip), and not in a
             customer department that holds the other name too (two of its customers). -#}
         (
             support_a.tax_code_count = 0 and support_a.registry_count = 0
             and (support_a.record_count = 1 or support_a.department_count = 1)
+            and support_a.record_count <= {{ var('identity_typo_max_records') }}
             and (support_b.record_count >= support_a.record_count
                  or support_b.tax_code_count > 0 or support_b.department_count > 1)
             {%- for department in customer_departments %}
@@ -240,6 +243,7 @@ pairs_with_support as (
         (
             support_b.tax_code_count = 0 and support_b.registry_count = 0
             and (support_b.record_count = 1 or support_b.department_count = 1)
+            and support_b.record_count <= {{ var('identity_typo_max_records') }}
             and (support_a.record_count >= support_b.record_count
                  or support_a.tax_code_count > 0 or support_a.department_count > 1)
             {%- for department in customer_departments %}
