@@ -253,9 +253,9 @@ def test_a_typo_the_rules_left_open_says_why(home: Path, build: Path, capsys) ->
                     "is_typo_both_established = true")
     out = vs()
     assert ("one typo apart, not taken for a typo (rule fuzzy_core): both names are established "
-            "(a tax code, the registry, or several departments), or one department that keeps "
-            "a record per customer holds both (two customers): neither looks like a typo; "
-            "left to a data steward") in out
+            "(a tax code, the registry, several departments, or more records than a slip "
+            "makes), or one department that keeps a record per customer holds both (two "
+            "customers): neither looks like a typo; left to a data steward") in out
     with duckdb.connect(str(build)) as con:
         con.execute("update intermediate.int_identity_pairs_decided "
                     "set is_typo_both_established = false")

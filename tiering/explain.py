@@ -501,15 +501,16 @@ def _is_true(value: Any) -> bool:
 
 # Why the typo rule (fuzzy_core) did not take a pair one character apart, by the rules' flag.
 TYPO_NOT_TAKEN = {
-    "established": "both names are established (a tax code, the registry, or several "
-                   "departments), or one department that keeps a record per customer holds "
-                   "both (two customers): neither looks like a typo; left to a data steward",
+    "established": "both names are established (a tax code, the registry, several "
+                   "departments, or more records than a slip makes), or one department that "
+                   "keeps a record per customer holds both (two customers): neither looks like "
+                   "a typo; left to a data steward",
     "unconfirmed": "the typo would sit one character from two names, or the supposed typo is "
                    "the better-supported name; left to a data steward",
-    None: "both names are established (a tax code, the registry, or several departments), one "
-          "department that keeps a record per customer holds both, the typo would sit one "
-          "character from two names, a core is short, or a side without region is known "
-          "elsewhere",
+    None: "both names are established (a tax code, the registry, several departments, or more "
+          "records than a slip makes), one department that keeps a record per customer holds "
+          "both, the typo would sit one character from two names, a core is short, or a side "
+          "without region is known elsewhere",
 }
 
 

@@ -24,7 +24,8 @@
                               supported than the other), unless each name carries a tax code
                               of its own (two registered companies)
       5 one_typo_apart_established  the same, both names established (a tax code, the
-                              registry or several departments: neither looks like a typo):
+                              registry, several departments or more records than
+                              identity_typo_max_records: neither looks like a typo):
                               where names are dense, mostly two companies
     Measured on an independent delivery (docs/identity.md, "Data stewards' review queue"): most
     reason-1 pairs are one company, about half of the reason-2 pairs (one of a record's two
