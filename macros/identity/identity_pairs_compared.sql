@@ -145,7 +145,10 @@ pairs_with_records as (
             as is_same_known_region,
         coalesce(placed_a.is_place_ambiguous or placed_b.is_place_ambiguous, false)
             as is_place_ambiguous,
-        coalesce(a.name_legal_family <> b.name_legal_family, false) as is_legal_form_conflict,
+        {#- another family, or a joint-stock company against a limited-liability one spelled
+            out (identity_legal_kind) -#}
+        coalesce(a.name_legal_family <> b.name_legal_family, false)
+            or coalesce(a.name_legal_kind <> b.name_legal_kind, false) as is_legal_form_conflict,
         coalesce(a.name_core = b.name_core, false) as is_same_core,
         {#- Two recognised industry words differ unless one ends the other (新材料 / 材料: the
             extra character then belongs to the other name's stem). -#}

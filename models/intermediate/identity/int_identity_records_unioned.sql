@@ -67,6 +67,7 @@ regions as (select * from {{ ref('regions') }}),
             as is_group_name,
         {{ e.name }}_region as name_region,
         {{ identity_legal_family(e.name ~ '_legal_form') }} as name_legal_family,
+        {{ identity_legal_kind(e.name ~ '_legal_form') }} as name_legal_kind,
         {% if e.uscc -%}
         case when uscc_status = 'valid' then uscc end as uscc,
         uscc as uscc_clean,
