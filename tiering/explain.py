@@ -478,7 +478,7 @@ def _short_name_placement(build: duckdb.DuckDBPyConnection, key: str) -> list[st
 COMPARISONS = (("is_same_core", "same name core"), ("core_edit_distance", "core edit distance"),
                ("is_same_region", "same region"), ("is_region_conflict", "conflicting regions"),
                ("is_place_ambiguous", "a side without region whose core two places carry"),
-               ("is_legal_form_conflict", "different legal-form families"),
+               ("is_legal_form_conflict", "conflicting legal forms"),
                ("is_industry_conflict", "different industry words"),
                ("is_same_tax_code", "same tax code"), ("is_same_uscc", "same USCC"),
                ("is_name_agreeing", "names agree enough for a shared code"),
