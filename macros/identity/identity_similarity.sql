@@ -36,8 +36,18 @@
 {%- endmacro %}
 
 {#- Family of a legal form. Departments type 有限公司 / 有限责任公司 interchangeably and drop
-    股份 / 集团 (…股份有限公司 entered as …有限公司), so these are one family: a legal form never
-    tells two such companies apart. Other forms (合伙企业, 分公司 ...) keep their own family. -#}
+    股份 / 集团 (…股份有限公司 entered as …有限公司), so these are one family: within it only the
+    company type spelled out tells two companies apart (identity_legal_kind). Other forms
+    (合伙企业, 分公司 ...) keep their own family. -#}
+{% macro identity_legal_family(legal_form) -%}
+    case
+        when {{ legal_form }} in ('有限公司', '有限责任公司', '股份有限公司', '集团有限公司',
+                                  '集团股份有限公司', '责任有限公司')
+            then '有限公司'
+        else {{ legal_form }}
+    end
+{%- endmacro %}
+
 {#- Which of the two company types of the Company Law a legal form states outright: a
     joint-stock company (股份有限公司, 集团股份有限公司) or a limited-liability one spelled out
     (有限责任公司). Departments drop 股份 (…有限公司), but do not spell a joint-stock company as
@@ -47,15 +57,6 @@
         when {{ legal_form }} like '%股份有限公司' then 'joint_stock'
         when {{ legal_form }} like '%有限责任公司' or {{ legal_form }} like '%责任有限公司'
             then 'limited_liability'
-    end
-{%- endmacro %}
-
-{% macro identity_legal_family(legal_form) -%}
-    case
-        when {{ legal_form }} in ('有限公司', '有限责任公司', '股份有限公司', '集团有限公司',
-                                  '集团股份有限公司', '责任有限公司')
-            then '有限公司'
-        else {{ legal_form }}
     end
 {%- endmacro %}
 

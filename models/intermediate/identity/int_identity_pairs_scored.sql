@@ -6,7 +6,8 @@
                     or same region and one of them a bare short name)
       tax_code      same organisation code through a repaired USCC or a legacy tax number, and
                     the names agree
-      exact_name    same name core, same region (or both none), same legal-form family, and
+      exact_name    same name core, same region (or both none), same legal-form family (a
+                    joint-stock company is not one typed 有限责任公司: identity_legal_kind), and
                     not a record typed with its company's former name that another company
                     now carries (linked by that name only to records carrying its code)
       core_region   same core, compatible regions (one unknown, or a province and its city),
