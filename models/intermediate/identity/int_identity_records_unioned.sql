@@ -160,7 +160,19 @@ records_with_tax_code as (
             when records_unioned.uscc_status = 'legacy_tax_id'
                 and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
                 then 'legacy_tax_id'
-        end as tax_code_source
+        end as tax_code_source,
+        {#- Where the code was issued: a USCC's characters 3-8 and a legacy number's first six
+            are the registering authority's administrative division (GB 32100-2015, GB/T 2260);
+            the first four of them name its city. -#}
+        case
+            when records_unioned.uscc_status = 'valid'
+                then substr(records_unioned.uscc_clean, 3, 4)
+            when codes_repaired.uscc_repaired is not null
+                then substr(codes_repaired.uscc_repaired, 3, 4)
+            when records_unioned.uscc_status = 'legacy_tax_id'
+                and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
+                then substr(records_unioned.uscc_clean, 1, 4)
+        end as tax_code_division
     from records_unioned
     left join codes_repaired
         on records_unioned.uscc_clean = codes_repaired.uscc_clean
