@@ -7,9 +7,10 @@
       tax_code      same organisation code through a repaired USCC or a legacy tax number, and
                     the names agree
       exact_name    same name core, same region (or both none), same legal-form family (a
-                    joint-stock company is not one typed 有限责任公司: identity_legal_kind), and
-                    not a record typed with its company's former name that another company
-                    now carries (linked by that name only to records carrying its code)
+                    joint-stock company is not one typed 有限责任公司: identity_legal_kind), no
+                    conflicting trusted tax codes (two companies typed alike), and not a record
+                    typed with its company's former name that another company now carries
+                    (linked by that name only to records carrying its code)
       core_region   same core, compatible regions (one unknown, or a province and its city),
                     compatible legal forms, no tax code contradicting the other name's codes
       former_name   one record's core is a former name of the other (a registry entry), and
@@ -30,7 +31,8 @@
     carrying their stem. A record that does not say where it is (no region, or only a province) never
     links by name when its core is known in two places (one brand in two cities). A tax code
     conflicts only when it is trusted: a code whose record's name agrees with none of the code's
-    other holders (copied from the wrong row) is not trusted, unless it is the registry's own.
+    other holders, or that was issued in another city than the record's (both: copied from the
+    wrong row), is not trusted, unless it is the registry's own.
     Never a match: conflicting regions (same brand in two cities) except by tax code, and
     different cores (parent and subsidiary: a different industry word after a shared stem). 
 
@@ -69,12 +71,84 @@ tax_code_holders as (
     where is_same_tax_code
 ),
 
+{#- A tax code also names where it was issued (records.tax_code_division: the registering
+    authority's division, its city). Which city a division stands for is learnt from the
+    registry, whose own code and registered name are authoritative: a division at least
+    identity_division_min_entries entries carry, at least identity_division_min_agreement of
+    them stating one city. The check runs only when the registry shows that codes carry their
+    place: over the entries of such divisions (at least identity_division_check_min_entries),
+    that share agree with their division's city; deliveries whose codes do not encode it (or
+    encode it otherwise) turn it off. -#}
+registry_divisions as (
+    select
+        tax_code_division,
+        region_key,
+        region_province,
+        count(*) as entry_count
+    from records
+    where department = 'external'
+      and tax_code_division is not null
+      and region_key is not null
+      and region_province is not null
+    group by tax_code_division, region_key, region_province
+),
+
+division_totals as (
+    select
+        tax_code_division,
+        sum(entry_count) as entry_count,
+        max(entry_count) as top_entry_count
+    from registry_divisions
+    group by tax_code_division
+    having sum(entry_count) >= {{ var('identity_division_min_entries') }}
+),
+
+division_check as (
+    select
+        sum(entry_count) as entry_count,
+        sum(top_entry_count) as agreeing_count
+    from division_totals
+),
+
+division_places as (
+    select
+        registry_divisions.tax_code_division,
+        registry_divisions.region_key,
+        registry_divisions.region_province
+    from registry_divisions
+    inner join division_totals
+        on registry_divisions.tax_code_division = division_totals.tax_code_division
+        and registry_divisions.entry_count = division_totals.top_entry_count
+    cross join division_check
+    where division_totals.top_entry_count
+        >= {{ var('identity_division_min_agreement') }} * division_totals.entry_count
+      and division_check.entry_count >= {{ var('identity_division_check_min_entries') }}
+      and division_check.agreeing_count
+        >= {{ var('identity_division_min_agreement') }} * division_check.entry_count
+),
+
+{#- A code issued in a city the record's name (or own city) conflicts with is another company's,
+    copied from the wrong row, even where none of that company's records was delivered. -#}
+misplaced_tax_codes as (
+    select records.record_key
+    from records
+    inner join division_places
+        on records.tax_code_division = division_places.tax_code_division
+    where records.department <> 'external'
+      and records.region_province is not null
+      and {{ identity_regions_conflict(
+            'records.region_key', 'records.region_province',
+            'division_places.region_key', 'division_places.region_province') }}
+),
+
 untrusted_tax_codes as (
     select record_key
     from tax_code_holders
     where department <> 'external'
     group by record_key
     having max(case when is_name_agreeing then 1 else 0 end) = 0
+    union
+    select record_key from misplaced_tax_codes
 ),
 
 pairs_with_trust as (
@@ -418,6 +492,7 @@ pairs_ruled as (
             when is_same_core and is_same_region and not is_legal_form_conflict
                 and not is_both_short_names and not is_one_short_name
                 and not is_place_ambiguous and not is_name_shared and not is_taken_name
+                and not is_tax_code_conflict
                 then 'exact_name'
             when is_same_core and not is_region_conflict and not is_legal_form_conflict
                 and not is_tax_code_conflict and not is_both_short_names
