@@ -154,6 +154,7 @@ DATE_CASES = {
     "45356": "2024-03-05",
     "2024-02-30": None,
     "soon": None,
+    "\t2024/3/5": "2024-03-05",  # Excel's "keep as text" tab before the date
 }
 CLIENT_NAMES = {  # raw -> (core, region, legal form, branch)
     "中鼎经纬（北京）实业发展有限公司": ("中鼎经纬实业发展", "北京", "有限公司", None),
@@ -178,6 +179,9 @@ CLIENT_NAMES = {  # raw -> (core, region, legal form, branch)
     # 乾 is a simplified character too (乾元, 乾坤); 傢俱 is 家具 in traditional characters
     "乾元（上海）置业有限公司": ("乾元置业", "上海", "有限公司", None),
     "洛陽八方傢俱有限公司": ("八方家具", "洛阳", "有限公司", None),
+    # a no-break space inside, a tab before, a zero-width space after: white space all the same
+    "上海华信\u00a0致远物流有限公司": ("华信致远物流", "上海", "有限公司", None),
+    "\t华信致远物流有限公司\u200b": ("华信致远物流", None, "有限公司", None),
 }
 
 

@@ -3,7 +3,7 @@
 Two maps, each a pair of equally long strings for `translate(text, from, to)`:
 
 - width: full-width ASCII forms (U+FF01..U+FF5E) and the ideographic space (U+3000) to their
-  half-width forms, plus the bracket forms NFKC leaves alone (【】〔〕〖〗［］ and the full-width
+  half-width forms, tabs, no-break, typographic and zero-width spaces to a space, plus the bracket forms NFKC leaves alone (【】〔〕〖〗［］ and the full-width
   ones) to `(` and `)`;
 - t2s: traditional to simplified Chinese, one character to one character, taken from the
   single-character table of opencc-python-reimplemented (TSCharacters.txt, first candidate;
@@ -45,6 +45,12 @@ def width_map() -> dict[str, str]:
     """Full-width to half-width, ideographic space to space, every bracket form to ()."""
     mapping = {chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}
     mapping["\u3000"] = " "
+    # Other white space an export leaves in a value: a tab (Excel's "keep as text" guard before
+    # a date or a code), the no-break and typographic spaces, and the zero-width characters a
+    # copy from a web page or a word processor carries. Mapped to a space, they are trimmed at
+    # the ends and removed inside names and codes as a space is.
+    for code in (0x09, 0xA0, *range(0x2000, 0x200E), 0x202F, 0x205F, 0x2060, 0xFEFF):
+        mapping[chr(code)] = " "
     mapping.update(BRACKETS)
     return {k: v for k, v in sorted(mapping.items()) if k != v and _safe(k) and _safe(v)}
 
