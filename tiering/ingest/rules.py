@@ -3,7 +3,7 @@
 Ingestion checks only what makes a row unusable: a key column missing, the column naming the
 record it belongs to missing (a receipt's customer, an event's credit profile), a numeric field
 that is not a number (thousands separators allowed), a date field in none of the contract's
-formats. Coded fields and valid-typed impossible values (future dates, negative balances) are
+formats or naming no day of the calendar (2025/02/30). Coded fields and valid-typed impossible values (future dates, negative balances) are
 left to staging, which flags them. Whatever staging's parsers read (macros/cleaning/numbers.sql, dates.sql) must
 pass here too: values failing the plain pattern are checked again after NFKC folding (full-width
 digits and separators) with a currency sign, a unit word or accounting brackets allowed.
@@ -92,6 +92,31 @@ def _fails(values: pa.ChunkedArray, pattern: str, lenient: str) -> pa.ChunkedArr
     return pa.chunked_array([mask])
 
 
+_DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_YMD_PATTERNS = (r"^\s*(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})",
+                 r"^\s*(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})\s*$")
+
+
+def _impossible_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """True where a value has a date's form but names no day of the calendar (2025/02/30,
+    2023-02-29, 20250431): staging's parse_date would read it as no date at all, and the row
+    would lose its date without a trace."""
+    mask = np.zeros(len(values), dtype=bool)
+    for pattern in _YMD_PATTERNS:
+        parts = pc.extract_regex(values, pattern)
+        found = pc.fill_null(pc.is_valid(parts), False).to_numpy(zero_copy_only=False)
+        if not found.any():
+            continue
+        index = np.flatnonzero(found)
+        taken = pc.take(parts, pa.array(index))
+        year, month, day = (pc.cast(pc.struct_field(taken, [i]), pa.int64()).to_numpy()
+                            for i in range(3))
+        leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+        days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] - ((month == 2) & ~leap)
+        mask[index[(month < 1) | (month > 12) | (day < 1) | (day > days)]] = True
+    return pa.chunked_array([mask])
+
+
 def number_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The number in each text (float64), NULL where there is none: the values ingestion lets
     through as numbers, read the way staging's `parse_number` reads them (unit words ignored).
@@ -134,7 +159,10 @@ def invalid_rows(table: pa.Table, entity: Entity) -> tuple[np.ndarray, list[tupl
             ("date", DATES.get(key, ()), DATE_PATTERN, DATE_PATTERN)):
         for column in columns:
             if column in table.column_names:
-                checks.append((column, _fails(table.column(column), pattern, lenient), kind))
+                bad = _fails(table.column(column), pattern, lenient)
+                if kind == "date":
+                    bad = pc.or_(bad, _impossible_dates(table.column(column)))
+                checks.append((column, bad, kind))
     blank_checks("reference", entity.references)  # last: a broken value names itself first
     if not checks or table.num_rows == 0:
         return np.empty(0, dtype=np.int64), []
