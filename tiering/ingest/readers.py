@@ -186,9 +186,13 @@ def _parse_with_fallback(path: Path, encoding: str, parse) -> tuple[Decoded, pa.
 
 
 def _csv_header(data: bytes) -> list[str]:
-    end = data.find(b"\n")
-    first = (data if end < 0 else data[:end]).decode("utf-8").rstrip("\r")
-    names = [name.strip() for name in next(csv.reader([first]), [])]
+    # the first line ends at LF, CRLF or a lone CR (a CSV saved by Excel for Mac: CR only)
+    end = re.search(rb"[\r\n]", data)
+    first = (data if end is None else data[:end.start()]).decode("utf-8")
+    try:
+        names = [name.strip() for name in next(csv.reader([first]), [])]
+    except csv.Error as exc:
+        raise FileRejected(f"header row cannot be parsed: {exc}") from None
     if not names or names == [""]:
         raise FileRejected("has no header row")
     # a column without a name (a delimiter at the end of every line, as some exports write)
@@ -427,6 +431,8 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
         elif pa.types.is_timestamp(kind) and kind.tz is not None:
             selects.append(f"cast(timezone('{BEIJING}', {quoted}) as varchar) || '+08:00' "
                            f"as {quoted}")
+        elif _is_binary(kind):
+            selects.append(quoted)  # bytes: decoded as UTF-8 text below
         else:
             selects.append(f"cast({quoted} as varchar) as {quoted}")
     try:
@@ -441,7 +447,18 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
         con.close()
     rows = table.column("__row_number").to_numpy().astype(np.int64)
     table = table.drop_columns(["__row_number"])
+    notes = []
     for index, name in enumerate(names):
+        # text some writers store as plain binary (no UTF-8 annotation): DuckDB would print its
+        # bytes escaped (\xE5\xB9...); Parquet's text is UTF-8, so the bytes are decoded as such
+        if _is_binary(schema.field(name).type):
+            column = table.column(index)
+            try:
+                text = pc.cast(pc.cast(column, pa.large_binary()), pa.large_string())
+            except pa.ArrowInvalid:
+                raise FileRejected(f"column {name} is binary and not UTF-8 text") from None
+            table = table.set_column(index, name, pc.cast(text, pa.string()))
+            notes.append(f"column {name} stored as binary: read as UTF-8 text")
         # NaN to NULL on the text: DuckDB folds isnan() away when the file's column statistics
         # (which leave NaN out) say there is none
         if pa.types.is_floating(schema.field(name).type):
@@ -449,7 +466,12 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
             nan = pc.match_substring_regex(column, "^-?nan$", ignore_case=True)
             table = table.set_column(index, name, pc.if_else(nan, pa.scalar(None, pa.string()),
                                                              column))
-    return ParsedFile(names, table, rows)
+    return ParsedFile(names, table, rows, notes=notes)
+
+
+def _is_binary(kind: pa.DataType) -> bool:
+    return (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+            or pa.types.is_fixed_size_binary(kind))
 
 
 # -------------------------------------------------------------------------------- validation
