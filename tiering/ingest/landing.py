@@ -111,12 +111,25 @@ def read_manifest(delivery: LandedDelivery) -> dict[str, ManifestFile]:
         raise ManifestError(f'{MANIFEST} says extract_date {manifest["extract_date"]!r}, '
                             f"folder says {delivery.extract_date}")
     files: dict[str, ManifestFile] = {}
-    for name, spec in manifest["files"].items():
+    for listed, spec in manifest["files"].items():
+        name = _file_name(listed)
         rows = _manifest_rows(spec.get("rows") if isinstance(spec, dict) else None)
         if rows is None:
-            raise ManifestError(f'{MANIFEST}: file {name} has no valid "rows" count')
+            raise ManifestError(f'{MANIFEST}: file {listed} has no valid "rows" count')
+        if name in files:
+            raise ManifestError(f"{MANIFEST} lists {name} twice")
         files[name] = ManifestFile(name, rows, spec.get("encoding"))
     return files
+
+
+def _file_name(listed: str) -> str:
+    """A manifest's file name relative to its folder, as some exporters write it: `./clients.csv`
+    or `.\\clients.csv` is clients.csv (before 2026-12-07 such a name matched no entity and the
+    delivery loaded without the file)."""
+    name = str(listed).strip().replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:].lstrip("/")
+    return name
 
 
 def _manifest_rows(value: object) -> int | None:

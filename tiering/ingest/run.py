@@ -268,6 +268,12 @@ def _read_delivery(paths: Paths, delivery: LandedDelivery,
         if parsed.quarantined:
             warnings.append(f"{name}: {len(parsed.quarantined)} of {spec.rows} rows quarantined")
         loaded.append(_LoadedFile(entity, relative, parsed))
+    if manifest and not loaded:
+        # rows were promised, none of them in a file of the contract: nothing to load is not a
+        # delivery that loaded
+        expected = ", ".join(e.file_name for e in entities_of(delivery.department))
+        raise DeliveryRejected(f"{MANIFEST} lists {', '.join(sorted(manifest))}: no "
+                               f"{delivery.department} file of the contract ({expected})")
     for entity in entities_of(delivery.department):
         if entity.file_name not in delivered:
             warnings.append(f"{entity.file_name} not delivered")
