@@ -336,16 +336,26 @@ def test_compact_dates_load_and_impossible_ones_are_quarantined(paths: Paths) ->
     20241331 is none."""
     folder = paths.landing / "finance" / NOV.isoformat()
     receipts = entity("finance", "receipts")
-    rows = rows_of(receipts, 3)
+    rows = rows_of(receipts, 6)
     rows[0]["receipt_date"] = "20240305"
     rows[1]["receipt_date"] = "20241331"
+    # a date's form naming no day of the calendar: staging would read no date, and the receipt
+    # would drop out of fee income without a trace (before 2026-12-07 it loaded)
+    rows[2]["receipt_date"] = "2025/02/30"
+    rows[3]["receipt_date"] = "2023-02-29 10:00:00"
+    rows[4]["receipt_date"] = "2024-02-29"  # a leap day
+    rows[5]["receipt_date"] = "\t2025/10/05"  # Excel's "keep as text" tab: staging trims it
     write_entity(folder, receipts, rows)
-    write_manifest(folder, "finance", NOV, {"receipts.csv": 3})
+    write_manifest(folder, "finance", NOV, {"receipts.csv": 6})
     ingest(paths)
     bad = {q["_row_number"]: q for q in quarantine(paths)}
-    assert sorted(bad) == [2]
+    assert sorted(bad) == [2, 3, 4]
     assert "field receipt_date is not a valid date: '20241331'" in bad[2]["reason"]
-    assert ("20240305",) in raw_rows(paths, "finance", "receipts", "receipt_date")
+    assert "field receipt_date is not a valid date: '2025/02/30'" in bad[3]["reason"]
+    assert "field receipt_date is not a valid date: '2023-02-29 10:00:00'" in bad[4]["reason"]
+    dates = raw_rows(paths, "finance", "receipts", "receipt_date")
+    assert ("20240305",) in dates and ("2024-02-29",) in dates and ("\t2025/10/05",) in dates
+    assert_invariant(paths)
 
 def test_blank_dates_and_numbers_are_no_value(paths: Paths) -> None:
     """A JSON writer says "none" with an empty string (`"closed_at": ""`), a padded CSV export
@@ -779,3 +789,60 @@ def test_empty_files_of_a_month_without_rows_load_as_no_rows(paths: Paths) -> No
     assert raw(paths, "risk", "risk_events").columns[:2] == ["event_id", "risk_client_no"]
     assert "risk_events.jsonl: empty file: no rows" in summary.describe()
     assert_invariant(paths)
+
+
+def test_csv_with_lone_cr_line_ends_loads(paths: Paths) -> None:
+    """A CSV whose lines end with CR alone (Excel for Mac); before 2026-12-07 the header reader
+    raised csv.Error and the whole ingestion stopped, naming no file."""
+    clients = entity("crm", "clients")
+    folder = paths.landing / "crm" / NOV.isoformat()
+    path = write_entity(folder, clients, rows_of(clients, 5))
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    write_manifest(folder, "crm", NOV, {"clients.csv": 5})
+    [loaded] = ingest(paths).of("loaded")
+    assert loaded.rows_loaded == 5 and loaded.rows_quarantined == 0
+    assert raw_rows(paths, "crm", "clients", "crm_id") == [
+        (r["crm_id"],) for r in rows_of(clients, 5)]
+    assert_invariant(paths)
+
+
+def test_manifest_names_with_a_folder_prefix_and_manifests_of_no_contract_file(
+        paths: Paths) -> None:
+    """`./clients.csv` in a manifest is clients.csv (before 2026-12-07 it matched no entity and
+    the delivery "loaded" with no rows); a manifest that lists rows in no file of the contract
+    rejects the delivery instead of loading nothing."""
+    crm = make_delivery(paths.landing, "crm", NOV, n=10)
+    manifest = json.loads((crm / "_manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = {"./clients.csv": manifest["files"]["clients.csv"]}
+    (crm / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    finance = make_delivery(paths.landing, "finance", NOV, n=10)
+    manifest = json.loads((finance / "_manifest.json").read_text(encoding="utf-8"))
+    manifest["files"] = {"收款明细.csv": {"rows": 10}}
+    (finance / "_manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    by_department = {r.department: r for r in ingest(paths).results}
+    assert by_department["crm"].status == "loaded"
+    assert raw_count(paths, "crm", "clients") == 10
+    assert by_department["finance"].status == "rejected"
+    assert by_department["finance"].message == (
+        "_manifest.json lists 收款明细.csv: no finance file of the contract "
+        "(customers.csv, receipts.csv, statements.csv)")
+    assert raw_count(paths, "finance", "receipts") == 0
+
+
+def test_parquet_text_stored_as_binary_is_read_as_utf8(paths: Paths) -> None:
+    """A writer that stores strings as plain binary (no UTF-8 annotation): DuckDB printed the
+    bytes escaped (\\xE5\\x8C...) and the registry's names matched nothing."""
+    registry = entity("external", "registry")
+    folder = paths.landing / "external" / NOV.isoformat()
+    folder.mkdir(parents=True)
+    names = ["北京中鼎经纬实业发展有限公司", None]
+    table = pa.table({
+        "uscc": ["91110000MA0000000", "91110000MA0000001"],
+        "registered_name": pa.array([n.encode() if n else None for n in names], pa.binary()),
+    })
+    pq.write_table(table, folder / registry.file_name)
+    write_manifest(folder, "external", NOV, {"registry.parquet": 2})
+    [loaded] = ingest(paths).of("loaded")
+    assert "registry.parquet: column registered_name stored as binary: read as UTF-8 text" \
+        in loaded.warnings
+    assert raw_rows(paths, "external", "registry", "registered_name") == [(names[0],), (None,)]
