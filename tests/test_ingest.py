@@ -846,3 +846,23 @@ def test_parquet_text_stored_as_binary_is_read_as_utf8(paths: Paths) -> None:
     assert "registry.parquet: column registered_name stored as binary: read as UTF-8 text" \
         in loaded.warnings
     assert raw_rows(paths, "external", "registry", "registered_name") == [(names[0],), (None,)]
+
+
+def test_parquet_int96_timestamps_are_utc_instants(paths: Paths) -> None:
+    """Spark and Hive write timestamps as INT96 instants in UTC with no zone in the schema: a
+    registry date written at Beijing midnight is stored as 16:00 the day before (before
+    2026-12-07 it loaded so, a day early)."""
+    registry = entity("external", "registry")
+    folder = paths.landing / "external" / NOV.isoformat()
+    folder.mkdir(parents=True)
+    table = pa.table({
+        "uscc": ["91110000MA0000000", "91110000MA0000001"],
+        "registered_name": ["北京中鼎经纬实业发展有限公司", "乙公司"],
+        "established_date": pa.array([datetime(2003, 5, 19, 16, 0), None], pa.timestamp("ns")),
+    })
+    pq.write_table(table, folder / registry.file_name, use_deprecated_int96_timestamps=True)
+    write_manifest(folder, "external", NOV, {"registry.parquet": 2})
+    [loaded] = ingest(paths).of("loaded")
+    assert loaded.rows_quarantined == 0
+    assert raw_rows(paths, "external", "registry", "established_date") == [
+        ("2003-05-20 00:00:00+08:00",), (None,)]

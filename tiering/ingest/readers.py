@@ -417,6 +417,7 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
         raise FileRejected(f"is not a readable Parquet file: {exc}") from None
     names = list(schema.names)
     list_columns = LIST_COLUMNS.get((entity.department, entity.name), ())
+    int96 = _int96_columns(path)
     con = duckdb.connect()
     selects = []
     for name in names:
@@ -431,6 +432,11 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
         elif pa.types.is_timestamp(kind) and kind.tz is not None:
             selects.append(f"cast(timezone('{BEIJING}', {quoted}) as varchar) || '+08:00' "
                            f"as {quoted}")
+        elif name in int96:
+            # Spark's and Hive's INT96 timestamps are instants stored in UTC (no zone in the
+            # schema): a registry date written so at Beijing midnight reads 16:00 the day before
+            selects.append(f"cast(timezone('{BEIJING}', timezone('UTC', {quoted})) as varchar)"
+                           f" || '+08:00' as {quoted}")
         elif _is_binary(kind):
             selects.append(quoted)  # bytes: decoded as UTF-8 text below
         else:
@@ -467,6 +473,13 @@ def read_parquet(path: Path, entity: Entity, encoding: str) -> ParsedFile:
             table = table.set_column(index, name, pc.if_else(nan, pa.scalar(None, pa.string()),
                                                              column))
     return ParsedFile(names, table, rows, notes=notes)
+
+
+def _int96_columns(path: Path) -> set[str]:
+    """Top-level columns stored with Parquet's (deprecated) INT96 timestamp type."""
+    schema = pq.ParquetFile(path).schema
+    return {schema.column(i).path for i in range(len(schema))
+            if schema.column(i).physical_type == "INT96" and "." not in schema.column(i).path}
 
 
 def _is_binary(kind: pa.DataType) -> bool:
