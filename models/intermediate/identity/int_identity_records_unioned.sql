@@ -160,19 +160,7 @@ records_with_tax_code as (
             when records_unioned.uscc_status = 'legacy_tax_id'
                 and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
                 then 'legacy_tax_id'
-        end as tax_code_source,
-        {#- Where the code was issued: a USCC's characters 3-8 and a legacy number's first six
-            are the registering authority's administrative division (GB 32100-2015, GB/T 2260);
-            the first four of them name its city. -#}
-        case
-            when records_unioned.uscc_status = 'valid'
-                then substr(records_unioned.uscc_clean, 3, 4)
-            when codes_repaired.uscc_repaired is not null
-                then substr(codes_repaired.uscc_repaired, 3, 4)
-            when records_unioned.uscc_status = 'legacy_tax_id'
-                and {{ org_code_check_ok('records_unioned.uscc_clean', 7) }}
-                then substr(records_unioned.uscc_clean, 1, 4)
-        end as tax_code_division
+        end as tax_code_source
     from records_unioned
     left join codes_repaired
         on records_unioned.uscc_clean = codes_repaired.uscc_clean
@@ -195,7 +183,15 @@ records_with_region as (
                 and city_regions.province = records_with_tax_code.name_region
                 then records_with_tax_code.city
             else coalesce(records_with_tax_code.name_region, records_with_tax_code.city)
-        end as region_key
+        end as region_key,
+        {#- Where the code was issued: a USCC's characters 3-8 and a legacy number's first six
+            are the registering authority's administrative division (GB 32100-2015, GB/T 2260);
+            the first four of them name its city. -#}
+        case records_with_tax_code.tax_code_source
+            when 'uscc' then substr(records_with_tax_code.uscc_clean, 3, 4)
+            when 'uscc_repaired' then substr(records_with_tax_code.uscc_repaired, 3, 4)
+            when 'legacy_tax_id' then substr(records_with_tax_code.uscc_clean, 1, 4)
+        end as tax_code_division
     from records_with_tax_code
     left join known_regions as name_regions
         on records_with_tax_code.name_region = name_regions.region
