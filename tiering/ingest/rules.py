@@ -3,7 +3,8 @@
 Ingestion checks only what makes a row unusable: a key column missing, the column naming the
 record it belongs to missing (a receipt's customer, an event's credit profile), a numeric field
 that is not a number (thousands separators allowed), a date field in none of the contract's
-formats or naming no day of the calendar (2025/02/30). Coded fields and valid-typed impossible values (future dates, negative balances) are
+formats or naming no day of the calendar (2025/02/30). Coded fields and valid-typed impossible
+values (future dates, negative balances) are
 left to staging, which flags them. Whatever staging's parsers read (macros/cleaning/numbers.sql, dates.sql) must
 pass here too: values failing the plain pattern are checked again after NFKC folding (full-width
 digits and separators) with a currency sign, a unit word or accounting brackets allowed.
@@ -93,6 +94,9 @@ def _fails(values: pa.ChunkedArray, pattern: str, lenient: str) -> pa.ChunkedArr
 
 
 _DAYS_IN_MONTH = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+# The date pattern lets only days 1-31 and months 1-12 through, so only a day 29-31 can name no
+# day of the calendar: those few values are looked at, not every date (1 µs a value otherwise).
+_LATE_DAY = r"^\s*(?:\d{4}[-/.年]\d{1,2}[-/.月](?:29|30|31)(?:\D|$)|\d{6}(?:29|30|31)\s*$)"
 _YMD_PATTERNS = (r"^\s*(?P<y>\d{4})[-/.年](?P<m>\d{1,2})[-/.月](?P<d>\d{1,2})",
                  r"^\s*(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})\s*$")
 
@@ -102,8 +106,13 @@ def _impossible_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
     2023-02-29, 20250431): staging's parse_date would read it as no date at all, and the row
     would lose its date without a trace."""
     mask = np.zeros(len(values), dtype=bool)
+    late = pc.fill_null(pc.match_substring_regex(values, _LATE_DAY), False)
+    if not pc.any(late).as_py():
+        return pa.chunked_array([mask])
+    candidates = np.flatnonzero(late.to_numpy(zero_copy_only=False))
+    late_values = pc.take(values, pa.array(candidates))
     for pattern in _YMD_PATTERNS:
-        parts = pc.extract_regex(values, pattern)
+        parts = pc.extract_regex(late_values, pattern)
         found = pc.fill_null(pc.is_valid(parts), False).to_numpy(zero_copy_only=False)
         if not found.any():
             continue
@@ -113,7 +122,7 @@ def _impossible_dates(values: pa.ChunkedArray) -> pa.ChunkedArray:
                             for i in range(3))
         leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
         days = _DAYS_IN_MONTH[np.clip(month, 0, 12)] - ((month == 2) & ~leap)
-        mask[index[(month < 1) | (month > 12) | (day < 1) | (day > days)]] = True
+        mask[candidates[index[(month < 1) | (month > 12) | (day < 1) | (day > days)]]] = True
     return pa.chunked_array([mask])
 
 

@@ -3,8 +3,8 @@
 Two maps, each a pair of equally long strings for `translate(text, from, to)`:
 
 - width: full-width ASCII forms (U+FF01..U+FF5E) and the ideographic space (U+3000) to their
-  half-width forms, tabs, no-break, typographic and zero-width spaces to a space, plus the bracket forms NFKC leaves alone (【】〔〕〖〗［］ and the full-width
-  ones) to `(` and `)`;
+  half-width forms, tabs, no-break, typographic and zero-width spaces to a space, plus the
+  bracket forms NFKC leaves alone (【】〔〕〖〗［］ and the full-width ones) to `(` and `)`;
 - t2s: traditional to simplified Chinese, one character to one character, taken from the
   single-character table of opencc-python-reimplemented (TSCharacters.txt, first candidate;
   a character that is one of its own candidates, such as 乾, is left as it is).
