@@ -376,6 +376,26 @@ def test_blank_dates_and_numbers_are_no_value(paths: Paths) -> None:
     assert_invariant(paths)
 
 
+def test_a_dash_alone_is_no_value(paths: Paths) -> None:
+    """A spreadsheet's accounting format shows an empty amount as a dash (` - `, `－`, `—`): no
+    value, as a blank is, not a broken row. Before 2026-12-07 one dash quarantined a whole
+    statement (its revenue, assets and debts with it)."""
+    statements = entity("finance", "statements")
+    folder = paths.landing / "finance" / NOV.isoformat()
+    rows = rows_of(statements, 4)
+    rows[0]["interest_expense"] = " - "
+    rows[1]["operating_cash_flow"] = "－"
+    rows[2]["current_assets"] = "—"
+    rows[3]["revenue"] = "-5-"  # not a dash alone: not a number
+    write_entity(folder, statements, rows)
+    write_manifest(folder, "finance", NOV, {"statements.csv": 4})
+    [loaded] = ingest(paths).of("loaded")
+    assert (loaded.rows_loaded, loaded.rows_quarantined) == (3, 1)
+    [bad] = quarantine(paths)
+    assert bad["reason"].endswith("field revenue is not a valid number: '-5-'")
+    assert_invariant(paths)
+
+
 def test_a_bare_json_nan_is_no_value(paths: Paths) -> None:
     """Python's json.dumps writes a float NaN (an unknown amount) as a bare NaN: no value, as a
     Parquet NaN is. The text "NaN" and a bare Infinity are not numbers: quarantined."""

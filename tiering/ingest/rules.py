@@ -75,13 +75,19 @@ LENIENT_NUMBER_PATTERN = (
 )
 
 
+# A dash alone: how a spreadsheet's accounting format shows an empty cell (` - `, `－`, `—`).
+DASH_PATTERN = r"^\s*[-−–—－‐‑]+\s*$"
+
+
 def _fails(values: pa.ChunkedArray, pattern: str, lenient: str) -> pa.ChunkedArray:
     """True where a non-blank value matches neither `pattern` nor, once NFKC-folded, `lenient`
     (folding only the few values the plain pattern rejects). A blank value (`""` or spaces: how
     JSON writers and padded CSV exports often say "none") is no value, as an empty CSV field is:
-    staging reads it as NULL."""
+    staging reads it as NULL. So is a dash alone (DASH_PATTERN): before 2026-12-07 one `-` in a
+    statement's interest expense quarantined the whole statement."""
     bad = pc.fill_null(pc.invert(pc.match_substring_regex(values, pattern)), False)
-    blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(values), ""), False)
+    blank = pc.fill_null(pc.or_(pc.equal(pc.utf8_trim_whitespace(values), ""),
+                                pc.match_substring_regex(values, DASH_PATTERN)), False)
     bad = pc.and_(bad, pc.invert(blank))
     if not pc.any(bad).as_py():
         return bad
