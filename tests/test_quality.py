@@ -465,3 +465,31 @@ def test_a_month_without_new_receipts_warns_without_blocking(tmp_path, no_projec
     (tmp_path / "c.parquet").replace(customers)
     bad = blocking_failures(run_layer("raw", paths, AS_OF, project_dir=no_project))
     assert any(r.suite == "raw.finance.customers" for r in bad)
+
+
+def test_every_month_a_refresh_ingests_is_gated_not_only_the_newest(tmp_path, no_project):
+    """A refresh that ingests several months (a first refresh, or one catching up) gates every
+    month of an incremental entity: a month of receipts in a unit nobody knows blocks although
+    the newest month is clean (before 2026-12-07 only the newest delivery was read). A key
+    delivered again in a later month is a correction: it counts once. Once a refresh as of a
+    month has passed the gates, the next one gates only the months after it."""
+    from orchestration.state import write_state
+
+    paths = build_home(tmp_path / "home", AS_OF)
+    folder = paths.raw / "finance" / "receipts"
+    september = date(2026, 9, 30)
+    newest = folder / f"{AS_OF}.parquet"
+    with duckdb.connect() as con:
+        con.execute(
+            f"copy (select * replace ('S' || voucher_no as voucher_no, '美元' as unit, "
+            f"date '{september}' as _extract_date) from read_parquet('{newest}') "
+            f"union all by name select * replace (date '{september}' as _extract_date) "
+            f"from (select * from read_parquet('{newest}') limit 1)) "
+            f"to '{folder / f'{september}.parquet'}'")
+    results = run_layer("raw", paths, AS_OF, project_dir=no_project)
+    bad = {r.expectation: r for r in failed(results, "raw.finance.receipts")}
+    assert bad["expect_column_values_to_be_in_set(unit)"].blocking
+    assert "expect_column_values_to_be_unique(voucher_no)" not in bad
+    write_state(paths.state / "last_refresh.json", {"as_of_date": september.isoformat()})
+    results = run_layer("raw", paths, AS_OF, project_dir=no_project)
+    assert not failed(results, "raw.finance.receipts")

@@ -190,7 +190,10 @@ def date_values(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 # ---------------------------------------------------------------------------------------------
 # Inputs of a suite's query
 
-_PLACEHOLDER = re.compile(r"\{(table|raw|latest):([A-Za-z0-9_./]+)\}|\{(ingestion_log|as_of|period)\}")
+_PLACEHOLDER = re.compile(
+    r"\{(table|raw|latest|new):([A-Za-z0-9_./]+)\}|\{(ingestion_log|as_of|period)\}")
+# Inputs(new_since=...) default: the as-of date of the last refresh that passed every gate
+_FROM_STATE = object()
 
 
 def period_of(as_of: date) -> date:
@@ -223,6 +226,17 @@ def _delivery_files(paths: Paths, ref: str, as_of: date) -> list[Path]:
     return sorted(files)
 
 
+def last_gated_as_of(paths: Paths) -> date | None:
+    """The as-of date of the last refresh that passed every gate and published
+    (state/last_refresh.json); None when there is none."""
+    from orchestration.state import last_refresh  # orchestration imports this module
+    state = last_refresh(paths)
+    try:
+        return date.fromisoformat(state["as_of_date"]) if state else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _sql_list(files: Sequence[Path]) -> str:
     return "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
 
@@ -249,8 +263,11 @@ def published_tables(paths: Paths) -> set[str]:
 class Inputs:
     """Resolves a suite query's placeholders against one warehouse, raw layer and as-of date."""
 
-    def __init__(self, paths: Paths, as_of: date, project_dir: Path = PROJECT_DIR):
+    def __init__(self, paths: Paths, as_of: date, project_dir: Path = PROJECT_DIR,
+                 new_since: date | None | object = _FROM_STATE):
         self.paths, self.as_of, self.period = paths, as_of, period_of(as_of)
+        # {new:...}: the deliveries after this as-of date (every one when None)
+        self.new_since = last_gated_as_of(paths) if new_since is _FROM_STATE else new_since
         self.con = duckdb.connect(":memory:", config=duckdb_config())
         self.con.create_function("uscc_is_valid", uscc_is_valid, ["VARCHAR"], "BOOLEAN",
                                  type="arrow", null_handling="special")
@@ -291,12 +308,14 @@ class Inputs:
                     missing_expected.append(f"ingestion log {self.paths.ingestion_log}")
                     return "(select 1)"
                 return f"read_parquet({_sql_list(files)}, union_by_name = true)"
-            if kind in ("raw", "latest"):
+            if kind in ("raw", "latest", "new"):
                 files = _delivery_files(self.paths, ref, self.as_of)
                 if not files:
                     missing_expected.append(f"raw {ref}: no delivery up to {self.as_of}")
                     return "(select 1)"
                 chosen = files[-1:] if kind == "latest" else files
+                if kind == "new":
+                    chosen = self._new_deliveries(files)
                 return f"read_parquet({_sql_list(chosen)}, union_by_name = true)"
             # kind == "table"
             if ref in self.tables:
@@ -314,6 +333,18 @@ class Inputs:
         if missing_expected or missing_later:
             return None, missing_expected, missing_later
         return sql, [], []
+
+    def _new_deliveries(self, files: list[Path]) -> list[Path]:
+        """The deliveries a refresh as of `as_of` brings since the last gated refresh: all of
+        them up to the as-of date on a first refresh (a refresh that ingests several months
+        gates every one of them), those after the last gated as-of date on a later one, the
+        newest one when re-running a month already gated or an earlier one."""
+        since = self.new_since
+        if since is None:
+            return files
+        if since < self.as_of:
+            return [f for f in files if date.fromisoformat(f.stem) > since] or files[-1:]
+        return files[-1:]
 
     def frames(self, sql: str, chunk_by: str | None, materialize: bool = False
                ) -> Iterator[tuple[str, pd.DataFrame]]:
