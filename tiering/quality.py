@@ -12,7 +12,8 @@ checkpoint validates it (GX never raises: we read `success` ourselves) and updat
 every expectation becomes one `CheckResult`.
 
 Missing inputs: a query names its inputs with placeholders (`{table:marts.client_tiers}`,
-`{raw:crm/clients}`, `{latest:crm/clients}`, `{ingestion_log}`). When one does not exist the suite
+`{raw:crm/clients}`, `{latest:crm/clients}`, `{new:finance/receipts}` (the deliveries since the
+last refresh that passed the gates), `{ingestion_log}`). When one does not exist the suite
 is *skipped* (success, non-blocking, message 'skipped: ...') only while that input is not yet
 expected. The raw layer and the ingestion log are always expected. A warehouse table is expected
 as soon as the dbt project defines it (a model or seed of that name) or the current serving copy has
